@@ -1,0 +1,1 @@
+//! YAML config loading with precise errors. OWNER: the config work item. Placeholder.

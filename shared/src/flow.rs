@@ -1,0 +1,1 @@
+//! Flow config model. OWNER: the config work item. Placeholder.

@@ -1,0 +1,1 @@
+//! Pushgateway client and push loop. OWNER: the push work item. Placeholder until it lands.
