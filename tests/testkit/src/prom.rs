@@ -1,0 +1,1 @@
+//! Prometheus and Pushgateway on free loopback ports. OWNER: the push work item.

@@ -1,0 +1,1 @@
+//! snmpd and snmpsim agents on free loopback ports. OWNER: the snmp work item.
