@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Installs everything rtmon's tests need, idempotently. Run as root (or via sudo).
+#
+#   apt:  prometheus (+promtool), prometheus-pushgateway, prometheus-node-exporter,
+#         prometheus-snmp-exporter, prometheus-blackbox-exporter, snmpd, snmp, iproute2,
+#         iputils-ping, curl, openssl, nodejs/npm (only if node is missing)
+#   pip:  snmpsim, pysmi, cryptography, kubernetes-validate, check-jsonschema
+#         (in a venv at $RTMON_VENV, default /opt/rtmon-venv)
+#   npm:  @grafana/schema + ts-json-schema-generator (dashboards/schema/, when present)
+#
+# Debian's packages would start their daemons on the default ports (9090, 9091, 9100,
+# 9115, 9116, 161); tests start their own on free ports, so this script keeps them from
+# starting (policy-rc.d during the install) and stops any that run.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+VENV=${RTMON_VENV:-/opt/rtmon-venv}
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-test-deps: needs root (try: sudo $0)" >&2
+  exit 1
+fi
+
+log() { printf '==> %s\n' "$*"; }
+
+apt_pkgs=(prometheus prometheus-pushgateway prometheus-node-exporter prometheus-snmp-exporter
+          prometheus-blackbox-exporter snmpd snmp iproute2 iputils-ping curl openssl procps
+          kmod ca-certificates)
+command -v node >/dev/null 2>&1 || apt_pkgs+=(nodejs npm)
+command -v python3 >/dev/null 2>&1 || apt_pkgs+=(python3 python3-venv python3-pip)
+
+missing=()
+for p in "${apt_pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  log "apt-get install ${missing[*]}"
+  created_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    created_policy=1
+  fi
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+  [ "$created_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
+else
+  log "apt packages already installed"
+fi
+
+# Stop Debian's daemons if anything started them (systemd or not).
+for svc in prometheus prometheus-pushgateway prometheus-node-exporter prometheus-snmp-exporter \
+           prometheus-blackbox-exporter snmpd; do
+  if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+    systemctl disable --now "$svc" >/dev/null 2>&1 || true
+  fi
+done
+for bin in prometheus prometheus-pushgateway prometheus-node-exporter prometheus-snmp-exporter \
+           prometheus-blackbox-exporter snmpd; do
+  # Only the packaged daemons (started with their default config), not test instances.
+  pkill -x -u prometheus "$bin" 2>/dev/null || true
+  pkill -x -u Debian-snmp "$bin" 2>/dev/null || true
+done
+
+# Kernel bits for netem-based ping tests (may be built in, or unavailable in a container).
+modprobe sch_netem 2>/dev/null || true
+
+if [ ! -x "$VENV/bin/python" ]; then
+  log "python venv $VENV"
+  python3 -m venv "$VENV"
+fi
+pip_pkgs=(snmpsim pysmi cryptography kubernetes-validate check-jsonschema)
+if ! "$VENV/bin/python" -c 'import snmpsim, pysmi, cryptography, kubernetes_validate, check_jsonschema' 2>/dev/null; then
+  log "pip install ${pip_pkgs[*]}"
+  "$VENV/bin/pip" install -q --disable-pip-version-check "${pip_pkgs[@]}"
+else
+  log "python packages already installed"
+fi
+
+# Grafana dashboard JSON schema (generated from npm @grafana/schema), when the
+# dashboards crate ships the generator script.
+if [ -x "$here/dashboards/schema/generate.sh" ]; then
+  log "Grafana dashboard schema"
+  "$here/dashboards/schema/generate.sh"
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "install-test-deps: cargo not found. Install a current Rust toolchain (rustup, Rust >= 1.85)." >&2
+  exit 1
+fi
+log "test dependencies ready"
