@@ -55,12 +55,9 @@ for svc in prometheus prometheus-pushgateway prometheus-node-exporter prometheus
     systemctl disable --now "$svc" >/dev/null 2>&1 || true
   fi
 done
-for bin in prometheus prometheus-pushgateway prometheus-node-exporter prometheus-snmp-exporter \
-           prometheus-blackbox-exporter snmpd; do
-  # Only the packaged daemons (started with their default config), not test instances.
-  pkill -x -u prometheus "$bin" 2>/dev/null || true
-  pkill -x -u Debian-snmp "$bin" 2>/dev/null || true
-done
+# The packaged daemons run as these users; test instances run as the test's own user.
+pkill -u prometheus 2>/dev/null || true
+pkill -u Debian-snmp 2>/dev/null || true
 
 # Kernel bits for netem-based ping tests (may be built in, or unavailable in a container).
 modprobe sch_netem 2>/dev/null || true
