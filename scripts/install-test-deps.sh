@@ -74,11 +74,11 @@ else
   log "python packages already installed"
 fi
 
-# Grafana dashboard JSON schema (generated from npm @grafana/schema), when the
+# The committed Grafana dashboard JSON schema must match what npm @grafana/schema generates; when the
 # dashboards crate ships the generator script.
 if [ -x "$here/dashboards/schema/generate.sh" ]; then
   log "Grafana dashboard schema"
-  "$here/dashboards/schema/generate.sh"
+  "$here/dashboards/schema/generate.sh" --check
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then
