@@ -1,1 +1,127 @@
-fn main() {}
+//! `rtmon-dashboards`: flow config → Grafana dashboards (and, as the crate grows,
+//! rules, provisioning, upload and live checks).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use rtmon_dashboards::{dashboard, Mode, Options};
+
+#[derive(Parser, Debug)]
+#[command(
+    version,
+    about = "Generate Grafana dashboards and Prometheus rules from rtmon flow configs"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Write one Grafana dashboard (Classic JSON) per flow into --out.
+    Generate {
+        /// Flow config files (config_flow/*.yml).
+        #[arg(required = true)]
+        flows: Vec<PathBuf>,
+        /// Output directory (created if missing).
+        #[arg(long, default_value = "out/dashboards")]
+        out: PathBuf,
+        #[command(flatten)]
+        gen: GenArgs,
+    },
+}
+
+/// Options shared by the subcommands that build queries.
+#[derive(Args, Debug, Clone)]
+struct GenArgs {
+    /// How metrics reach Prometheus: scraped from the exporters, or pushed to a Pushgateway.
+    #[arg(long, value_enum, default_value = "scrape")]
+    mode: Mode,
+    /// Label that identifies hosts and switches: `instance`, or `exported_instance` for
+    /// push mode when Prometheus scrapes the Pushgateway without honor_labels.
+    #[arg(long = "instance-label", default_value = "instance")]
+    instance_label: String,
+    /// Grafana dashboard schemaVersion.
+    #[arg(long = "schema-version", default_value_t = 41, value_parser = clap::value_parser!(u32).range(36..=42))]
+    schema_version: u32,
+    /// Add a Mermaid path diagram (needs Grafana's jdbranham-diagram-panel plugin).
+    #[arg(long)]
+    mermaid: bool,
+    /// Pin the dashboards' datasource variable to this Grafana datasource uid.
+    #[arg(long = "datasource-uid")]
+    datasource_uid: Option<String>,
+}
+
+impl GenArgs {
+    fn options(&self) -> Result<Options, String> {
+        if !matches!(
+            self.instance_label.as_str(),
+            "instance" | "exported_instance"
+        ) {
+            return Err(format!(
+                "--instance-label must be `instance` or `exported_instance`, not {:?}",
+                self.instance_label
+            ));
+        }
+        let mut o = match self.mode {
+            Mode::Scrape => Options::default(),
+            Mode::Push => Options::push(),
+        };
+        o.instance_label = self.instance_label.clone();
+        o.schema_version = self.schema_version;
+        o.mermaid = self.mermaid;
+        o.datasource_uid = self.datasource_uid.clone();
+        Ok(o)
+    }
+}
+
+fn load_flows(files: &[PathBuf]) -> Result<Vec<rtmon::flow::Flow>, String> {
+    let mut all = Vec::new();
+    let mut errors = Vec::new();
+    for f in files {
+        match rtmon::flow::load_file(f) {
+            Ok(fl) => all.extend(fl),
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    if errors.is_empty() {
+        Ok(all)
+    } else {
+        Err(errors.join("\n"))
+    }
+}
+
+fn write_file(path: &std::path::Path, content: &str) -> Result<(), String> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, content).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    match cli.cmd {
+        Cmd::Generate { flows, out, gen } => {
+            let opts = gen.options()?;
+            let flows = load_flows(&flows)?;
+            std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+            for flow in &flows {
+                let d = dashboard::build(flow, &opts);
+                let text = serde_json::to_string_pretty(&d).map_err(|e| e.to_string())? + "\n";
+                let path = out.join(format!("{}.json", dashboard::uid(&flow.id)));
+                write_file(&path, &text)?;
+                println!("{}", path.display());
+            }
+            Ok(())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rtmon-dashboards: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

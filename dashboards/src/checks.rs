@@ -1,0 +1,363 @@
+//! The layer-2 health checks of a flow — defined once, here. Prometheus rules
+//! (`rules`), the dashboard's state timelines and `check` are all derived from
+//! [`flow_checks`], so they can never disagree.
+//!
+//! Every check has:
+//! - `expr`: PromQL that always yields exactly one sample, 1 when healthy and 0 when not
+//!   (missing data counts as unhealthy: `… or on() vector(0)`);
+//! - `data_expr`: the raw selector the check reads, so `check` can tell "no data at all"
+//!   (exporter not scraped, wrong instance label) from "unhealthy".
+
+use rtmon::flow::{Flow, HostHop, SwitchHop};
+
+use crate::names;
+use crate::Options;
+
+/// What a check verifies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CheckKind {
+    /// The host's node exporter is up (scrape) or has pushed recently (push).
+    NodeUp,
+    /// The host's data-plane interface is operationally up.
+    InterfaceUp,
+    /// The host has a usable ARP/ND entry for its peer's data-plane IP.
+    ArpPeer,
+    /// The host reaches its peer with ICMP echo.
+    PingPeer,
+    /// The switch answers SNMP.
+    SnmpUp,
+    /// A switch port of the flow is operationally up.
+    PortOperUp,
+    /// The switch learned a host's MAC on the expected port and VLAN.
+    FdbLearned,
+}
+
+impl CheckKind {
+    /// Stable short name (rule label `check`).
+    pub fn name(self) -> &'static str {
+        match self {
+            CheckKind::NodeUp => "node_up",
+            CheckKind::InterfaceUp => "interface_up",
+            CheckKind::ArpPeer => "arp_peer",
+            CheckKind::PingPeer => "ping_peer",
+            CheckKind::SnmpUp => "snmp_up",
+            CheckKind::PortOperUp => "port_oper_up",
+            CheckKind::FdbLearned => "fdb_learned",
+        }
+    }
+}
+
+/// One check of one hop of a flow.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Check {
+    /// The flow id.
+    pub flow: String,
+    /// The hop (host or switch name) it belongs to.
+    pub hop: String,
+    /// What it verifies.
+    pub kind: CheckKind,
+    /// Disambiguates several checks of one kind on one hop (a port name, a peer IP).
+    pub subject: String,
+    /// One line for people: "sw-a port hundredGigE 1/31 oper up".
+    pub description: String,
+    /// 1 healthy / 0 unhealthy, always one sample.
+    pub expr: String,
+    /// The raw selector the check reads (for "no data" diagnostics).
+    pub data_expr: String,
+}
+
+impl Check {
+    /// Stable id: `hop/check[/subject]`.
+    pub fn id(&self) -> String {
+        if self.subject.is_empty() {
+            format!("{}/{}", self.hop, self.kind.name())
+        } else {
+            format!("{}/{}/{}", self.hop, self.kind.name(), self.subject)
+        }
+    }
+}
+
+/// Escapes a string for a PromQL double-quoted literal.
+pub fn promql_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Escapes regex metacharacters (RE2 syntax) in a literal.
+pub fn regex_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Label matcher selecting a host by its flow `instance`, with or without a `:port`
+/// suffix (scrape targets carry the port, push groups usually don't).
+pub fn host_matcher(opts: &Options, instance: &str) -> String {
+    format!(
+        "{}=~{}",
+        opts.instance_label,
+        promql_str(&format!("{}(:[0-9]+)?", regex_escape(instance)))
+    )
+}
+
+/// Label matcher selecting a switch by its SNMP target (Prometheus' multi-target
+/// relabelling puts the target into the instance label).
+pub fn switch_matcher(opts: &Options, target: &str) -> String {
+    format!("{}={}", opts.instance_label, promql_str(target))
+}
+
+fn one_or_zero(raw: &str) -> String {
+    format!("({raw}) or on() vector(0)")
+}
+
+/// All checks of a flow, in path order.
+pub fn flow_checks(flow: &Flow, opts: &Options) -> Vec<Check> {
+    let mut out = Vec::new();
+    let hosts: Vec<&HostHop> = flow.hosts().collect();
+    for h in &hosts {
+        host_checks(flow, h, &hosts, opts, &mut out);
+    }
+    // Switch checks: follow the path to know which host faces which port.
+    for (i, hop) in flow.path.iter().enumerate() {
+        if let rtmon::flow::Hop::Switch(sw) = hop {
+            let before = flow.path[..i].iter().rev().find_map(|h| match h {
+                rtmon::flow::Hop::Host(h) => Some(h),
+                _ => None,
+            });
+            let after = flow.path[i + 1..].iter().find_map(|h| match h {
+                rtmon::flow::Hop::Host(h) => Some(h),
+                _ => None,
+            });
+            // Only the switch directly next to a host learns that host on a known port.
+            let prev_is_host = i > 0 && matches!(flow.path[i - 1], rtmon::flow::Hop::Host(_));
+            let next_is_host = matches!(flow.path.get(i + 1), Some(rtmon::flow::Hop::Host(_)));
+            switch_checks(
+                flow,
+                sw,
+                before.filter(|_| prev_is_host),
+                after.filter(|_| next_is_host),
+                opts,
+                &mut out,
+            );
+        }
+    }
+    // Stable order: path order of hops, then kind, then subject.
+    let order: Vec<String> = flow
+        .path
+        .iter()
+        .map(|h| match h {
+            rtmon::flow::Hop::Host(h) => h.name.clone(),
+            rtmon::flow::Hop::Switch(s) => s.name.clone(),
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        let pa = order.iter().position(|n| *n == a.hop);
+        let pb = order.iter().position(|n| *n == b.hop);
+        (pa, a.kind, &a.subject).cmp(&(pb, b.kind, &b.subject))
+    });
+    out
+}
+
+fn host_checks(flow: &Flow, h: &HostHop, hosts: &[&HostHop], opts: &Options, out: &mut Vec<Check>) {
+    let hm = host_matcher(opts, &h.instance);
+    let mk = |kind, subject: String, description: String, raw: String, data: String| Check {
+        flow: flow.id.clone(),
+        hop: h.name.clone(),
+        kind,
+        subject,
+        description,
+        expr: one_or_zero(&raw),
+        data_expr: data,
+    };
+    // Node exporter alive.
+    let (raw, data) = match opts.mode {
+        crate::Mode::Scrape => {
+            let sel = format!("up{{job={},{hm}}}", promql_str(&opts.jobs.node));
+            (format!("max({sel})"), sel)
+        }
+        crate::Mode::Push => {
+            let sel = format!(
+                "push_time_seconds{{job={},{hm}}}",
+                promql_str(&opts.jobs.node)
+            );
+            (
+                format!("max(time() - {sel} < bool {})", opts.stale_after_seconds),
+                sel,
+            )
+        }
+    };
+    out.push(mk(
+        CheckKind::NodeUp,
+        String::new(),
+        format!("{} node exporter up", h.name),
+        raw,
+        data,
+    ));
+    let dev = format!("{}={}", names::node::DEVICE, promql_str(&h.interface));
+    let sel = format!("{}{{{hm},{dev}}}", names::node::UP);
+    out.push(mk(
+        CheckKind::InterfaceUp,
+        h.interface.clone(),
+        format!("{} interface {} up", h.name, h.interface),
+        format!("max({sel})"),
+        sel,
+    ));
+    for peer in hosts.iter().filter(|p| p.name != h.name) {
+        let Some(ip) = peer.ip else { continue };
+        let ip = ip.to_string();
+        let arp = format!(
+            "{}{{{hm},{}={}}}",
+            names::arp::ENTRY,
+            names::arp::IP,
+            promql_str(&ip)
+        );
+        let usable = format!(
+            "{}{{{hm},{}={},{}!~\"(?i)failed|incomplete\"}}",
+            names::arp::ENTRY,
+            names::arp::IP,
+            promql_str(&ip),
+            names::arp::STATE
+        );
+        out.push(mk(
+            CheckKind::ArpPeer,
+            ip.clone(),
+            format!("{} has an ARP entry for {} ({})", h.name, peer.name, ip),
+            format!("count({usable}) > bool 0"),
+            arp,
+        ));
+        let ping = format!(
+            "{}{{{hm},{}={}}}",
+            names::ping::UP,
+            names::ping::TARGET,
+            promql_str(&ip)
+        );
+        out.push(mk(
+            CheckKind::PingPeer,
+            ip.clone(),
+            format!("{} reaches {} ({}) by ping", h.name, peer.name, ip),
+            format!("max({ping})"),
+            ping,
+        ));
+    }
+}
+
+fn switch_checks(
+    flow: &Flow,
+    sw: &SwitchHop,
+    host_before: Option<&HostHop>,
+    host_after: Option<&HostHop>,
+    opts: &Options,
+    out: &mut Vec<Check>,
+) {
+    let sm = switch_matcher(opts, &sw.target);
+    let mk = |kind, subject: String, description: String, raw: String, data: String| Check {
+        flow: flow.id.clone(),
+        hop: sw.name.clone(),
+        kind,
+        subject,
+        description,
+        expr: one_or_zero(&raw),
+        data_expr: data,
+    };
+    let sel = format!("{}{{{sm}}}", names::snmp::UP);
+    out.push(mk(
+        CheckKind::SnmpUp,
+        String::new(),
+        format!("{} answers SNMP", sw.name),
+        format!("max({sel})"),
+        sel,
+    ));
+    let mut ports = vec![&sw.in_port];
+    if sw.out_port.port != sw.in_port.port {
+        ports.push(&sw.out_port);
+    }
+    for p in ports {
+        let sel = format!(
+            "{}{{{sm},{}={}}}",
+            names::snmp::OPER_STATUS,
+            names::snmp::IF_NAME,
+            promql_str(&p.port)
+        );
+        out.push(mk(
+            CheckKind::PortOperUp,
+            p.port.clone(),
+            format!("{} port {} oper up", sw.name, p.port),
+            format!("max({sel} == bool 1)"),
+            sel,
+        ));
+    }
+    for (host, port) in [(host_before, &sw.in_port), (host_after, &sw.out_port)] {
+        let Some(host) = host else { continue };
+        let mut fdb = format!("{sm},{}={}", names::snmp::IF_NAME, promql_str(&port.port));
+        if let Some(v) = port.vlan.or(host.vlan) {
+            fdb.push_str(&format!(",{}=\"{v}\"", names::snmp::FDB_VLAN));
+        }
+        let data = format!("{}{{{sm}}}", names::snmp::FDB_ENTRY);
+        let raw = match &host.mac {
+            Some(mac) => format!(
+                "count({}{{{fdb},{}={}}}) > bool 0",
+                names::snmp::FDB_ENTRY,
+                names::snmp::FDB_MAC,
+                promql_str(&mac.to_ascii_lowercase())
+            ),
+            // MAC not in the flow: take it from the host's node_network_info.
+            None => {
+                let hm = host_matcher(opts, &host.instance);
+                let dev = format!("{}={}", names::node::DEVICE, promql_str(&host.interface));
+                format!(
+                    "count({}{{{fdb}}} * on({mac}) group_left() label_replace(max by (address) (node_network_info{{{hm},{dev}}}), {mac_q}, \"$1\", \"address\", \"(.*)\")) > bool 0",
+                    names::snmp::FDB_ENTRY,
+                    mac = names::snmp::FDB_MAC,
+                    mac_q = promql_str(names::snmp::FDB_MAC),
+                )
+            }
+        };
+        out.push(mk(
+            CheckKind::FdbLearned,
+            host.name.clone(),
+            format!(
+                "{} learned {}'s MAC on {}{}",
+                sw.name,
+                host.name,
+                port.port,
+                port.vlan
+                    .or(host.vlan)
+                    .map(|v| format!(" VLAN {v}"))
+                    .unwrap_or_default()
+            ),
+            raw,
+            data,
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regex_and_string_escaping() {
+        assert_eq!(regex_escape("198.51.100.16"), "198\\.51\\.100\\.16");
+        assert_eq!(promql_str("a\"b\\c"), "\"a\\\"b\\\\c\"");
+        let o = Options::default();
+        assert_eq!(
+            host_matcher(&o, "10.0.0.1"),
+            "instance=~\"10\\\\.0\\\\.0\\\\.1(:[0-9]+)?\""
+        );
+    }
+}

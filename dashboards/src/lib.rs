@@ -1,0 +1,89 @@
+//! rtmon dashboard generator: flow config → Grafana dashboards, Prometheus rules,
+//! provisioning files, upload, and live checks.
+//!
+//! Everything is derived from [`rtmon::flow::Flow`] plus [`Options`]; the layer-2
+//! checks live in [`checks`] and feed rules, dashboards and `check` alike.
+#![warn(missing_docs)]
+
+pub mod checks;
+pub mod dashboard;
+pub mod layout;
+pub mod names;
+pub mod panels;
+
+/// How the metrics reach Prometheus.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    /// Prometheus scrapes the exporters (`up` tells whether an exporter is alive).
+    Scrape,
+    /// Exporters push to a Pushgateway (`push_time_seconds` tells freshness).
+    Push,
+}
+
+/// Job label values of the exporters, as Prometheus sees them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Jobs {
+    /// node exporter job.
+    pub node: String,
+    /// ARP exporter job.
+    pub arp: String,
+    /// ping exporter job.
+    pub ping: String,
+    /// SNMP exporter job.
+    pub snmp: String,
+}
+
+/// Generator options.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// Scrape or push mode.
+    pub mode: Mode,
+    /// Label that identifies a host/switch: `instance` (scrape, or push with
+    /// `honor_labels: true`) or `exported_instance` (push without honor_labels).
+    pub instance_label: String,
+    /// Job names.
+    pub jobs: Jobs,
+    /// Push mode: data older than this many seconds is stale.
+    pub stale_after_seconds: u64,
+    /// Grafana dashboard schemaVersion.
+    pub schema_version: u32,
+    /// Add the Mermaid path diagram panel (needs the jdbranham-diagram-panel plugin).
+    pub mermaid: bool,
+    /// Pin the datasource variable's default to this datasource uid.
+    pub datasource_uid: Option<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            mode: Mode::Scrape,
+            instance_label: "instance".into(),
+            jobs: Jobs {
+                node: "node".into(),
+                arp: "arp".into(),
+                ping: "ping".into(),
+                snmp: "snmp".into(),
+            },
+            stale_after_seconds: 120,
+            schema_version: 41,
+            mermaid: false,
+            datasource_uid: None,
+        }
+    }
+}
+
+impl Options {
+    /// Defaults for push mode: `rtmon_*` push jobs.
+    pub fn push() -> Options {
+        Options {
+            mode: Mode::Push,
+            jobs: Jobs {
+                node: "rtmon_node".into(),
+                arp: "rtmon_arp".into(),
+                ping: "rtmon_ping".into(),
+                snmp: "rtmon_snmp".into(),
+            },
+            ..Options::default()
+        }
+    }
+}
