@@ -10,6 +10,7 @@ pub mod dashboard;
 pub mod layout;
 pub mod names;
 pub mod panels;
+pub mod rules;
 
 /// How the metrics reach Prometheus.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

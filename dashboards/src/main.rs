@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use rtmon_dashboards::{dashboard, Mode, Options};
+use rtmon_dashboards::{dashboard, rules, Mode, Options};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -27,6 +27,23 @@ enum Cmd {
         /// Output directory (created if missing).
         #[arg(long, default_value = "out/dashboards")]
         out: PathBuf,
+        #[command(flatten)]
+        gen: GenArgs,
+    },
+    /// Write Prometheus recording + alerting rules for the flows' layer-2 health.
+    Rules {
+        /// Flow config files.
+        #[arg(required = true)]
+        flows: Vec<PathBuf>,
+        /// Output file (`-` for standard output).
+        #[arg(long, default_value = "-")]
+        out: PathBuf,
+        /// Rule group evaluation interval.
+        #[arg(long = "eval-interval", default_value = "30s")]
+        eval_interval: String,
+        /// How long a check must fail before its alert fires.
+        #[arg(long = "alert-for", default_value = "2m")]
+        alert_for: String,
         #[command(flatten)]
         gen: GenArgs,
     },
@@ -110,6 +127,35 @@ fn run(cli: Cli) -> Result<(), String> {
                 let path = out.join(format!("{}.json", dashboard::uid(&flow.id)));
                 write_file(&path, &text)?;
                 println!("{}", path.display());
+            }
+            Ok(())
+        }
+        Cmd::Rules {
+            flows,
+            out,
+            eval_interval,
+            alert_for,
+            gen,
+        } => {
+            let opts = gen.options()?;
+            for (flag, v) in [
+                ("--eval-interval", &eval_interval),
+                ("--alert-for", &alert_for),
+            ] {
+                rtmon::cli::parse_duration(v).map_err(|e| format!("{flag}: {e}"))?;
+                if !v.chars().all(|c| c.is_ascii_alphanumeric()) {
+                    return Err(format!(
+                        "{flag}: use a Prometheus duration like 30s or 2m, not {v:?}"
+                    ));
+                }
+            }
+            let flows = load_flows(&flows)?;
+            let text = rules::render(&flows, &opts, &eval_interval, &alert_for);
+            if out.as_os_str() == "-" {
+                print!("{text}");
+            } else {
+                write_file(&out, &text)?;
+                println!("{}", out.display());
             }
             Ok(())
         }
