@@ -10,6 +10,7 @@ pub mod dashboard;
 pub mod layout;
 pub mod names;
 pub mod panels;
+pub mod provision;
 pub mod rules;
 
 /// How the metrics reach Prometheus.

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use rtmon_dashboards::provision::{self, ProvisionOptions};
 use rtmon_dashboards::{dashboard, rules, Mode, Options};
 
 #[derive(Parser, Debug)]
@@ -44,6 +45,33 @@ enum Cmd {
         /// How long a check must fail before its alert fires.
         #[arg(long = "alert-for", default_value = "2m")]
         alert_for: String,
+        #[command(flatten)]
+        gen: GenArgs,
+    },
+    /// Write Grafana file-provisioning YAML (dashboard provider + Prometheus datasource),
+    /// and Kubernetes objects for the Grafana sidecar (dashboard ConfigMaps labelled
+    /// grafana_dashboard="1", datasource Secret labelled grafana_datasource="1").
+    Provision {
+        /// Flow config files whose dashboards to include (optional).
+        flows: Vec<PathBuf>,
+        /// Output directory.
+        #[arg(long, default_value = "out/provisioning")]
+        out: PathBuf,
+        /// Grafana folder for the dashboards.
+        #[arg(long, default_value = "rtmon")]
+        folder: String,
+        /// Prometheus URL as Grafana reaches it.
+        #[arg(long = "prometheus-url", default_value = "http://prometheus:9090")]
+        prometheus_url: String,
+        /// Directory Grafana reads provisioned dashboard files from.
+        #[arg(
+            long = "dashboards-path",
+            default_value = "/var/lib/grafana/dashboards/rtmon"
+        )]
+        dashboards_path: String,
+        /// Kubernetes namespace of the ConfigMaps and the Secret.
+        #[arg(long, default_value = "monitoring")]
+        namespace: String,
         #[command(flatten)]
         gen: GenArgs,
     },
@@ -126,6 +154,43 @@ fn run(cli: Cli) -> Result<(), String> {
                 let text = serde_json::to_string_pretty(&d).map_err(|e| e.to_string())? + "\n";
                 let path = out.join(format!("{}.json", dashboard::uid(&flow.id)));
                 write_file(&path, &text)?;
+                println!("{}", path.display());
+            }
+            Ok(())
+        }
+        Cmd::Provision {
+            flows,
+            out,
+            folder,
+            prometheus_url,
+            dashboards_path,
+            namespace,
+            gen,
+        } => {
+            let mut opts = gen.options()?;
+            let p = ProvisionOptions {
+                folder,
+                dashboards_path,
+                prometheus_url,
+                datasource_uid: opts
+                    .datasource_uid
+                    .clone()
+                    .unwrap_or_else(|| "prometheus".into()),
+                namespace,
+            };
+            // Provisioned dashboards pin the provisioned datasource.
+            opts.datasource_uid = Some(p.datasource_uid.clone());
+            let flows = load_flows(&flows)?;
+            let dashboards: Vec<(String, serde_json::Value)> = flows
+                .iter()
+                .map(|f| (dashboard::uid(&f.id), dashboard::build(f, &opts)))
+                .collect();
+            for (rel, content) in provision::files(&p, &dashboards) {
+                let path = out.join(rel);
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+                }
+                write_file(&path, &content)?;
                 println!("{}", path.display());
             }
             Ok(())
