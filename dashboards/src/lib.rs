@@ -5,13 +5,16 @@
 //! checks live in [`checks`] and feed rules, dashboards and `check` alike.
 #![warn(missing_docs)]
 
+pub mod check;
 pub mod checks;
+pub mod client;
 pub mod dashboard;
 pub mod layout;
 pub mod names;
 pub mod panels;
 pub mod provision;
 pub mod rules;
+pub mod upload;
 
 /// How the metrics reach Prometheus.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use rtmon_dashboards::provision::{self, ProvisionOptions};
-use rtmon_dashboards::{dashboard, rules, Mode, Options};
+use rtmon_dashboards::{check, client, dashboard, rules, upload, Mode, Options};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -28,6 +28,48 @@ enum Cmd {
         /// Output directory (created if missing).
         #[arg(long, default_value = "out/dashboards")]
         out: PathBuf,
+        #[command(flatten)]
+        gen: GenArgs,
+    },
+    /// Run every panel query and rule selector against a live Prometheus; report each
+    /// that returns no data and why. Exit 1 if any returns no data.
+    Check {
+        /// Flow config files.
+        #[arg(required = true)]
+        flows: Vec<PathBuf>,
+        /// Prometheus base URL.
+        #[arg(long, default_value = "http://127.0.0.1:9090")]
+        prometheus: String,
+        /// Window substituted for $__rate_interval.
+        #[arg(long = "rate-interval", default_value = "1m")]
+        rate_interval: String,
+        /// Also fail (exit 1) when a layer-2 check evaluates unhealthy.
+        #[arg(long = "require-healthy")]
+        require_healthy: bool,
+        /// Print every expression, not only the failing ones.
+        #[arg(long, short)]
+        verbose: bool,
+        #[command(flatten)]
+        gen: GenArgs,
+    },
+    /// Upload the flows' dashboards to Grafana (POST /api/dashboards/db, overwrite,
+    /// folder created if missing). Re-running updates, never duplicates.
+    Upload {
+        /// Flow config files.
+        #[arg(required = true)]
+        flows: Vec<PathBuf>,
+        /// Grafana base URL.
+        #[arg(long)]
+        grafana: String,
+        /// Folder title.
+        #[arg(long, default_value = "rtmon")]
+        folder: String,
+        /// File holding a Grafana service-account token (default: the env variable).
+        #[arg(long = "token-file")]
+        token_file: Option<PathBuf>,
+        /// Environment variable holding the token when no --token-file is given.
+        #[arg(long = "token-env", default_value = "GRAFANA_TOKEN")]
+        token_env: String,
         #[command(flatten)]
         gen: GenArgs,
     },
@@ -158,6 +200,85 @@ fn run(cli: Cli) -> Result<(), String> {
             }
             Ok(())
         }
+        Cmd::Check {
+            flows,
+            prometheus,
+            rate_interval,
+            require_healthy,
+            verbose,
+            gen,
+        } => {
+            let opts = gen.options()?;
+            rtmon::cli::parse_duration(&rate_interval)
+                .map_err(|e| format!("--rate-interval: {e}"))?;
+            let flows = load_flows(&flows)?;
+            let rt = runtime()?;
+            rt.block_on(async {
+                let c = client::client(std::time::Duration::from_secs(30))?;
+                let (mut missing, mut unhealthy, mut total) = (0usize, 0usize, 0usize);
+                for f in &flows {
+                    println!("flow {}", f.id);
+                    for o in check::check_flow(&c, &prometheus, f, &opts, &rate_interval).await? {
+                        total += 1;
+                        let bad_health = o.healthy == Some(false);
+                        if o.why.is_some() {
+                            missing += 1;
+                        }
+                        if bad_health {
+                            unhealthy += 1;
+                        }
+                        if verbose || o.why.is_some() || bad_health {
+                            let state = match (&o.why, o.healthy) {
+                                (Some(_), _) => "NO DATA",
+                                (None, Some(false)) => "UNHEALTHY",
+                                (None, Some(true)) => "healthy",
+                                (None, None) => "ok",
+                            };
+                            println!("  {state:<9} {}: {}", o.origin, o.expr);
+                            if let Some(w) = &o.why {
+                                println!("            why: {w}");
+                            }
+                        }
+                    }
+                }
+                println!(
+                    "{total} expressions, {missing} without data, {unhealthy} unhealthy checks"
+                );
+                if missing > 0 || (require_healthy && unhealthy > 0) {
+                    Err(String::new())
+                } else {
+                    Ok(())
+                }
+            })
+        }
+        Cmd::Upload {
+            flows,
+            grafana,
+            folder,
+            token_file,
+            token_env,
+            gen,
+        } => {
+            let opts = gen.options()?;
+            let token = upload::read_token(token_file.as_deref(), &token_env)?;
+            let flows = load_flows(&flows)?;
+            let rt = runtime()?;
+            rt.block_on(async {
+                let g = upload::Grafana::new(
+                    &grafana,
+                    token,
+                    client::client(std::time::Duration::from_secs(30))?,
+                );
+                let folder_uid = g.ensure_folder(&folder).await?;
+                for f in &flows {
+                    println!(
+                        "{}",
+                        g.upload(&dashboard::build(f, &opts), &folder_uid).await?
+                    );
+                }
+                Ok(())
+            })
+        }
         Cmd::Provision {
             flows,
             out,
@@ -227,9 +348,17 @@ fn run(cli: Cli) -> Result<(), String> {
     }
 }
 
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
 fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is_empty() => ExitCode::FAILURE,
         Err(e) => {
             eprintln!("rtmon-dashboards: {e}");
             ExitCode::FAILURE
