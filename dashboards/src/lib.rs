@@ -10,9 +10,11 @@ pub mod checks;
 pub mod client;
 pub mod dashboard;
 pub mod layout;
+pub mod legacy;
 pub mod names;
 pub mod panels;
 pub mod provision;
+pub mod resolve;
 pub mod rules;
 pub mod upload;
 

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use rtmon_dashboards::provision::{self, ProvisionOptions};
-use rtmon_dashboards::{check, client, dashboard, rules, upload, Mode, Options};
+use rtmon_dashboards::{check, client, dashboard, legacy, resolve, rules, upload, Mode, Options};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -72,6 +72,24 @@ enum Cmd {
         token_env: String,
         #[command(flatten)]
         gen: GenArgs,
+    },
+    /// Check that every configured switch port exists, through the SNMP exporter's
+    /// /lookup; unknown ports are listed with the nearest names. Exit 1 if any is unknown.
+    Resolve {
+        /// Flow config files.
+        #[arg(required = true)]
+        flows: Vec<PathBuf>,
+        /// rtmon-snmp-exporter base URL.
+        #[arg(long, default_value = "http://127.0.0.1:9116")]
+        snmp: String,
+    },
+    /// Convert a predecessor v1 flow file (hostA/hostB/switchData*) to rtmon's format.
+    ImportLegacy {
+        /// The v1 YAML file.
+        file: PathBuf,
+        /// Output file (`-` for standard output).
+        #[arg(long, default_value = "-")]
+        out: PathBuf,
     },
     /// Write Prometheus recording + alerting rules for the flows' layer-2 health.
     Rules {
@@ -278,6 +296,67 @@ fn run(cli: Cli) -> Result<(), String> {
                 }
                 Ok(())
             })
+        }
+        Cmd::Resolve { flows, snmp } => {
+            let flows = load_flows(&flows)?;
+            let rt = runtime()?;
+            rt.block_on(async {
+                let c = client::client(std::time::Duration::from_secs(30))?;
+                let mut bad = 0;
+                for f in &flows {
+                    for r in resolve::resolve_flow(&c, &snmp, f).await {
+                        let line = match &r.state {
+                            resolve::PortState::Found {
+                                if_index,
+                                oper_status,
+                            } => format!(
+                                "ok       ifIndex {if_index}, ifOperStatus {}",
+                                oper_status
+                                    .map(|o| o.to_string())
+                                    .unwrap_or_else(|| "?".into())
+                            ),
+                            resolve::PortState::Unknown { closest } => {
+                                bad += 1;
+                                format!(
+                                    "UNKNOWN  nearest: {}",
+                                    if closest.is_empty() {
+                                        "none".into()
+                                    } else {
+                                        closest.join(", ")
+                                    }
+                                )
+                            }
+                            resolve::PortState::Error(e) => {
+                                bad += 1;
+                                format!("ERROR    {e}")
+                            }
+                        };
+                        println!("{} {} {:?}: {line}", r.flow, r.switch, r.port);
+                    }
+                }
+                if bad > 0 {
+                    Err(format!("{bad} port(s) could not be resolved"))
+                } else {
+                    Ok(())
+                }
+            })
+        }
+        Cmd::ImportLegacy { file, out } => {
+            let text =
+                std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            let doc: serde_json::Value =
+                serde_saphyr::from_str(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+            let r = legacy::convert(&doc, &file.display().to_string())?;
+            for n in &r.notes {
+                eprintln!("note: {n}");
+            }
+            if out.as_os_str() == "-" {
+                print!("{}", r.yaml);
+            } else {
+                write_file(&out, &r.yaml)?;
+                println!("{}", out.display());
+            }
+            Ok(())
         }
         Cmd::Provision {
             flows,
