@@ -4,7 +4,7 @@
 #   apt:  prometheus (+promtool), prometheus-pushgateway, prometheus-node-exporter,
 #         prometheus-snmp-exporter, prometheus-blackbox-exporter, snmpd, snmp, iproute2,
 #         iputils-ping, curl, openssl, nodejs/npm (only if node is missing)
-#   pip:  snmpsim, pysmi, cryptography, kubernetes-validate, check-jsonschema
+#   pip:  snmpsim, pysmi, cryptography, jsonschema, kubernetes-validate, check-jsonschema
 #         (in a venv at $RTMON_VENV, default /opt/rtmon-venv)
 #   npm:  @grafana/schema + ts-json-schema-generator (dashboards/schema/, when present)
 #
@@ -66,8 +66,8 @@ if [ ! -x "$VENV/bin/python" ]; then
   log "python venv $VENV"
   python3 -m venv "$VENV"
 fi
-pip_pkgs=(snmpsim pysmi cryptography kubernetes-validate check-jsonschema)
-if ! "$VENV/bin/python" -c 'import snmpsim, pysmi, cryptography, kubernetes_validate, check_jsonschema' 2>/dev/null; then
+pip_pkgs=(snmpsim pysmi cryptography jsonschema kubernetes-validate check-jsonschema)
+if ! "$VENV/bin/python" -c 'import snmpsim, pysmi, cryptography, jsonschema, kubernetes_validate, check_jsonschema' 2>/dev/null; then
   log "pip install ${pip_pkgs[*]}"
   "$VENV/bin/pip" install -q --disable-pip-version-check "${pip_pkgs[@]}"
 else
