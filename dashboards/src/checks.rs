@@ -16,8 +16,10 @@ use crate::Options;
 /// What a check verifies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum CheckKind {
-    /// The host's node exporter is up (scrape) or has pushed recently (push).
-    NodeUp,
+    /// One of the host's exporters (subject: node, arp, ping) is up (scrape mode:
+    /// `up`) or has pushed recently (push mode: `push_time_seconds`, so a dead site
+    /// never looks healthy).
+    ExporterUp,
     /// The host's data-plane interface is operationally up.
     InterfaceUp,
     /// The host has a usable ARP/ND entry for its peer's data-plane IP.
@@ -36,7 +38,7 @@ impl CheckKind {
     /// Stable short name (rule label `check`).
     pub fn name(self) -> &'static str {
         match self {
-            CheckKind::NodeUp => "node_up",
+            CheckKind::ExporterUp => "exporter_up",
             CheckKind::InterfaceUp => "interface_up",
             CheckKind::ArpPeer => "arp_peer",
             CheckKind::PingPeer => "ping_peer",
@@ -58,8 +60,10 @@ pub struct Check {
     pub kind: CheckKind,
     /// Disambiguates several checks of one kind on one hop (a port name, a peer IP).
     pub subject: String,
-    /// One line for people: "sw-a port hundredGigE 1/31 oper up".
+    /// One line for people, when healthy: "sw-a port hundredGigE 1/31 oper up".
     pub description: String,
+    /// One line for people, when failing: "sw-a port hundredGigE 1/31 oper down".
+    pub failure: String,
     /// 1 healthy / 0 unhealthy, always one sample.
     pub expr: String,
     /// The raw selector the check reads (for "no data" diagnostics).
@@ -175,45 +179,68 @@ pub fn flow_checks(flow: &Flow, opts: &Options) -> Vec<Check> {
 
 fn host_checks(flow: &Flow, h: &HostHop, hosts: &[&HostHop], opts: &Options, out: &mut Vec<Check>) {
     let hm = host_matcher(opts, &h.instance);
-    let mk = |kind, subject: String, description: String, raw: String, data: String| Check {
+    let mk = |kind,
+              subject: String,
+              (description, failure): (String, String),
+              raw: String,
+              data: String| Check {
         flow: flow.id.clone(),
         hop: h.name.clone(),
         kind,
         subject,
         description,
+        failure,
         expr: one_or_zero(&raw),
         data_expr: data,
     };
-    // Node exporter alive.
-    let (raw, data) = match opts.mode {
-        crate::Mode::Scrape => {
-            let sel = format!("up{{job={},{hm}}}", promql_str(&opts.jobs.node));
-            (format!("max({sel})"), sel)
-        }
-        crate::Mode::Push => {
-            let sel = format!(
-                "push_time_seconds{{job={},{hm}}}",
-                promql_str(&opts.jobs.node)
-            );
+    // Exporters alive (scrape) or fresh (push).
+    for (exporter, job) in [
+        ("node", &opts.jobs.node),
+        ("arp", &opts.jobs.arp),
+        ("ping", &opts.jobs.ping),
+    ] {
+        let (raw, data, what) = match opts.mode {
+            crate::Mode::Scrape => {
+                let sel = format!("up{{job={},{hm}}}", promql_str(job));
+                (format!("max({sel})"), sel, "up")
+            }
+            crate::Mode::Push => {
+                let sel = format!("push_time_seconds{{job={},{hm}}}", promql_str(job));
+                (
+                    format!("max(time() - {sel} < bool {})", opts.stale_after_seconds),
+                    sel,
+                    "pushing",
+                )
+            }
+        };
+        out.push(mk(
+            CheckKind::ExporterUp,
+            exporter.to_string(),
             (
-                format!("max(time() - {sel} < bool {})", opts.stale_after_seconds),
-                sel,
-            )
-        }
-    };
-    out.push(mk(
-        CheckKind::NodeUp,
-        String::new(),
-        format!("{} node exporter up", h.name),
-        raw,
-        data,
-    ));
+                format!("{} {exporter} exporter {what}", h.name),
+                format!(
+                    "{} {exporter} exporter {}",
+                    h.name,
+                    if what == "up" {
+                        "down"
+                    } else {
+                        "not pushing (stale data)"
+                    }
+                ),
+            ),
+            raw,
+            data,
+        ));
+    }
     let dev = format!("{}={}", names::node::DEVICE, promql_str(&h.interface));
     let sel = format!("{}{{{hm},{dev}}}", names::node::UP);
     out.push(mk(
         CheckKind::InterfaceUp,
         h.interface.clone(),
-        format!("{} interface {} up", h.name, h.interface),
+        (
+            format!("{} interface {} up", h.name, h.interface),
+            format!("{} interface {} down", h.name, h.interface),
+        ),
         format!("max({sel})"),
         sel,
     ));
@@ -236,7 +263,13 @@ fn host_checks(flow: &Flow, h: &HostHop, hosts: &[&HostHop], opts: &Options, out
         out.push(mk(
             CheckKind::ArpPeer,
             ip.clone(),
-            format!("{} has an ARP entry for {} ({})", h.name, peer.name, ip),
+            (
+                format!("{} has an ARP entry for {} ({})", h.name, peer.name, ip),
+                format!(
+                    "{} has no usable ARP entry for {} ({})",
+                    h.name, peer.name, ip
+                ),
+            ),
             format!("count({usable}) > bool 0"),
             arp,
         ));
@@ -249,7 +282,10 @@ fn host_checks(flow: &Flow, h: &HostHop, hosts: &[&HostHop], opts: &Options, out
         out.push(mk(
             CheckKind::PingPeer,
             ip.clone(),
-            format!("{} reaches {} ({}) by ping", h.name, peer.name, ip),
+            (
+                format!("{} reaches {} ({}) by ping", h.name, peer.name, ip),
+                format!("{} cannot reach {} ({}) by ping", h.name, peer.name, ip),
+            ),
             format!("max({ping})"),
             ping,
         ));
@@ -265,12 +301,17 @@ fn switch_checks(
     out: &mut Vec<Check>,
 ) {
     let sm = switch_matcher(opts, &sw.target);
-    let mk = |kind, subject: String, description: String, raw: String, data: String| Check {
+    let mk = |kind,
+              subject: String,
+              (description, failure): (String, String),
+              raw: String,
+              data: String| Check {
         flow: flow.id.clone(),
         hop: sw.name.clone(),
         kind,
         subject,
         description,
+        failure,
         expr: one_or_zero(&raw),
         data_expr: data,
     };
@@ -278,7 +319,10 @@ fn switch_checks(
     out.push(mk(
         CheckKind::SnmpUp,
         String::new(),
-        format!("{} answers SNMP", sw.name),
+        (
+            format!("{} answers SNMP", sw.name),
+            format!("{} does not answer SNMP", sw.name),
+        ),
         format!("max({sel})"),
         sel,
     ));
@@ -296,7 +340,10 @@ fn switch_checks(
         out.push(mk(
             CheckKind::PortOperUp,
             p.port.clone(),
-            format!("{} port {} oper up", sw.name, p.port),
+            (
+                format!("{} port {} oper up", sw.name, p.port),
+                format!("{} port {} oper down", sw.name, p.port),
+            ),
             format!("max({sel} == bool 1)"),
             sel,
         ));
@@ -330,16 +377,23 @@ fn switch_checks(
         out.push(mk(
             CheckKind::FdbLearned,
             host.name.clone(),
-            format!(
-                "{} learned {}'s MAC on {}{}",
-                sw.name,
-                host.name,
-                port.port,
-                port.vlan
+            {
+                let vlan = port
+                    .vlan
                     .or(host.vlan)
                     .map(|v| format!(" VLAN {v}"))
-                    .unwrap_or_default()
-            ),
+                    .unwrap_or_default();
+                (
+                    format!(
+                        "{} learned {}'s MAC on {}{vlan}",
+                        sw.name, host.name, port.port
+                    ),
+                    format!(
+                        "{} has not learned {}'s MAC on {}{vlan}",
+                        sw.name, host.name, port.port
+                    ),
+                )
+            },
             raw,
             data,
         ));

@@ -16,6 +16,7 @@ pub mod panels;
 pub mod provision;
 pub mod resolve;
 pub mod rules;
+pub mod status;
 pub mod upload;
 
 /// How the metrics reach Prometheus.

@@ -6,7 +6,9 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use rtmon_dashboards::provision::{self, ProvisionOptions};
-use rtmon_dashboards::{check, client, dashboard, legacy, resolve, rules, upload, Mode, Options};
+use rtmon_dashboards::{
+    check, client, dashboard, legacy, resolve, rules, status, upload, Mode, Options,
+};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -91,6 +93,30 @@ enum Cmd {
         #[arg(long, default_value = "-")]
         out: PathBuf,
     },
+    /// Tell whether each flow is healthy, and where it breaks: flow → hop → check with
+    /// value and since when. Exit 0 healthy, 1 degraded, 2 could not evaluate.
+    Status {
+        /// Flow config files.
+        #[arg(required = true)]
+        flows: Vec<PathBuf>,
+        /// Prometheus base URL.
+        #[arg(long, default_value = "http://127.0.0.1:9090")]
+        prometheus: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        output: OutputFormat,
+        /// Refresh every this many seconds until interrupted.
+        #[arg(long, value_name = "SECONDS", num_args = 0..=1, default_missing_value = "10")]
+        watch: Option<u64>,
+        /// How far back to look for the start of the current state.
+        #[arg(long, default_value = "6h", value_parser = rtmon::cli::parse_duration)]
+        lookback: std::time::Duration,
+        /// Push mode: data older than this is stale (reported as a failure).
+        #[arg(long = "stale-after", default_value = "2m", value_parser = rtmon::cli::parse_duration)]
+        stale_after: std::time::Duration,
+        #[command(flatten)]
+        gen: GenArgs,
+    },
     /// Write Prometheus recording + alerting rules for the flows' layer-2 health.
     Rules {
         /// Flow config files.
@@ -135,6 +161,15 @@ enum Cmd {
         #[command(flatten)]
         gen: GenArgs,
     },
+}
+
+/// Output format of `status`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum OutputFormat {
+    /// A tree for people.
+    Text,
+    /// The documented JSON shape, for tools.
+    Json,
 }
 
 /// Options shared by the subcommands that build queries.
@@ -203,7 +238,22 @@ fn write_file(path: &std::path::Path, content: &str) -> Result<(), String> {
     std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-fn run(cli: Cli) -> Result<(), String> {
+/// How a command failed.
+#[derive(Debug)]
+enum Failure {
+    /// Print this and exit 1.
+    Message(String),
+    /// Already reported on stdout; exit with this code.
+    Code(u8),
+}
+
+impl From<String> for Failure {
+    fn from(s: String) -> Failure {
+        Failure::Message(s)
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
     match cli.cmd {
         Cmd::Generate { flows, out, gen } => {
             let opts = gen.options()?;
@@ -262,8 +312,12 @@ fn run(cli: Cli) -> Result<(), String> {
                 println!(
                     "{total} expressions, {missing} without data, {unhealthy} unhealthy checks"
                 );
-                if missing > 0 || (require_healthy && unhealthy > 0) {
-                    Err(String::new())
+                Ok::<bool, String>(missing > 0 || (require_healthy && unhealthy > 0))
+            })
+            .map_err(Failure::from)
+            .and_then(|failed| {
+                if failed {
+                    Err(Failure::Code(1))
                 } else {
                     Ok(())
                 }
@@ -296,6 +350,65 @@ fn run(cli: Cli) -> Result<(), String> {
                 }
                 Ok(())
             })
+        }
+        Cmd::Status {
+            flows,
+            prometheus,
+            output,
+            watch,
+            lookback,
+            stale_after,
+            gen,
+        } => {
+            let mut opts = gen.options()?;
+            opts.stale_after_seconds = stale_after.as_secs().max(1);
+            let flows = load_flows(&flows)?;
+            let rt = runtime()?;
+            let code: u8 = rt.block_on(async {
+                let c = client::client(std::time::Duration::from_secs(15))?;
+                loop {
+                    let mut states = Vec::new();
+                    for f in &flows {
+                        states.push(
+                            status::evaluate(&c, &prometheus, f, &opts, lookback.as_secs().max(60))
+                                .await,
+                        );
+                    }
+                    if watch.is_some() {
+                        print!("\x1b[2J\x1b[H");
+                    }
+                    match output {
+                        OutputFormat::Json => {
+                            let j = status::report_json(&states);
+                            println!(
+                                "{}",
+                                serde_json::to_string_pretty(&j).map_err(|e| e.to_string())?
+                            );
+                        }
+                        OutputFormat::Text => {
+                            for s in &states {
+                                print!("{}", s.to_text());
+                            }
+                        }
+                    }
+                    let overall = states
+                        .iter()
+                        .map(|s| s.state())
+                        .max()
+                        .unwrap_or(status::State::Unknown);
+                    match watch {
+                        Some(secs) => {
+                            tokio::time::sleep(std::time::Duration::from_secs(secs.max(1))).await
+                        }
+                        None => return Ok::<u8, String>(overall.exit_code()),
+                    }
+                }
+            })?;
+            if code == 0 {
+                Ok(())
+            } else {
+                Err(Failure::Code(code))
+            }
         }
         Cmd::Resolve { flows, snmp } => {
             let flows = load_flows(&flows)?;
@@ -339,7 +452,8 @@ fn run(cli: Cli) -> Result<(), String> {
                 } else {
                     Ok(())
                 }
-            })
+            })?;
+            Ok(())
         }
         Cmd::ImportLegacy { file, out } => {
             let text =
@@ -411,7 +525,8 @@ fn run(cli: Cli) -> Result<(), String> {
                 if !v.chars().all(|c| c.is_ascii_alphanumeric()) {
                     return Err(format!(
                         "{flag}: use a Prometheus duration like 30s or 2m, not {v:?}"
-                    ));
+                    )
+                    .into());
                 }
             }
             let flows = load_flows(&flows)?;
@@ -437,8 +552,8 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
 fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.is_empty() => ExitCode::FAILURE,
-        Err(e) => {
+        Err(Failure::Code(c)) => ExitCode::from(c),
+        Err(Failure::Message(e)) => {
             eprintln!("rtmon-dashboards: {e}");
             ExitCode::FAILURE
         }
