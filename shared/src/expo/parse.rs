@@ -1,7 +1,31 @@
 //! Parser for the Prometheus text format 0.0.4 (script output, textfiles, tests).
-//! OWNER: the script-exporter work item; this stub fixes the API.
+//!
+//! The input is parsed **as a whole document**, not line by line: a line is only
+//! accepted if it is valid on its own *and* consistent with the rest of the document.
+//! Whatever is rejected is reported in [`Parsed::errors`] with its 1-based line number;
+//! everything valid still passes. Rules:
+//!
+//! - `# HELP name text` (escapes `\\` and `\n`) and `# TYPE name kind` must name a valid
+//!   metric; a second HELP, a second or conflicting TYPE, or a TYPE that comes after
+//!   samples of its family are dropped (the first definition wins; samples seen before a
+//!   late TYPE stay untyped). Other `#` lines are comments.
+//! - `name{label="value",…} value [timestamp_ms]`: label values take the escapes `\\`,
+//!   `\"` and `\n`; a trailing comma in the label set is allowed; values are Go float
+//!   syntax (`NaN`, `+Inf`, `-Inf`, `1e3`); integers are kept exact; anything after the
+//!   timestamp is an error.
+//! - Histogram and summary samples are grouped under their family by suffix
+//!   (`_bucket` with `le`, `_sum`, `_count`; summary quantiles need `quantile`).
+//! - Duplicate series (same name and label set, in any label order) are dropped.
+//! - Names starting with one of [`ParseOptions::reserved_prefixes`] are dropped.
+//! - At most [`ParseOptions::max_lines`] lines are read.
+//!
+//! The parser never panics, whatever the input (see the randomized test).
 
-use super::MetricSet;
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use super::Value;
+use super::{valid_label_name, valid_metric_name, Family, Label, MetricSet, MetricType, Sample};
 
 /// One rejected line.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,6 +52,10 @@ pub struct ParseOptions {
     pub max_lines: usize,
     /// Reject samples with timestamps.
     pub reject_timestamps: bool,
+    /// Metric-name prefixes the input may not use (e.g. `script_` for script output,
+    /// whose `script_*` series the exporter writes itself). HELP/TYPE/sample lines for
+    /// such names are dropped and reported.
+    pub reserved_prefixes: Vec<String>,
 }
 
 impl Default for ParseOptions {
@@ -35,13 +63,736 @@ impl Default for ParseOptions {
         ParseOptions {
             max_lines: 100_000,
             reject_timestamps: false,
+            reserved_prefixes: Vec::new(),
         }
     }
+}
+
+/// A syntactically valid line.
+enum Line {
+    Help(String, String),
+    Type(String, MetricType),
+    Sample(RawSample),
+}
+
+struct RawSample {
+    name: String,
+    labels: Vec<Label>,
+    value: Value,
+    timestamp_ms: Option<i64>,
 }
 
 /// Parses a whole text-format exposition. Never fails as a whole: invalid lines,
 /// duplicate series and conflicting TYPE/HELP lines are dropped and reported in
 /// [`Parsed::errors`]; valid series pass.
-pub fn parse_text(_input: &str, _opts: &ParseOptions) -> Parsed {
-    Parsed::default()
+pub fn parse_text(input: &str, opts: &ParseOptions) -> Parsed {
+    let mut errors = Vec::new();
+    let mut lines = Vec::new();
+    for (i, raw) in input.split('\n').enumerate() {
+        let no = i + 1;
+        if i >= opts.max_lines {
+            // A final empty piece after the last newline is not a line.
+            if !(raw.is_empty() && no == input.split('\n').count()) {
+                errors.push(ParseError {
+                    line: no,
+                    message: format!(
+                        "too many lines (limit {}); the rest of the input is ignored",
+                        opts.max_lines
+                    ),
+                });
+            }
+            break;
+        }
+        let l = raw.strip_suffix('\r').unwrap_or(raw);
+        match parse_line(l) {
+            Ok(Some(parsed)) => {
+                if let Some(name) = reserved(&parsed, opts) {
+                    errors.push(ParseError {
+                        line: no,
+                        message: format!("metric name {name:?} uses a reserved prefix"),
+                    });
+                } else if opts.reject_timestamps
+                    && matches!(&parsed, Line::Sample(s) if s.timestamp_ms.is_some())
+                {
+                    errors.push(ParseError {
+                        line: no,
+                        message: "timestamps are not allowed here".into(),
+                    });
+                } else {
+                    lines.push((no, parsed));
+                }
+            }
+            Ok(None) => {}
+            Err(message) => errors.push(ParseError { line: no, message }),
+        }
+    }
+    let set = assemble(lines, &mut errors);
+    errors.sort_by_key(|e| e.line);
+    Parsed { set, errors }
+}
+
+fn reserved<'a>(l: &'a Line, opts: &ParseOptions) -> Option<&'a str> {
+    let name = match l {
+        Line::Help(n, _) | Line::Type(n, _) => n,
+        Line::Sample(s) => &s.name,
+    };
+    opts.reserved_prefixes
+        .iter()
+        .any(|p| name.starts_with(p.as_str()))
+        .then_some(name.as_str())
+}
+
+/// Pass 2: checks the valid lines against each other and builds the set.
+fn assemble(lines: Vec<(usize, Line)>, errors: &mut Vec<ParseError>) -> MetricSet {
+    // First the declarations, in order, so TYPE-after-sample can be detected and helps
+    // are known when families are created.
+    let mut types: HashMap<String, (MetricType, usize)> = HashMap::new();
+    let mut helps: HashMap<String, String> = HashMap::new();
+    let mut first_sample: HashMap<String, usize> = HashMap::new();
+    for (no, l) in &lines {
+        if let Line::Sample(s) = l {
+            first_sample.entry(s.name.clone()).or_insert(*no);
+        }
+    }
+    // A family's first sample line, for names typed with suffix grouping: a TYPE for
+    // `foo histogram` is late if `foo_bucket` (etc.) appeared before it.
+    let first_sample_of_family = |name: &str, kind: MetricType| -> Option<usize> {
+        let suffixes: &[&str] = match kind {
+            MetricType::Histogram => &["", "_bucket", "_sum", "_count"],
+            MetricType::Summary => &["", "_sum", "_count"],
+            _ => &[""],
+        };
+        suffixes
+            .iter()
+            .filter_map(|s| first_sample.get(&format!("{name}{s}")).copied())
+            .min()
+    };
+    for (no, l) in &lines {
+        match l {
+            Line::Type(name, kind) => {
+                if let Some((prev, prev_no)) = types.get(name) {
+                    let what = if prev == kind {
+                        "second TYPE line"
+                    } else {
+                        "conflicting TYPE line"
+                    };
+                    errors.push(ParseError {
+                        line: *no,
+                        message: format!(
+                            "{what} for {name:?} (first declared {} on line {prev_no}); dropped",
+                            prev.text_name()
+                        ),
+                    });
+                } else if let Some(s) = first_sample_of_family(name, *kind).filter(|s| s < no) {
+                    errors.push(ParseError {
+                        line: *no,
+                        message: format!(
+                            "TYPE line for {name:?} after its samples (line {s}); dropped, \
+                             the samples stay untyped"
+                        ),
+                    });
+                } else {
+                    types.insert(name.clone(), (*kind, *no));
+                }
+            }
+            Line::Help(name, text) => {
+                if helps.contains_key(name) {
+                    errors.push(ParseError {
+                        line: *no,
+                        message: format!("second HELP line for {name:?}; dropped"),
+                    });
+                } else {
+                    helps.insert(name.clone(), text.clone());
+                }
+            }
+            Line::Sample(_) => {}
+        }
+    }
+
+    let mut set = MetricSet::new();
+    for (no, l) in lines {
+        let Line::Sample(s) = l else { continue };
+        let (family, suffix, kind) = resolve_family(&s.name, &types);
+        // Structural checks for histogram/summary samples.
+        let has = |n: &str| s.labels.iter().any(|(k, _)| k == n);
+        let problem = match (kind, suffix) {
+            (MetricType::Histogram, "_bucket") if !has("le") => {
+                Some("histogram bucket without an `le` label")
+            }
+            (MetricType::Histogram, "") => {
+                Some("histogram sample needs a _bucket/_sum/_count suffix")
+            }
+            (MetricType::Summary, "") if !has("quantile") => {
+                Some("summary sample without a `quantile` label")
+            }
+            (MetricType::Histogram, "_sum" | "_count") if has("le") => {
+                Some("histogram _sum/_count must not have an `le` label")
+            }
+            _ => None,
+        };
+        if let Some(p) = problem {
+            errors.push(ParseError {
+                line: no,
+                message: format!("{}: {p}", s.name),
+            });
+            continue;
+        }
+        let help = helps.get(family).map(String::as_str).unwrap_or("");
+        let fam: &mut Family = set.family(family, help, kind);
+        let ok = fam.push(Sample {
+            suffix,
+            labels: s.labels,
+            value: s.value,
+            timestamp_ms: s.timestamp_ms,
+            created: None,
+        });
+        if !ok {
+            errors.push(ParseError {
+                line: no,
+                message: format!("duplicate series for {:?}; dropped", s.name),
+            });
+        }
+    }
+    // HELP/TYPE lines without samples produce no family.
+    set.prune_empty();
+    set
+}
+
+/// Finds a sample's family: its own name if declared, else the base of a
+/// histogram/summary suffix, else an untyped family of its own name.
+fn resolve_family<'n>(
+    name: &'n str,
+    types: &HashMap<String, (MetricType, usize)>,
+) -> (&'n str, &'static str, MetricType) {
+    if let Some((k, _)) = types.get(name) {
+        return (name, "", *k);
+    }
+    for suffix in ["_bucket", "_sum", "_count"] {
+        if let Some(base) = name.strip_suffix(suffix) {
+            match types.get(base) {
+                Some((MetricType::Histogram, _)) => return (base, suffix, MetricType::Histogram),
+                Some((MetricType::Summary, _)) if suffix != "_bucket" => {
+                    return (base, suffix, MetricType::Summary)
+                }
+                _ => {}
+            }
+        }
+    }
+    (name, "", MetricType::Untyped)
+}
+
+/// Parses one line: `Ok(None)` for blank lines and comments.
+fn parse_line(l: &str) -> Result<Option<Line>, String> {
+    let t = l.trim_start_matches([' ', '\t']);
+    if t.trim_end_matches([' ', '\t']).is_empty() {
+        return Ok(None);
+    }
+    if let Some(rest) = t.strip_prefix('#') {
+        return parse_comment(rest);
+    }
+    parse_sample(t).map(|s| Some(Line::Sample(s)))
+}
+
+fn parse_comment(rest: &str) -> Result<Option<Line>, String> {
+    let rest = rest.trim_start_matches([' ', '\t']);
+    let (kw, rest) = split_token(rest);
+    match kw {
+        "HELP" => {
+            let (name, text) = split_token(rest.trim_start_matches([' ', '\t']));
+            if !valid_metric_name(name) {
+                return Err(format!("HELP line with invalid metric name {name:?}"));
+            }
+            let text = text.strip_prefix([' ', '\t']).unwrap_or(text);
+            Ok(Some(Line::Help(name.to_string(), unescape_help(text))))
+        }
+        "TYPE" => {
+            let (name, rest) = split_token(rest.trim_start_matches([' ', '\t']));
+            if !valid_metric_name(name) {
+                return Err(format!("TYPE line with invalid metric name {name:?}"));
+            }
+            let (kind, trailing) = split_token(rest.trim_start_matches([' ', '\t']));
+            if !trailing.trim_matches([' ', '\t']).is_empty() {
+                return Err(format!("TYPE line for {name:?} has trailing text"));
+            }
+            // 0.0.4 types only (not OpenMetrics' info/stateset/…).
+            let kind = match kind {
+                "counter" | "gauge" | "histogram" | "summary" | "untyped" => {
+                    MetricType::from_keyword(kind)
+                }
+                _ => None,
+            }
+            .ok_or_else(|| format!("TYPE line for {name:?} has unknown type {kind:?}"))?;
+            Ok(Some(Line::Type(name.to_string(), kind)))
+        }
+        _ => Ok(None),
+    }
+}
+
+fn split_token(s: &str) -> (&str, &str) {
+    match s.find([' ', '\t']) {
+        Some(i) => (&s[..i], &s[i..]),
+        None => (s, ""),
+    }
+}
+
+fn unescape_help(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut it = s.chars();
+    while let Some(c) = it.next() {
+        if c == '\\' {
+            match it.next() {
+                Some('\\') => out.push('\\'),
+                Some('n') => out.push('\n'),
+                // The Go parser keeps other escapes literally in HELP text.
+                Some(o) => {
+                    out.push('\\');
+                    out.push(o);
+                }
+                None => out.push('\\'),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn parse_sample(t: &str) -> Result<RawSample, String> {
+    let name_end = t
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+        .unwrap_or(t.len());
+    let name = &t[..name_end];
+    if !valid_metric_name(name) {
+        let shown: String = t.chars().take(40).collect();
+        return Err(format!("invalid metric name at the start of {shown:?}"));
+    }
+    let mut rest = t[name_end..].trim_start_matches([' ', '\t']);
+    let mut labels = Vec::new();
+    if let Some(r) = rest.strip_prefix('{') {
+        rest = parse_labels(r, &mut labels).map_err(|e| format!("{name}: {e}"))?;
+        rest = rest.trim_start_matches([' ', '\t']);
+    }
+    let (value_s, after) = split_token(rest);
+    if value_s.is_empty() {
+        return Err(format!("{name}: missing value"));
+    }
+    let value = parse_value(value_s).ok_or_else(|| format!("{name}: invalid value {value_s:?}"))?;
+    let after = after.trim_start_matches([' ', '\t']);
+    let (ts_s, trailing) = split_token(after);
+    let timestamp_ms = if ts_s.is_empty() {
+        None
+    } else {
+        Some(
+            ts_s.parse::<i64>()
+                .map_err(|_| format!("{name}: invalid timestamp {ts_s:?}"))?,
+        )
+    };
+    if !trailing.trim_matches([' ', '\t']).is_empty() {
+        return Err(format!("{name}: unexpected text after the value"));
+    }
+    Ok(RawSample {
+        name: name.to_string(),
+        labels,
+        value,
+        timestamp_ms,
+    })
+}
+
+/// Parses `l="v",…}`; returns the text after `}`.
+fn parse_labels<'a>(mut s: &'a str, labels: &mut Vec<Label>) -> Result<&'a str, String> {
+    loop {
+        s = s.trim_start_matches([' ', '\t']);
+        if let Some(r) = s.strip_prefix('}') {
+            return Ok(r);
+        }
+        let end = s
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(s.len());
+        let lname = &s[..end];
+        if !valid_label_name(lname) {
+            return Err(format!("invalid label name {lname:?}"));
+        }
+        if labels.iter().any(|(k, _)| k == lname) {
+            return Err(format!("label {lname:?} given twice"));
+        }
+        s = s[end..].trim_start_matches([' ', '\t']);
+        s = s
+            .strip_prefix('=')
+            .ok_or_else(|| format!("expected '=' after label {lname:?}"))?;
+        s = s.trim_start_matches([' ', '\t']);
+        s = s
+            .strip_prefix('"')
+            .ok_or_else(|| format!("expected '\"' to open the value of label {lname:?}"))?;
+        let mut value = String::new();
+        let mut chars = s.char_indices();
+        let rest = loop {
+            match chars.next() {
+                None => return Err(format!("unterminated value of label {lname:?}")),
+                Some((i, '"')) => break &s[i + 1..],
+                Some((_, '\\')) => match chars.next() {
+                    Some((_, '\\')) => value.push('\\'),
+                    Some((_, '"')) => value.push('"'),
+                    Some((_, 'n')) => value.push('\n'),
+                    Some((_, c)) => {
+                        return Err(format!("invalid escape \\{c} in label {lname:?}"));
+                    }
+                    None => return Err(format!("unterminated value of label {lname:?}")),
+                },
+                Some((_, c)) => value.push(c),
+            }
+        };
+        labels.push((Cow::Owned(lname.to_string()), value));
+        s = rest.trim_start_matches([' ', '\t']);
+        if let Some(r) = s.strip_prefix(',') {
+            s = r;
+        } else if !s.starts_with('}') {
+            return Err(format!("expected ',' or '}}' after label {lname:?}"));
+        }
+    }
+}
+
+/// Go `strconv.ParseFloat` syntax as used by Prometheus; integers kept exact.
+fn parse_value(s: &str) -> Option<Value> {
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        if let Ok(v) = s.parse::<u64>() {
+            return Some(Value::U64(v));
+        }
+    }
+    if let Some(d) = s.strip_prefix('-') {
+        if !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()) {
+            if let Ok(v) = s.parse::<i64>() {
+                return Some(Value::I64(v));
+            }
+        }
+    }
+    // Rust accepts `inf`, `+infinity`, `NaN` case-insensitively like Go; reject forms Go
+    // would not accept (none known) and Rust-only oddities like a bare "." are errors in both.
+    s.parse::<f64>().ok().map(Value::F64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::expo::encode_text;
+
+    fn p(s: &str) -> Parsed {
+        parse_text(s, &ParseOptions::default())
+    }
+
+    fn val(set: &MetricSet, fam: &str, suffix: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        let f = set.get(fam)?;
+        f.samples
+            .iter()
+            .find(|s| {
+                s.suffix == suffix
+                    && s.labels.len() == labels.len()
+                    && labels
+                        .iter()
+                        .all(|(k, v)| s.labels.iter().any(|(a, b)| a == k && b == v))
+            })
+            .map(|s| s.value.as_f64())
+    }
+
+    fn lines(p: &Parsed) -> Vec<usize> {
+        p.errors.iter().map(|e| e.line).collect()
+    }
+
+    #[test]
+    fn simple_document() {
+        let r = p("# HELP a_total Things.\n# TYPE a_total counter\na_total{x=\"1\"} 3\na_total{x=\"2\"} 4.5\nb 7 1700000000000\n");
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        let a = r.set.get("a_total").expect("a_total");
+        assert_eq!(a.kind, MetricType::Counter);
+        assert_eq!(a.help, "Things.");
+        assert_eq!(a.samples[0].value, Value::U64(3));
+        assert_eq!(a.samples[1].value, Value::F64(4.5));
+        let b = r.set.get("b").expect("b");
+        assert_eq!(b.kind, MetricType::Untyped);
+        assert_eq!(b.samples[0].timestamp_ms, Some(1_700_000_000_000));
+    }
+
+    #[test]
+    fn escapes_in_label_values_and_help() {
+        let r = p("# HELP m A \\\\ back\\nslash.\nm{a=\"q\\\"uote\",b=\"back\\\\slash\",c=\"new\\nline\",d=\"{},=\"} 1\n");
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        let f = r.set.get("m").expect("m");
+        assert_eq!(f.help, "A \\ back\nslash.");
+        assert_eq!(
+            val(
+                &r.set,
+                "m",
+                "",
+                &[
+                    ("a", "q\"uote"),
+                    ("b", "back\\slash"),
+                    ("c", "new\nline"),
+                    ("d", "{},=")
+                ]
+            ),
+            Some(1.0)
+        );
+        // Round trip through our encoder gives the same escapes back.
+        let enc = encode_text(&r.set);
+        assert!(
+            enc.contains(r#"m{a="q\"uote",b="back\\slash",c="new\nline",d="{},="} 1"#),
+            "{enc}"
+        );
+        let bad = p("m{a=\"x\\t\"} 1\nm{a=\"unterminated} 1\nok 1\n");
+        assert_eq!(lines(&bad), vec![1, 2]);
+        assert!(bad.errors[0].message.contains("invalid escape"));
+        assert!(bad.set.contains("ok"));
+    }
+
+    #[test]
+    fn label_syntax_variants() {
+        let r = p("m{} 1\nn{ a = \"1\" , b=\"2\", } 2\no\t{a=\"1\"}\t3\n");
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        assert_eq!(val(&r.set, "n", "", &[("a", "1"), ("b", "2")]), Some(2.0));
+        assert_eq!(val(&r.set, "o", "", &[("a", "1")]), Some(3.0));
+        let r = p("m{a=\"1\",a=\"2\"} 1\nm{1a=\"1\"} 1\nm{__x=\"1\"} 1\nm{a \"1\"} 1\nm{a=1} 1\nm{a=\"1\" b=\"2\"} 1\n");
+        assert_eq!(lines(&r), vec![1, 2, 3, 4, 5, 6]);
+        assert!(r.set.is_empty());
+    }
+
+    #[test]
+    fn special_values() {
+        let r = p("a NaN\nb +Inf\nc -Inf\nd 1e3\ne -12\nf 18446744073709551615\ng -0.5\nh Inf\n");
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        assert!(r.set.get("a").expect("a").samples[0]
+            .value
+            .as_f64()
+            .is_nan());
+        assert_eq!(val(&r.set, "b", "", &[]), Some(f64::INFINITY));
+        assert_eq!(val(&r.set, "c", "", &[]), Some(f64::NEG_INFINITY));
+        assert_eq!(val(&r.set, "d", "", &[]), Some(1000.0));
+        assert_eq!(r.set.get("e").expect("e").samples[0].value, Value::I64(-12));
+        assert_eq!(
+            r.set.get("f").expect("f").samples[0].value,
+            Value::U64(u64::MAX)
+        );
+        assert_eq!(val(&r.set, "g", "", &[]), Some(-0.5));
+        assert_eq!(val(&r.set, "h", "", &[]), Some(f64::INFINITY));
+        let bad = p("a one\nb 0x10\nc\nd 1 1.5\ne 1 2 3\n");
+        assert_eq!(lines(&bad), vec![1, 2, 3, 4, 5]);
+        assert!(bad.errors[2].message.contains("missing value"));
+        assert!(bad.errors[3].message.contains("timestamp"));
+        assert!(bad.errors[4].message.contains("after the value"));
+    }
+
+    #[test]
+    fn timestamps_can_be_rejected() {
+        let opts = ParseOptions {
+            reject_timestamps: true,
+            ..Default::default()
+        };
+        let r = parse_text("a 1 123\nb 2\n", &opts);
+        assert_eq!(lines(&r), vec![1]);
+        assert!(!r.set.contains("a"));
+        assert!(r.set.contains("b"));
+    }
+
+    #[test]
+    fn type_and_help_rules() {
+        let r = p(concat!(
+            "# TYPE a gauge\n",       // 1
+            "# TYPE a counter\n",     // 2 conflicting
+            "# TYPE a gauge\n",       // 3 second
+            "a 1\n",                  // 4
+            "b 2\n",                  // 5
+            "# TYPE b gauge\n",       // 6 after samples
+            "# HELP c first\n",       // 7
+            "# HELP c second\n",      // 8
+            "c 3\n",                  // 9
+            "# TYPE d flurb\n",       // 10 unknown type
+            "# TYPE 9d gauge\n",      // 11 invalid name
+            "# TYPE e gauge extra\n", // 12 trailing
+            "# just a comment\n",     // 13
+            "#TYPE f counter\n",      // 14 (valid, no space after #)
+            "f 1\n",                  // 15
+            "# TYPE unused gauge\n",  // 16 no samples: no family
+        ));
+        assert_eq!(lines(&r), vec![2, 3, 6, 8, 10, 11, 12]);
+        assert!(r.errors[0].message.contains("conflicting TYPE"));
+        assert!(r.errors[2].message.contains("after its samples"));
+        assert_eq!(r.set.get("a").expect("a").kind, MetricType::Gauge);
+        assert_eq!(r.set.get("b").expect("b").kind, MetricType::Untyped);
+        assert_eq!(r.set.get("c").expect("c").help, "first");
+        assert_eq!(r.set.get("f").expect("f").kind, MetricType::Counter);
+        assert!(!r.set.contains("unused"));
+        // HELP after samples is fine (Go accepts it).
+        let r = p("x 1\n# HELP x late\n");
+        assert!(r.errors.is_empty());
+        assert_eq!(r.set.get("x").expect("x").help, "late");
+    }
+
+    #[test]
+    fn histogram_and_summary_grouping() {
+        let r = p(concat!(
+            "# HELP h_seconds Latency.\n",
+            "# TYPE h_seconds histogram\n",
+            "h_seconds_bucket{le=\"0.1\"} 1\n",
+            "h_seconds_bucket{le=\"+Inf\"} 3\n",
+            "h_seconds_sum 0.7\n",
+            "h_seconds_count 3\n",
+            "h_seconds_bucket 4\n",        // 7: no le
+            "h_seconds 1\n",               // 8: bare name
+            "h_seconds_sum{le=\"1\"} 1\n", // 9: le on sum
+            "# TYPE s summary\n",
+            "s{quantile=\"0.5\"} 0.2\n",
+            "s_sum 1\n",
+            "s_count 5\n",
+            "s 9\n",                  // 14: no quantile
+            "s_bucket{le=\"1\"} 1\n", // 15: not grouped, own untyped family
+        ));
+        assert_eq!(lines(&r), vec![7, 8, 9, 14]);
+        let h = r.set.get("h_seconds").expect("histogram");
+        assert_eq!(h.kind, MetricType::Histogram);
+        assert_eq!(h.help, "Latency.");
+        assert_eq!(h.samples.len(), 4);
+        assert_eq!(
+            val(&r.set, "h_seconds", "_bucket", &[("le", "+Inf")]),
+            Some(3.0)
+        );
+        assert_eq!(val(&r.set, "h_seconds", "_count", &[]), Some(3.0));
+        assert!(!r.set.contains("h_seconds_sum"));
+        let s = r.set.get("s").expect("summary");
+        assert_eq!(s.samples.len(), 3);
+        assert_eq!(val(&r.set, "s", "_sum", &[]), Some(1.0));
+        assert_eq!(
+            r.set.get("s_bucket").expect("s_bucket").kind,
+            MetricType::Untyped
+        );
+        // Late histogram TYPE (after a _bucket sample) is dropped.
+        let r = p("x_bucket{le=\"1\"} 1\n# TYPE x histogram\n");
+        assert_eq!(lines(&r), vec![2]);
+        assert!(r.set.contains("x_bucket"));
+        // The encoder writes it back as one family.
+        let r = p("# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n");
+        assert_eq!(
+            encode_text(&r.set),
+            "# HELP h \n# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n"
+        );
+    }
+
+    #[test]
+    fn duplicate_series_are_dropped_first_wins() {
+        let r = p("a{x=\"1\",y=\"2\"} 1\na{y=\"2\",x=\"1\"} 2\na{x=\"1\"} 3\nb 1\nc 1\nb 2\n");
+        assert_eq!(lines(&r), vec![2, 6]);
+        assert!(r.errors[0].message.contains("duplicate"));
+        assert_eq!(val(&r.set, "a", "", &[("x", "1"), ("y", "2")]), Some(1.0));
+        assert_eq!(val(&r.set, "a", "", &[("x", "1")]), Some(3.0));
+        assert_eq!(val(&r.set, "b", "", &[]), Some(1.0));
+    }
+
+    #[test]
+    fn invalid_names_and_trailing_garbage() {
+        let r = p("1abc 1\n-x 1\nfoo-bar 1\nfoo bar\nfoo 1 2 zzz\n  ok 1  \n\n\t\nok2:rec 2\r\n");
+        assert_eq!(lines(&r), vec![1, 2, 3, 4, 5]);
+        assert_eq!(val(&r.set, "ok", "", &[]), Some(1.0));
+        assert_eq!(val(&r.set, "ok2:rec", "", &[]), Some(2.0));
+    }
+
+    #[test]
+    fn reserved_prefixes_are_dropped() {
+        let opts = ParseOptions {
+            reserved_prefixes: vec!["script_".into()],
+            ..Default::default()
+        };
+        let r = parse_text(
+            "# TYPE script_success gauge\nscript_success 1\nmine 1\n",
+            &opts,
+        );
+        assert_eq!(lines(&r), vec![1, 2]);
+        assert!(r.errors[1].message.contains("reserved"));
+        assert!(!r.set.contains("script_success"));
+        assert!(r.set.contains("mine"));
+    }
+
+    #[test]
+    fn line_limit() {
+        let opts = ParseOptions {
+            max_lines: 3,
+            ..Default::default()
+        };
+        let r = parse_text("a 1\nb 1\nc 1\n", &opts);
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        assert_eq!(r.set.len(), 3);
+        let r = parse_text("a 1\nb 1\nc 1\nd 1\ne 1\n", &opts);
+        assert_eq!(lines(&r), vec![4]);
+        assert!(r.errors[0].message.contains("too many lines"));
+        assert_eq!(r.set.len(), 3);
+    }
+
+    #[test]
+    fn empty_and_comment_only() {
+        assert!(p("").set.is_empty());
+        assert!(p("").errors.is_empty());
+        let r = p("# hello\n#\n# HELP\n");
+        // "# HELP" without a name is an invalid HELP line.
+        assert_eq!(lines(&r), vec![3]);
+    }
+
+    /// Randomized robustness: arbitrary bytes (as lossy UTF-8) and token soup never
+    /// panic, every error has a line number inside the input, and the result encodes.
+    #[test]
+    fn never_panics_on_random_input() {
+        let tokens: &[&str] = &[
+            "a",
+            "b_total",
+            "{",
+            "}",
+            "=",
+            "\"",
+            "\\",
+            ",",
+            " ",
+            "\t",
+            "\n",
+            "\r",
+            "#",
+            " HELP ",
+            " TYPE ",
+            "histogram",
+            "summary",
+            "gauge",
+            "_bucket",
+            "_sum",
+            "_count",
+            "le",
+            "quantile",
+            "1",
+            "-",
+            "+Inf",
+            "NaN",
+            "1e9",
+            ".",
+            "é",
+            "\u{0}",
+            "💥",
+            "__",
+            "9",
+        ];
+        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for round in 0..3000 {
+            let len = (next() % 200) as usize;
+            let text = if round % 2 == 0 {
+                let bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+                String::from_utf8_lossy(&bytes).into_owned()
+            } else {
+                (0..len)
+                    .map(|_| tokens[(next() as usize) % tokens.len()])
+                    .collect()
+            };
+            let r = p(&text);
+            let n = text.split('\n').count();
+            assert!(r.errors.iter().all(|e| e.line >= 1 && e.line <= n));
+            let _ = encode_text(&r.set);
+        }
+    }
 }
