@@ -1,8 +1,812 @@
-//! HTTP server. OWNER: the http work item. Placeholder until it lands.
-use crate::app::Exporter;
-use crate::cli::CommonArgs;
+//! The HTTP server every rtmon exporter runs in (tokio + hyper 1, HTTP/1.1).
+//!
+//! [`serve_and_push`] listens on every `--web.listen-address`, serves
+//! `--web.telemetry-path` from the exporter's [`Source`](crate::app::Source), its extra
+//! [`Route`](crate::app::Route)s, a landing page at `/`, `/-/healthy`, `/-/ready` and
+//! `POST /-/reload` (also on SIGHUP); applies `--web.config.file` (TLS, bcrypt basic
+//! auth, extra headers); limits concurrency (`--web.max-requests`, 503 beyond) and
+//! request bodies (1 MiB, 413 beyond); runs the push loop when `--push.url` is set; and
+//! shuts down gracefully on SIGTERM/SIGINT (in-flight requests finish, then the push
+//! loop stops and may DELETE its group), exiting 0.
+//!
+//! Expositions are negotiated on `Accept` (text 0.0.4 or OpenMetrics 1.0.0), always with
+//! an explicit `Content-Type`, gzipped when `Accept-Encoding` allows it, with
+//! `Vary: Accept-Encoding`. The scrape deadline is `now +
+//! X-Prometheus-Scrape-Timeout-Seconds - --web.timeout-offset`.
 
-/// Serves `exporter` (and runs the push loop when `--push.url` is set) until shutdown.
-pub async fn serve_and_push(_args: CommonArgs, _exporter: Exporter) -> std::process::ExitCode {
-    std::process::ExitCode::from(1)
+pub mod auth;
+pub mod listen;
+pub mod webconfig;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderName, HeaderValue};
+use hyper::{Method, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch, Semaphore};
+
+use crate::app::{Exporter, Reply, Request, Scrape};
+use crate::cli::CommonArgs;
+use crate::expo::{encode, Format, MetricSet};
+use crate::push::PushStats;
+
+use self::auth::BasicAuth;
+use self::webconfig::WebConfig;
+
+/// Largest accepted request body; larger ones get 413.
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+/// How long in-flight requests may run on after SIGTERM/SIGINT.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// Time allowed for a client to send its request headers (and for a TLS handshake).
+const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+/// Header carrying Prometheus' scrape timeout.
+pub const SCRAPE_TIMEOUT_HEADER: &str = "x-prometheus-scrape-timeout-seconds";
+
+type Body = Full<Bytes>;
+type Response = hyper::Response<Body>;
+
+/// Everything a request handler needs.
+struct State {
+    exporter: Exporter,
+    telemetry_path: String,
+    timeout_offset: Duration,
+    max_requests: usize,
+    limit: Option<Arc<Semaphore>>,
+    auth: Option<Arc<BasicAuth>>,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    push_stats: Option<Arc<PushStats>>,
+    reload_lock: tokio::sync::Mutex<()>,
+}
+
+/// Serves `exporter` (and runs the push loop when `--push.url` is set) until
+/// SIGTERM/SIGINT; with `--push.url` and `--once`, pushes once and returns. Returns the
+/// process exit code: 0 on a clean stop, 1 on a startup error (bad listen address or
+/// web config, bind failure, push setup) or a failed `--once` push.
+pub async fn serve_and_push(args: CommonArgs, exporter: Exporter) -> ExitCode {
+    match run(args, exporter).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            tracing::error!("{msg}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(args: CommonArgs, exporter: Exporter) -> Result<(), String> {
+    let web = &args.web;
+    if !web.telemetry_path.starts_with('/') {
+        return Err(format!(
+            "--web.telemetry-path {:?}: must start with '/'",
+            web.telemetry_path
+        ));
+    }
+    let specs: Vec<&str> = web
+        .listen_addresses
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .collect();
+    let addrs = specs
+        .iter()
+        .map(|s| listen::parse(s))
+        .collect::<Result<Vec<_>, _>>()?;
+
+    // --once: push one snapshot and leave, without serving.
+    if args.push.url.is_some() && args.push.once {
+        tracing::info!(exporter = exporter.name, "pushing once");
+        return match crate::push::push_once(&args.push, exporter.source.clone()).await {
+            Ok(()) => {
+                tracing::info!("push done");
+                Ok(())
+            }
+            Err(e) => Err(e.to_string()),
+        };
+    }
+    if args.push.once {
+        return Err("--once needs --push.url".into());
+    }
+    if addrs.is_empty() && args.push.url.is_none() {
+        return Err(
+            "nothing to do: --web.listen-address is empty and --push.url is not set".into(),
+        );
+    }
+
+    let (users, headers, tls) = match &web.config_file {
+        None => (Default::default(), Vec::new(), None),
+        Some(file) => {
+            let wc = WebConfig::load(file).map_err(|e| e.to_string())?;
+            let tls = wc.server_config(file).map_err(|e| e.to_string())?;
+            let headers = wc
+                .headers
+                .iter()
+                .filter_map(|(k, v)| {
+                    Some((
+                        HeaderName::from_bytes(k.as_bytes()).ok()?,
+                        HeaderValue::from_str(v).ok()?,
+                    ))
+                })
+                .collect();
+            (wc.users, headers, tls)
+        }
+    };
+    let auth = (!users.is_empty()).then(|| Arc::new(BasicAuth::new(users)));
+
+    let mut listeners = Vec::new();
+    for (spec, addr) in specs.iter().zip(&addrs) {
+        listeners.push(listen::bind(spec, addr).await?);
+    }
+
+    use tokio::signal::unix::{signal, SignalKind};
+    let sig = |k: SignalKind, name: &str| {
+        signal(k).map_err(|e| format!("cannot install the {name} handler: {e}"))
+    };
+    let mut sigterm = sig(SignalKind::terminate(), "SIGTERM")?;
+    let mut sigint = sig(SignalKind::interrupt(), "SIGINT")?;
+    let mut sighup = sig(SignalKind::hangup(), "SIGHUP")?;
+
+    // Push loop.
+    let (push_stop_tx, push_stop_rx) = watch::channel(false);
+    let push = match &args.push.url {
+        None => None,
+        Some(_) => {
+            let changed = if args.push.on_change {
+                exporter.changed.clone()
+            } else {
+                None
+            };
+            let h = crate::push::start(&args.push, exporter.source.clone(), changed, push_stop_rx)
+                .map_err(|e| e.to_string())?;
+            tracing::info!(job = ?args.push.job, interval = ?args.push.interval, "push mode on");
+            Some(h)
+        }
+    };
+
+    let state = Arc::new(State {
+        telemetry_path: web.telemetry_path.clone(),
+        timeout_offset: web.timeout_offset,
+        max_requests: web.max_requests,
+        limit: (web.max_requests > 0).then(|| Arc::new(Semaphore::new(web.max_requests))),
+        auth,
+        headers,
+        push_stats: push.as_ref().map(|h| h.stats.clone()),
+        reload_lock: tokio::sync::Mutex::new(()),
+        exporter,
+    });
+
+    // Serving: one accept loop per listener. Each connection holds a clone of
+    // `conn_tx`; all dropped = all connections done.
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (conn_tx, mut conn_rx) = mpsc::channel::<()>(1);
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+    let mut accept_tasks = Vec::new();
+    for l in listeners {
+        let local = l
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_else(|_| "?".into());
+        tracing::info!(
+            address = %local,
+            tls = acceptor.is_some(),
+            basic_auth = state.auth.is_some(),
+            "Listening on"
+        );
+        accept_tasks.push(tokio::spawn(accept_loop(
+            l,
+            acceptor.clone(),
+            state.clone(),
+            stop_rx.clone(),
+            conn_tx.clone(),
+        )));
+    }
+    drop(conn_tx);
+
+    loop {
+        tokio::select! {
+            _ = sigterm.recv() => { tracing::info!("SIGTERM: shutting down"); break; }
+            _ = sigint.recv() => { tracing::info!("SIGINT: shutting down"); break; }
+            _ = sighup.recv() => {
+                match reload(&state).await {
+                    Ok(()) => tracing::info!("SIGHUP: configuration reloaded"),
+                    Err((_, msg)) => tracing::error!(error = %msg, "SIGHUP: reload failed"),
+                }
+            }
+        }
+    }
+
+    // Stop accepting; let in-flight requests finish (bounded), then stop pushing.
+    let _ = stop_tx.send(true);
+    for t in accept_tasks {
+        let _ = t.await;
+    }
+    if tokio::time::timeout(SHUTDOWN_GRACE, conn_rx.recv())
+        .await
+        .is_err()
+    {
+        tracing::warn!(grace = ?SHUTDOWN_GRACE, "requests still running after the grace period; closing them");
+    }
+    let _ = push_stop_tx.send(true);
+    if let Some(h) = push {
+        let wait = args.push.timeout + SHUTDOWN_GRACE;
+        match tokio::time::timeout(wait, h.task).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "push loop ended abnormally"),
+            Err(_) => tracing::warn!("push loop did not stop in time"),
+        }
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    state: Arc<State>,
+    mut stop: watch::Receiver<bool>,
+    conn_tx: mpsc::Sender<()>,
+) {
+    loop {
+        let (tcp, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // EMFILE and friends: back off briefly instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = async { let _ = stop.wait_for(|s| *s).await; } => return,
+        };
+        let _ = tcp.set_nodelay(true);
+        let state = state.clone();
+        let stop = stop.clone();
+        let guard = conn_tx.clone();
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            let _guard = guard;
+            match tls {
+                None => serve_conn(tcp, peer, state, stop).await,
+                Some(acc) => match tokio::time::timeout(HEADER_TIMEOUT, acc.accept(tcp)).await {
+                    Ok(Ok(s)) => serve_conn(s, peer, state, stop).await,
+                    Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                    Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                },
+            }
+        });
+    }
+}
+
+async fn serve_conn<I>(io: I, peer: SocketAddr, state: Arc<State>, mut stop: watch::Receiver<bool>)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let svc = hyper::service::service_fn(move |req| {
+        let state = state.clone();
+        async move { Ok::<_, Infallible>(handle(&state, req).await) }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .serve_connection(TokioIo::new(io), svc);
+    tokio::pin!(conn);
+    let res = tokio::select! {
+        r = conn.as_mut() => r,
+        _ = async { let _ = stop.wait_for(|s| *s).await; } => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = res {
+        tracing::debug!(%peer, error = %e, "connection error");
+    }
+}
+
+fn text(status: StatusCode, body: impl Into<String>) -> Response {
+    let mut r = hyper::Response::new(Full::new(Bytes::from(body.into())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+fn method_not_allowed(allow: &'static str) -> Response {
+    let mut r = text(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("method not allowed (use {allow})\n"),
+    );
+    r.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    r
+}
+
+fn header_str<'a>(req: &'a hyper::Request<Incoming>, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+async fn handle(state: &State, req: hyper::Request<Incoming>) -> Response {
+    let mut resp = route(state, req).await;
+    for (k, v) in &state.headers {
+        resp.headers_mut().insert(k.clone(), v.clone());
+    }
+    resp
+}
+
+async fn route(state: &State, req: hyper::Request<Incoming>) -> Response {
+    if let Some(auth) = &state.auth {
+        let presented = header_str(&req, "authorization").map(str::to_string);
+        let a = auth.clone();
+        let ok = tokio::task::spawn_blocking(move || a.check(presented.as_deref()))
+            .await
+            .unwrap_or(false);
+        if !ok {
+            let mut r = text(StatusCode::UNAUTHORIZED, "unauthorized\n");
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"rtmon\""),
+            );
+            return r;
+        }
+    }
+    let path = req.uri().path().to_string();
+    let get_like = req.method() == Method::GET || req.method() == Method::HEAD;
+
+    if path == state.telemetry_path {
+        if !get_like {
+            return method_not_allowed("GET, HEAD");
+        }
+        let _permit = match acquire(state) {
+            Ok(p) => p,
+            Err(r) => return *r,
+        };
+        let query = match parse_query(req.uri().query().unwrap_or("")) {
+            Ok(q) => q,
+            Err(e) => return text(StatusCode::BAD_REQUEST, format!("{e}\n")),
+        };
+        let scrape = Scrape {
+            deadline: deadline(
+                header_str(&req, SCRAPE_TIMEOUT_HEADER),
+                state.timeout_offset,
+                Instant::now(),
+            ),
+            query,
+            push: false,
+        };
+        let mut set = state.exporter.source.collect(&scrape).await;
+        set.gauge(
+            "rtmon_build_info",
+            "A metric with a constant '1' value labeled by the exporter name and rtmon version.",
+            &[
+                ("exporter", state.exporter.name),
+                ("version", crate::VERSION),
+            ],
+            1u64,
+        );
+        if let Some(stats) = &state.push_stats {
+            stats.write(&mut set);
+        }
+        return metrics_response(&set, &req);
+    }
+    match path.as_str() {
+        "/" if get_like => return landing(state),
+        "/-/healthy" if get_like => return text(StatusCode::OK, "Healthy.\n"),
+        "/-/ready" if get_like => {
+            return if state.exporter.ready.load(Ordering::Relaxed) {
+                text(StatusCode::OK, "Ready.\n")
+            } else {
+                text(StatusCode::SERVICE_UNAVAILABLE, "Not ready.\n")
+            };
+        }
+        "/" | "/-/healthy" | "/-/ready" => return method_not_allowed("GET, HEAD"),
+        "/-/reload" => {
+            if req.method() != Method::POST && req.method() != Method::PUT {
+                return method_not_allowed("POST, PUT");
+            }
+            return match reload(state).await {
+                Ok(()) => {
+                    tracing::info!("configuration reloaded (HTTP)");
+                    text(StatusCode::OK, "Reloaded.\n")
+                }
+                Err((code, msg)) => {
+                    tracing::error!(error = %msg, "reload failed (HTTP)");
+                    text(code, format!("{msg}\n"))
+                }
+            };
+        }
+        _ => {}
+    }
+    let Some(r) = state.exporter.routes.iter().find(|r| r.path == path) else {
+        return text(StatusCode::NOT_FOUND, format!("not found: {path}\n"));
+    };
+    let handler = r.handler.clone();
+    let _permit = match acquire(state) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    let query = match parse_query(req.uri().query().unwrap_or("")) {
+        Ok(q) => q,
+        Err(e) => return text(StatusCode::BAD_REQUEST, format!("{e}\n")),
+    };
+    let headers = req
+        .headers()
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+        .collect();
+    let dl = deadline(
+        header_str(&req, SCRAPE_TIMEOUT_HEADER),
+        state.timeout_offset,
+        Instant::now(),
+    );
+    let (parts, body) = req.into_parts();
+    let too_big = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|n| n > MAX_BODY_BYTES as u64);
+    if too_big {
+        return body_too_large();
+    }
+    let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => return body_too_large(),
+        Err(e) => {
+            tracing::debug!(error = %e, "cannot read request body");
+            return text(StatusCode::BAD_REQUEST, "cannot read the request body\n");
+        }
+    };
+    let request = Request {
+        method: parts.method.as_str().to_string(),
+        path,
+        query,
+        headers,
+        deadline: dl,
+        body,
+    };
+    let reply = handler(request).await;
+    reply_response(reply, &parts.headers)
+}
+
+fn body_too_large() -> Response {
+    text(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("request body larger than {MAX_BODY_BYTES} bytes\n"),
+    )
+}
+
+/// A concurrency permit, or the 503 answer when `--web.max-requests` are running.
+fn acquire(state: &State) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, Box<Response>> {
+    let Some(sem) = &state.limit else {
+        return Ok(None);
+    };
+    sem.clone().try_acquire_owned().map(Some).map_err(|_| {
+        tracing::warn!(
+            limit = state.max_requests,
+            "too many concurrent requests, answering 503"
+        );
+        Box::new(text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "too many concurrent requests (limit --web.max-requests={})\n",
+                state.max_requests
+            ),
+        ))
+    })
+}
+
+/// Runs the reload hook, one at a time. Err carries the status to answer with.
+async fn reload(state: &State) -> Result<(), (StatusCode, String)> {
+    let Some(f) = state.exporter.reload.clone() else {
+        return Err((
+            StatusCode::NOT_FOUND,
+            format!("{} has no configuration to reload", state.exporter.name),
+        ));
+    };
+    let _g = state.reload_lock.lock().await;
+    f().await.map_err(|e| {
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("reload failed: {e}"),
+        )
+    })
+}
+
+fn reply_response(reply: Reply, req_headers: &hyper::HeaderMap) -> Response {
+    let (status, ctype, body) = match reply {
+        Reply::Metrics(set) => {
+            return encode_metrics(
+                &set,
+                req_headers
+                    .get(header::ACCEPT)
+                    .and_then(|v| v.to_str().ok()),
+                req_headers
+                    .get(header::ACCEPT_ENCODING)
+                    .and_then(|v| v.to_str().ok()),
+            )
+        }
+        Reply::Json(code, v) => (
+            code,
+            "application/json",
+            serde_json::to_vec(&v).unwrap_or_default(),
+        ),
+        Reply::Text(code, s) => (code, "text/plain; charset=utf-8", s.into_bytes()),
+        Reply::Html(s) => (200, "text/html; charset=utf-8", s.into_bytes()),
+    };
+    let status = StatusCode::from_u16(status).unwrap_or_else(|_| {
+        tracing::warn!(
+            status,
+            "handler returned an invalid status code; answering 500"
+        );
+        StatusCode::INTERNAL_SERVER_ERROR
+    });
+    let mut r = hyper::Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+    r
+}
+
+fn metrics_response(set: &MetricSet, req: &hyper::Request<Incoming>) -> Response {
+    encode_metrics(
+        set,
+        header_str(req, "accept"),
+        header_str(req, "accept-encoding"),
+    )
+}
+
+/// Encodes a metric set for an HTTP answer: format from `accept`, gzip when
+/// `accept_encoding` allows it.
+fn encode_metrics(
+    set: &MetricSet,
+    accept: Option<&str>,
+    accept_encoding: Option<&str>,
+) -> Response {
+    let format = Format::negotiate(accept);
+    let text = encode(set, format);
+    let mut gzip = accepts_gzip(accept_encoding);
+    let body = if gzip {
+        match gzip_bytes(text.as_bytes()) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(error = %e, "gzip failed; answering uncompressed");
+                gzip = false;
+                text.into_bytes()
+            }
+        }
+    } else {
+        text.into_bytes()
+    };
+    let mut r = hyper::Response::new(Full::new(Bytes::from(body)));
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
+    h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    if gzip {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    r
+}
+
+fn gzip_bytes(data: &[u8]) -> std::io::Result<Vec<u8>> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(
+        Vec::with_capacity(data.len() / 4 + 64),
+        flate2::Compression::fast(),
+    );
+    enc.write_all(data)?;
+    enc.finish()
+}
+
+/// Whether an `Accept-Encoding` value allows gzip (`gzip`, `x-gzip` or `*` with q > 0).
+pub fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
+    let Some(ae) = accept_encoding else {
+        return false;
+    };
+    let mut gzip_q: Option<f32> = None;
+    let mut star_q: Option<f32> = None;
+    for part in ae.split(',') {
+        let mut it = part.split(';');
+        let coding = it.next().unwrap_or("").trim().to_ascii_lowercase();
+        let mut q = 1.0f32;
+        for p in it {
+            if let Some(v) = p.trim().strip_prefix("q=") {
+                q = v.trim().parse().unwrap_or(0.0);
+            }
+        }
+        match coding.as_str() {
+            "gzip" | "x-gzip" => gzip_q = Some(q),
+            "*" => star_q = Some(q),
+            _ => {}
+        }
+    }
+    gzip_q.or(star_q).is_some_and(|q| q > 0.0)
+}
+
+/// The scrape deadline from `X-Prometheus-Scrape-Timeout-Seconds` (`header`) minus
+/// `offset`, counted from `now`. An absent or invalid header gives `None` (invalid ones
+/// are logged at debug). When the offset is not smaller than the timeout, the offset is
+/// not applied.
+pub fn deadline(header: Option<&str>, offset: Duration, now: Instant) -> Option<Instant> {
+    let raw = header?;
+    let secs: f64 = match raw.trim().parse() {
+        Ok(s) if f64::is_finite(s) && s > 0.0 && s < 1e9 => s,
+        _ => {
+            tracing::debug!(value = raw, "ignoring invalid {SCRAPE_TIMEOUT_HEADER}");
+            return None;
+        }
+    };
+    let timeout = Duration::from_secs_f64(secs);
+    let budget = if timeout > offset {
+        timeout - offset
+    } else {
+        timeout
+    };
+    now.checked_add(budget)
+}
+
+/// Decodes a query string into (name, value) pairs, in order (`+` is a space, `%XX`
+/// escapes). Invalid escapes or UTF-8 give an error naming the parameter.
+pub fn parse_query(q: &str) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    for pair in q.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let k = percent_decode(k).map_err(|e| format!("invalid query parameter name: {e}"))?;
+        let v = percent_decode(v)
+            .map_err(|e| format!("invalid value of query parameter {k:?}: {e}"))?;
+        out.push((k, v));
+    }
+    Ok(out)
+}
+
+fn percent_decode(s: &str) -> Result<String, String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = b
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or_else(|| format!("bad %-escape at byte {i}"))?;
+                out.push(hex);
+                i += 2;
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).map_err(|_| "not valid UTF-8".to_string())
+}
+
+fn html_escape(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '&' => o.push_str("&amp;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&#39;"),
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+fn landing(state: &State) -> Response {
+    let name = html_escape(state.exporter.name);
+    let tp = html_escape(&state.telemetry_path);
+    let mut routes = String::new();
+    for r in &state.exporter.routes {
+        routes.push_str(&format!(
+            "<li><a href=\"{p}\">{p}</a> — {d}</li>\n",
+            p = html_escape(r.path),
+            d = html_escape(r.description)
+        ));
+    }
+    let reload = if state.exporter.reload.is_some() {
+        "<li><code>POST /-/reload</code> — reload the configuration (also SIGHUP)</li>\n"
+    } else {
+        ""
+    };
+    let page = format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{name}</title></head>\n\
+         <body>\n<h1>{name}</h1>\n<p>rtmon version {version}</p>\n<ul>\n\
+         <li><a href=\"{tp}\">{tp}</a> — metrics</li>\n{routes}\
+         <li><a href=\"/-/healthy\">/-/healthy</a> — liveness</li>\n\
+         <li><a href=\"/-/ready\">/-/ready</a> — readiness</li>\n{reload}</ul>\n</body></html>\n",
+        version = crate::VERSION,
+    );
+    let mut r = hyper::Response::new(Full::new(Bytes::from(page)));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_decoding() {
+        assert_eq!(
+            parse_query("collect[]=cpu&collect[]=mem&target=a%2Fb+c&flag").expect("ok"),
+            vec![
+                ("collect[]".into(), "cpu".into()),
+                ("collect[]".into(), "mem".into()),
+                ("target".into(), "a/b c".into()),
+                ("flag".into(), "".into()),
+            ]
+        );
+        assert_eq!(parse_query("").expect("ok"), vec![]);
+        assert_eq!(
+            parse_query("collect%5B%5D=x").expect("ok"),
+            vec![("collect[]".into(), "x".into())]
+        );
+        let e = parse_query("target=%zz").expect_err("bad escape");
+        assert!(e.contains("target"), "{e}");
+        assert!(parse_query("t=%4").is_err());
+        assert!(parse_query("t=%ff").is_err());
+    }
+
+    #[test]
+    fn gzip_negotiation() {
+        assert!(accepts_gzip(Some("gzip")));
+        assert!(accepts_gzip(Some("deflate, gzip;q=0.5")));
+        assert!(accepts_gzip(Some("*")));
+        assert!(accepts_gzip(Some("X-GZIP")));
+        assert!(!accepts_gzip(Some("gzip;q=0")));
+        assert!(!accepts_gzip(Some("gzip;q=0, *;q=1")));
+        assert!(!accepts_gzip(Some("identity")));
+        assert!(!accepts_gzip(None));
+    }
+
+    #[test]
+    fn deadline_from_header() {
+        let now = Instant::now();
+        let off = Duration::from_millis(500);
+        assert_eq!(
+            deadline(Some("10"), off, now),
+            Some(now + Duration::from_millis(9500))
+        );
+        assert_eq!(
+            deadline(Some(" 2.5 "), off, now),
+            Some(now + Duration::from_secs(2))
+        );
+        // Offset larger than the timeout: not applied.
+        assert_eq!(
+            deadline(Some("0.2"), off, now),
+            Some(now + Duration::from_millis(200))
+        );
+        assert_eq!(deadline(None, off, now), None);
+        for bad in ["", "abc", "-1", "0", "NaN", "inf", "1e30"] {
+            assert_eq!(deadline(Some(bad), off, now), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn html_is_escaped() {
+        assert_eq!(
+            html_escape("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
+    }
 }
