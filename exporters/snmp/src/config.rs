@@ -1,0 +1,629 @@
+//! `snmp.yml`: snmp_exporter-style `auths:` and `modules:`.
+//!
+//! ```yaml
+//! auths:
+//!   site_v2:            {version: 2, community: "{env:SITE_COMMUNITY}"}
+//!   site_v3:
+//!     version: 3
+//!     username: rtmon
+//!     security_level: authPriv       # noAuthNoPriv | authNoPriv | authPriv
+//!     auth_protocol: SHA256          # MD5 SHA SHA224 SHA256 SHA384 SHA512
+//!     password: "{file:/run/secrets/snmp_auth}"
+//!     priv_protocol: AES256          # DES AES AES192 AES256 AES192C AES256C
+//!     priv_password: "{file:/run/secrets/snmp_priv}"
+//! modules:
+//!   flow_ports:
+//!     base: if_mib                   # if_mib | bridge_fdb | system
+//!     max_repetitions: 25
+//!     retries: 3
+//!     timeout: 5s                    # per request
+//!     lookup_ttl: 5m
+//!     filters: {ifName: '^(hundredGigE 1/27|Port-channel 103)$', oper_status: [up]}
+//! ```
+//! Secrets (`community`, `password`, `priv_password`) are literal strings or
+//! `{env:VAR}` / `{file:PATH}` references, resolved at load time. They are kept in a
+//! [`Secret`] whose `Debug`/`Display` never show the value, and no error message
+//! quotes them. The built-in modules and the `public_v2` auth (v2c, community
+//! `public`) exist without any file.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// A secret string: never printed.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// A secret from a literal.
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+    /// The value, for the SNMP library only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<secret>")
+    }
+}
+
+/// SNMP version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Version {
+    /// SNMPv1 (GETNEXT walks).
+    V1,
+    /// SNMPv2c.
+    V2c,
+    /// SNMPv3 USM.
+    V3,
+}
+
+/// v3 security level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SecurityLevel {
+    /// No authentication, no privacy.
+    NoAuthNoPriv,
+    /// Authentication only.
+    AuthNoPriv,
+    /// Authentication and privacy.
+    AuthPriv,
+}
+
+/// v3 authentication protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthProto {
+    /// HMAC-MD5-96.
+    Md5,
+    /// HMAC-SHA-96.
+    Sha,
+    /// HMAC-SHA-224.
+    Sha224,
+    /// HMAC-SHA-256.
+    Sha256,
+    /// HMAC-SHA-384.
+    Sha384,
+    /// HMAC-SHA-512.
+    Sha512,
+}
+
+/// v3 privacy protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PrivProto {
+    /// DES-CBC.
+    Des,
+    /// AES-128-CFB.
+    Aes,
+    /// AES-192 (Blumenthal key extension).
+    Aes192,
+    /// AES-256 (Blumenthal key extension).
+    Aes256,
+    /// AES-192 (Reeder/Cisco key extension).
+    Aes192c,
+    /// AES-256 (Reeder/Cisco key extension).
+    Aes256c,
+}
+
+/// A resolved auth.
+#[derive(Clone, Debug)]
+pub struct AuthConfig {
+    /// Version.
+    pub version: Version,
+    /// v1/v2c community.
+    pub community: Secret,
+    /// v3 user name.
+    pub username: String,
+    /// v3 security level.
+    pub security_level: SecurityLevel,
+    /// v3 auth protocol.
+    pub auth_protocol: AuthProto,
+    /// v3 auth password.
+    pub password: Secret,
+    /// v3 privacy protocol.
+    pub priv_protocol: PrivProto,
+    /// v3 privacy password.
+    pub priv_password: Secret,
+    /// v3 context name.
+    pub context_name: String,
+}
+
+impl AuthConfig {
+    /// v2c with a community.
+    pub fn v2c(community: &str) -> AuthConfig {
+        AuthConfig {
+            version: Version::V2c,
+            community: Secret::new(community),
+            username: String::new(),
+            security_level: SecurityLevel::NoAuthNoPriv,
+            auth_protocol: AuthProto::Md5,
+            password: Secret::default(),
+            priv_protocol: PrivProto::Des,
+            priv_password: Secret::default(),
+            context_name: String::new(),
+        }
+    }
+}
+
+/// Which built-in collector a module runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Base {
+    /// ifTable + ifXTable.
+    IfMib,
+    /// BRIDGE-MIB / Q-BRIDGE-MIB forwarding databases.
+    BridgeFdb,
+    /// sysUpTime, sysName, sysDescr.
+    System,
+}
+
+impl Base {
+    fn parse(s: &str) -> Option<Base> {
+        match s {
+            "if_mib" => Some(Base::IfMib),
+            "bridge_fdb" => Some(Base::BridgeFdb),
+            "system" => Some(Base::System),
+            _ => None,
+        }
+    }
+}
+
+/// Interface filters of an `if_mib` module.
+#[derive(Clone, Debug, Default)]
+pub struct IfFilter {
+    /// Keep interfaces whose ifName matches.
+    pub if_name: Option<regex::Regex>,
+    /// Keep interfaces whose ifOperStatus is one of these (1 up, 2 down, …).
+    pub oper_status: Vec<i64>,
+}
+
+impl IfFilter {
+    /// Whether nothing is filtered.
+    pub fn is_empty(&self) -> bool {
+        self.if_name.is_none() && self.oper_status.is_empty()
+    }
+}
+
+/// A resolved module.
+#[derive(Clone, Debug)]
+pub struct Module {
+    /// Its name.
+    pub name: String,
+    /// What it collects.
+    pub base: Base,
+    /// GETBULK max-repetitions (halved on tooBig/genErr/timeout).
+    pub max_repetitions: u32,
+    /// Retries per request after a timeout.
+    pub retries: u32,
+    /// Timeout of one request.
+    pub timeout: Duration,
+    /// How long cached lookup tables (ifName, ifDescr, ifAlias, …) stay valid.
+    pub lookup_ttl: Duration,
+    /// Interface filters (if_mib).
+    pub filter: IfFilter,
+}
+
+impl Module {
+    /// A built-in module with default settings.
+    pub fn builtin(name: &str, base: Base) -> Module {
+        Module {
+            name: name.to_string(),
+            base,
+            max_repetitions: 25,
+            retries: 3,
+            timeout: Duration::from_secs(5),
+            lookup_ttl: Duration::from_secs(300),
+            filter: IfFilter::default(),
+        }
+    }
+}
+
+/// The whole resolved configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Auths by name.
+    pub auths: BTreeMap<String, AuthConfig>,
+    /// Modules by name.
+    pub modules: BTreeMap<String, Module>,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        let mut auths = BTreeMap::new();
+        auths.insert("public_v2".to_string(), AuthConfig::v2c("public"));
+        let mut modules = BTreeMap::new();
+        for (n, b) in [
+            ("if_mib", Base::IfMib),
+            ("bridge_fdb", Base::BridgeFdb),
+            ("system", Base::System),
+        ] {
+            modules.insert(n.to_string(), Module::builtin(n, b));
+        }
+        Config { auths, modules }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    auths: BTreeMap<String, RawAuth>,
+    #[serde(default)]
+    modules: BTreeMap<String, RawModule>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAuth {
+    version: Option<u8>,
+    community: Option<String>,
+    username: Option<String>,
+    security_level: Option<String>,
+    password: Option<String>,
+    auth_protocol: Option<String>,
+    priv_protocol: Option<String>,
+    priv_password: Option<String>,
+    context_name: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawModule {
+    base: String,
+    max_repetitions: Option<u32>,
+    retries: Option<u32>,
+    timeout: Option<String>,
+    lookup_ttl: Option<String>,
+    filters: Option<RawFilters>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFilters {
+    #[serde(rename = "ifName")]
+    if_name: Option<String>,
+    oper_status: Option<Vec<String>>,
+}
+
+/// A configuration error (never contains a secret).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+/// Where secrets come from (environment, files); swappable in tests.
+pub trait SecretSource {
+    /// An environment variable.
+    fn env(&self, name: &str) -> Option<String>;
+    /// A file's content.
+    fn file(&self, path: &str) -> std::io::Result<String>;
+}
+
+/// The process environment and file system.
+pub struct RealSecrets;
+
+impl SecretSource for RealSecrets {
+    fn env(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+    fn file(&self, path: &str) -> std::io::Result<String> {
+        std::fs::read_to_string(path)
+    }
+}
+
+fn resolve_secret(raw: &str, what: &str, src: &dyn SecretSource) -> Result<Secret, ConfigError> {
+    if let Some(var) = raw.strip_prefix("{env:").and_then(|r| r.strip_suffix('}')) {
+        return src
+            .env(var)
+            .map(Secret)
+            .ok_or_else(|| ConfigError(format!("{what}: environment variable {var} is not set")));
+    }
+    if let Some(path) = raw.strip_prefix("{file:").and_then(|r| r.strip_suffix('}')) {
+        return src
+            .file(path)
+            .map(|s| Secret(s.trim_end_matches(['\n', '\r']).to_string()))
+            .map_err(|e| ConfigError(format!("{what}: cannot read secret file {path}: {e}")));
+    }
+    Ok(Secret(raw.to_string()))
+}
+
+/// Parses a duration like `5s`, `500ms`, `10m`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    rtmon::cli::parse_duration(s)
+}
+
+fn parse_auth(name: &str, r: RawAuth, src: &dyn SecretSource) -> Result<AuthConfig, ConfigError> {
+    let f = |field: &str| format!("auths.{name}.{field}");
+    let mut a = AuthConfig::v2c("public");
+    a.version = match r.version.unwrap_or(2) {
+        1 => Version::V1,
+        2 => Version::V2c,
+        3 => Version::V3,
+        v => {
+            return Err(ConfigError(format!(
+                "{}: unknown version {v} (1, 2 or 3)",
+                f("version")
+            )))
+        }
+    };
+    if let Some(c) = &r.community {
+        a.community = resolve_secret(c, &f("community"), src)?;
+    }
+    if let Some(u) = r.username {
+        a.username = u;
+    }
+    if a.version == Version::V3 && a.username.is_empty() {
+        return Err(ConfigError(format!(
+            "{}: required for version 3",
+            f("username")
+        )));
+    }
+    a.security_level = match r.security_level.as_deref().unwrap_or("noAuthNoPriv") {
+        "noAuthNoPriv" => SecurityLevel::NoAuthNoPriv,
+        "authNoPriv" => SecurityLevel::AuthNoPriv,
+        "authPriv" => SecurityLevel::AuthPriv,
+        s => {
+            return Err(ConfigError(format!(
+                "{}: unknown `{s}` (noAuthNoPriv, authNoPriv, authPriv)",
+                f("security_level")
+            )))
+        }
+    };
+    a.auth_protocol = match r
+        .auth_protocol
+        .as_deref()
+        .unwrap_or("MD5")
+        .to_ascii_uppercase()
+        .as_str()
+    {
+        "MD5" => AuthProto::Md5,
+        "SHA" | "SHA1" => AuthProto::Sha,
+        "SHA224" => AuthProto::Sha224,
+        "SHA256" => AuthProto::Sha256,
+        "SHA384" => AuthProto::Sha384,
+        "SHA512" => AuthProto::Sha512,
+        s => {
+            return Err(ConfigError(format!(
+                "{}: unknown `{s}` (MD5, SHA, SHA224, SHA256, SHA384, SHA512)",
+                f("auth_protocol")
+            )))
+        }
+    };
+    a.priv_protocol = match r
+        .priv_protocol
+        .as_deref()
+        .unwrap_or("DES")
+        .to_ascii_uppercase()
+        .as_str()
+    {
+        "DES" => PrivProto::Des,
+        "AES" | "AES128" => PrivProto::Aes,
+        "AES192" => PrivProto::Aes192,
+        "AES256" => PrivProto::Aes256,
+        "AES192C" => PrivProto::Aes192c,
+        "AES256C" => PrivProto::Aes256c,
+        s => {
+            return Err(ConfigError(format!(
+                "{}: unknown `{s}` (DES, AES, AES192, AES256, AES192C, AES256C)",
+                f("priv_protocol")
+            )))
+        }
+    };
+    if let Some(p) = &r.password {
+        a.password = resolve_secret(p, &f("password"), src)?;
+    }
+    if let Some(p) = &r.priv_password {
+        a.priv_password = resolve_secret(p, &f("priv_password"), src)?;
+    }
+    if a.version == Version::V3 {
+        if a.security_level != SecurityLevel::NoAuthNoPriv && a.password.0.len() < 8 {
+            return Err(ConfigError(format!(
+                "{}: must be at least 8 characters",
+                f("password")
+            )));
+        }
+        if a.security_level == SecurityLevel::AuthPriv && a.priv_password.0.len() < 8 {
+            return Err(ConfigError(format!(
+                "{}: must be at least 8 characters",
+                f("priv_password")
+            )));
+        }
+    }
+    if let Some(c) = r.context_name {
+        a.context_name = c;
+    }
+    Ok(a)
+}
+
+fn parse_module(name: &str, r: RawModule) -> Result<Module, ConfigError> {
+    let f = |field: &str| format!("modules.{name}.{field}");
+    let base = Base::parse(&r.base).ok_or_else(|| {
+        ConfigError(format!(
+            "{}: unknown `{}` (if_mib, bridge_fdb, system)",
+            f("base"),
+            r.base
+        ))
+    })?;
+    let mut m = Module::builtin(name, base);
+    if let Some(x) = r.max_repetitions {
+        if x == 0 {
+            return Err(ConfigError(format!(
+                "{}: must be at least 1",
+                f("max_repetitions")
+            )));
+        }
+        m.max_repetitions = x;
+    }
+    if let Some(x) = r.retries {
+        m.retries = x.min(10);
+    }
+    if let Some(t) = r.timeout {
+        m.timeout =
+            parse_duration(&t).map_err(|e| ConfigError(format!("{}: {e}", f("timeout"))))?;
+    }
+    if let Some(t) = r.lookup_ttl {
+        m.lookup_ttl =
+            parse_duration(&t).map_err(|e| ConfigError(format!("{}: {e}", f("lookup_ttl"))))?;
+    }
+    if let Some(fl) = r.filters {
+        if let Some(re) = fl.if_name {
+            m.filter.if_name =
+                Some(regex::Regex::new(&re).map_err(|e| {
+                    ConfigError(format!("{}: bad regex: {e}", f("filters.ifName")))
+                })?);
+        }
+        for s in fl.oper_status.unwrap_or_default() {
+            m.filter
+                .oper_status
+                .push(oper_status_code(&s).ok_or_else(|| {
+                    ConfigError(format!(
+                        "{}: unknown status `{s}`",
+                        f("filters.oper_status")
+                    ))
+                })?);
+        }
+    }
+    Ok(m)
+}
+
+/// IF-MIB ifOperStatus names → codes.
+pub fn oper_status_code(s: &str) -> Option<i64> {
+    Some(match s {
+        "up" | "1" => 1,
+        "down" | "2" => 2,
+        "testing" | "3" => 3,
+        "unknown" | "4" => 4,
+        "dormant" | "5" => 5,
+        "notPresent" | "6" => 6,
+        "lowerLayerDown" | "7" => 7,
+        _ => return None,
+    })
+}
+
+impl Config {
+    /// Parses YAML text (`file` names it in errors), resolving secrets with `src`.
+    /// User auths and modules are added to (and may replace) the built-in ones.
+    pub fn parse(text: &str, file: &Path, src: &dyn SecretSource) -> Result<Config, ConfigError> {
+        let raw: RawConfig = serde_saphyr::from_str(text)
+            .map_err(|e| ConfigError(format!("{}: {e}", file.display())))?;
+        let mut c = Config::default();
+        for (name, a) in raw.auths {
+            let a = parse_auth(&name, a, src)
+                .map_err(|e| ConfigError(format!("{}: {}", file.display(), e.0)))?;
+            c.auths.insert(name, a);
+        }
+        for (name, m) in raw.modules {
+            let m = parse_module(&name, m)
+                .map_err(|e| ConfigError(format!("{}: {}", file.display(), e.0)))?;
+            c.modules.insert(name, m);
+        }
+        Ok(c)
+    }
+
+    /// Loads a file (or the built-in defaults when `path` is None).
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        match path {
+            None => Ok(Config::default()),
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| ConfigError(format!("{}: {e}", p.display())))?;
+                Config::parse(&text, p, &RealSecrets)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Fake;
+    impl SecretSource for Fake {
+        fn env(&self, name: &str) -> Option<String> {
+            (name == "COMM").then(|| "s3cr3t-comm".to_string())
+        }
+        fn file(&self, path: &str) -> std::io::Result<String> {
+            if path == "/p" {
+                Ok("privpass123\n".into())
+            } else {
+                Err(std::io::Error::new(std::io::ErrorKind::NotFound, "nope"))
+            }
+        }
+    }
+
+    #[test]
+    fn parses_auths_modules_and_secrets() {
+        let y = r#"
+auths:
+  a2: {version: 2, community: "{env:COMM}"}
+  a3:
+    version: 3
+    username: u
+    security_level: authPriv
+    auth_protocol: SHA256
+    password: authpass123
+    priv_protocol: AES256
+    priv_password: "{file:/p}"
+modules:
+  ports:
+    base: if_mib
+    max_repetitions: 10
+    timeout: 2s
+    filters: {ifName: '^eth', oper_status: [up]}
+"#;
+        let c = Config::parse(y, Path::new("snmp.yml"), &Fake).unwrap();
+        assert_eq!(c.auths["a2"].community.expose(), "s3cr3t-comm");
+        let a3 = &c.auths["a3"];
+        assert_eq!(a3.auth_protocol, AuthProto::Sha256);
+        assert_eq!(a3.priv_protocol, PrivProto::Aes256);
+        assert_eq!(a3.priv_password.expose(), "privpass123");
+        assert!(c.auths.contains_key("public_v2"));
+        let m = &c.modules["ports"];
+        assert_eq!(m.max_repetitions, 10);
+        assert_eq!(m.timeout, Duration::from_secs(2));
+        assert_eq!(m.filter.oper_status, vec![1]);
+        assert!(c.modules.contains_key("if_mib"));
+        // Debug never shows secrets.
+        let dbg = format!("{c:?}");
+        assert!(
+            !dbg.contains("s3cr3t-comm") && !dbg.contains("privpass123"),
+            "{dbg}"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_field_not_the_secret() {
+        let e = Config::parse(
+            "auths:\n  x: {version: 3, username: u, security_level: authNoPriv, password: short}\n",
+            Path::new("f.yml"),
+            &Fake,
+        )
+        .unwrap_err()
+        .0;
+        assert!(e.contains("f.yml") && e.contains("auths.x.password"), "{e}");
+        assert!(!e.contains("short"), "{e}");
+        let e = Config::parse(
+            "auths:\n  x: {community: \"{env:NOPE}\"}\n",
+            Path::new("f.yml"),
+            &Fake,
+        )
+        .unwrap_err()
+        .0;
+        assert!(e.contains("NOPE") && e.contains("auths.x.community"), "{e}");
+        let e = Config::parse(
+            "modules:\n  m: {base: if_mibb}\n",
+            Path::new("f.yml"),
+            &Fake,
+        )
+        .unwrap_err()
+        .0;
+        assert!(e.contains("modules.m.base"), "{e}");
+        let e = Config::parse("modulez: {}\n", Path::new("f.yml"), &Fake)
+            .unwrap_err()
+            .0;
+        assert!(e.contains("f.yml") && e.contains("modulez"), "{e}");
+    }
+}
