@@ -1,0 +1,678 @@
+//! The script configuration file.
+//!
+//! A superset of ricoberger/script_exporter's format: a config using only `name`,
+//! `command` and `args` loads unchanged.
+//!
+//! ```yaml
+//! scripts:
+//!   - name: ping                  # [A-Za-z0-9_.-]+, unique
+//!     command: /usr/local/bin/check-ping.sh   # or a list: [/bin/sh, -c, "..."]
+//!     args: [--count, "3"]        # fixed arguments (never from the request)
+//!     env: {LANG: C}              # fixed environment (operator-set, trusted)
+//!     params:                     # the ONLY request parameters the script may get
+//!       - name: target            # ?target=VALUE
+//!         regex: '[0-9.]+'        # whole value must match (anchored)
+//!         required: true          # else 400 when missing (default false)
+//!         default: 127.0.0.1      # used when missing (optional)
+//!         flag: --target          # passed as two arguments `--target VALUE`;
+//!         # env: TARGET           # …or as this environment variable;
+//!         # neither: a positional argument, in declaration order ("" when missing)
+//!     timeout: 10s                # or script_exporter's {max_timeout: 10, …}; default
+//!                                 # --script.default-timeout; always enforced
+//!     cache: {duration: 60s}      # reuse a successful result for that long
+//!     max_concurrency: 4          # runs of this script at once (default 8)
+//!     discovery: {params: {target: 10.0.0.1}, scrape_interval: 30s}
+//! ```
+//!
+//! Request parameters reach the script only as declared above: never through a shell
+//! and never as an environment variable the operator did not name. Parameter
+//! environment names are checked against variables that change how programs load or
+//! run (`PATH`, `LD_*`, `BASH_ENV`, …), which are refused.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use regex::Regex;
+use rtmon::config::{ConfigError, Spanned};
+use serde::Deserialize;
+
+/// A validated configuration.
+#[derive(Clone, Debug, Default)]
+pub struct Config {
+    /// The scripts, in file order.
+    pub scripts: Vec<Script>,
+    /// Notes about accepted-but-ignored script_exporter options (logged at load).
+    pub warnings: Vec<String>,
+}
+
+impl Config {
+    /// Looks a script up by name.
+    pub fn script(&self, name: &str) -> Option<&Script> {
+        self.scripts.iter().find(|s| s.name == name)
+    }
+}
+
+/// One configured script.
+#[derive(Clone, Debug)]
+pub struct Script {
+    /// Name used in `?script=` and the `script` label.
+    pub name: String,
+    /// Program to execute (looked up in `PATH` if it has no `/`).
+    pub program: String,
+    /// Fixed arguments (`command` list tail, then `args`).
+    pub args: Vec<String>,
+    /// Fixed environment variables.
+    pub env: Vec<(String, String)>,
+    /// Allowed request parameters.
+    pub params: Vec<Param>,
+    /// Configured timeout; `None`: the exporter's default.
+    pub timeout: Option<Duration>,
+    /// How long a result may be reused.
+    pub cache: Option<Duration>,
+    /// Whether failed results are cached too.
+    pub cache_on_error: bool,
+    /// Runs of this script at once.
+    pub max_concurrency: usize,
+    /// What `/discovery` announces for this script.
+    pub discovery: Discovery,
+}
+
+/// An allowed request parameter.
+#[derive(Clone, Debug)]
+pub struct Param {
+    /// Query parameter name.
+    pub name: String,
+    /// The value must match this (anchored) expression.
+    pub regex: Regex,
+    /// 400 when missing.
+    pub required: bool,
+    /// Value used when missing.
+    pub default: Option<String>,
+    /// How the value reaches the script.
+    pub pass: Pass,
+}
+
+/// How a parameter value is passed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Pass {
+    /// A positional argument after the fixed ones, in declaration order.
+    Positional,
+    /// Two arguments: the flag, then the value.
+    Flag(String),
+    /// An environment variable of this name.
+    Env(String),
+}
+
+/// Discovery settings of a script.
+#[derive(Clone, Debug, Default)]
+pub struct Discovery {
+    /// Fixed parameters added to the discovered target (`__param_<name>`).
+    pub params: BTreeMap<String, String>,
+    /// `__scrape_interval__`, if set.
+    pub scrape_interval: Option<Duration>,
+    /// `__scrape_timeout__`, if set.
+    pub scrape_timeout: Option<Duration>,
+}
+
+/// Query parameter names the exporter itself uses.
+pub const RESERVED_PARAMS: &[&str] = &["script", "timeout", "params"];
+
+/// Environment variables a request parameter may never be passed as: they change how
+/// programs are loaded or how shells and interpreters start.
+const FORBIDDEN_ENV: &[&str] = &[
+    "PATH",
+    "BASH_ENV",
+    "ENV",
+    "IFS",
+    "SHELLOPTS",
+    "BASHOPTS",
+    "PS4",
+    "PROMPT_COMMAND",
+    "CDPATH",
+    "GLOBIGNORE",
+    "HOME",
+    "SHELL",
+    "TMPDIR",
+    "GCONV_PATH",
+    "HOSTALIASES",
+    "LOCALDOMAIN",
+    "RES_OPTIONS",
+    "NLSPATH",
+    "PERL5OPT",
+    "PERL5LIB",
+    "PERLLIB",
+    "PYTHONPATH",
+    "PYTHONSTARTUP",
+    "PYTHONHOME",
+    "RUBYOPT",
+    "RUBYLIB",
+    "NODE_OPTIONS",
+    "NODE_PATH",
+    "JAVA_TOOL_OPTIONS",
+    "_JAVA_OPTIONS",
+    "SCRIPT_TIMEOUT",
+    "SCRIPT_DEADLINE",
+];
+
+/// Whether a request parameter may be passed as environment variable `name`.
+pub fn env_name_allowed(name: &str) -> Result<(), String> {
+    let mut chars = name.chars();
+    let ok_syntax = matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !ok_syntax {
+        return Err(format!(
+            "{name:?} is not a valid environment variable name ([A-Za-z_][A-Za-z0-9_]*)"
+        ));
+    }
+    let upper = name.to_ascii_uppercase();
+    if FORBIDDEN_ENV.contains(&upper.as_str())
+        || upper.starts_with("LD_")
+        || upper.starts_with("BASH_FUNC")
+        || upper.starts_with("DYLD_")
+        || upper.starts_with("LC_")
+        || upper == "LANG"
+        || upper == "LANGUAGE"
+    {
+        return Err(format!(
+            "environment variable {name:?} changes how programs load or run; a request \
+             parameter may not set it"
+        ));
+    }
+    Ok(())
+}
+
+// ---- raw (serde) form ----
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    scripts: Vec<RawScript>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScript {
+    name: Spanned<String>,
+    command: Spanned<CommandSpec>,
+    #[serde(default)]
+    args: Vec<String>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    #[serde(default)]
+    params: Vec<RawParam>,
+    #[serde(default)]
+    timeout: Option<Spanned<TimeoutSpec>>,
+    #[serde(default)]
+    cache: Option<Spanned<RawCache>>,
+    #[serde(default)]
+    max_concurrency: Option<Spanned<usize>>,
+    #[serde(default)]
+    discovery: Option<RawDiscovery>,
+    /// script_exporter: `output: {ignore, ignore_on_error, format}` — only the
+    /// Prometheus format is supported.
+    #[serde(default)]
+    output: Option<Spanned<RawOutput>>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum CommandSpec {
+    One(String),
+    List(Vec<String>),
+}
+
+#[derive(Deserialize, Clone)]
+#[serde(untagged)]
+enum DurationSpec {
+    Seconds(f64),
+    Text(String),
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum TimeoutSpec {
+    Simple(DurationSpec),
+    Full(RawTimeout),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTimeout {
+    #[serde(default)]
+    max_timeout: Option<DurationSpec>,
+    #[serde(default)]
+    enforced: Option<bool>,
+    #[serde(default)]
+    wait_delay: Option<DurationSpec>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCache {
+    #[serde(default)]
+    duration: Option<DurationSpec>,
+    #[serde(default)]
+    cache_on_error: bool,
+    #[serde(default)]
+    use_expired_cache_on_error: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOutput {
+    #[serde(default)]
+    ignore: Option<bool>,
+    #[serde(default)]
+    ignore_on_error: Option<bool>,
+    #[serde(default)]
+    format: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDiscovery {
+    #[serde(default)]
+    params: BTreeMap<String, String>,
+    #[serde(default)]
+    scrape_interval: Option<DurationSpec>,
+    #[serde(default)]
+    scrape_timeout: Option<DurationSpec>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawParam {
+    name: Spanned<String>,
+    regex: Spanned<String>,
+    #[serde(default)]
+    required: bool,
+    #[serde(default)]
+    default: Option<String>,
+    #[serde(default)]
+    flag: Option<Spanned<String>>,
+    #[serde(default)]
+    env: Option<Spanned<String>>,
+}
+
+fn duration(
+    file: &Path,
+    at: &Spanned<impl Sized>,
+    d: &DurationSpec,
+) -> Result<Duration, ConfigError> {
+    match d {
+        DurationSpec::Seconds(s) if s.is_finite() && *s >= 0.0 => Ok(Duration::from_secs_f64(*s)),
+        DurationSpec::Seconds(s) => Err(ConfigError::at(file, at, format!("invalid duration {s}"))),
+        DurationSpec::Text(t) => {
+            rtmon::cli::parse_duration(t).map_err(|e| ConfigError::at(file, at, e))
+        }
+    }
+}
+
+/// Reads and validates a config file.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = rtmon::config::read_text(path)?;
+    parse(path, &text)
+}
+
+/// Parses and validates config text (`file` names it in errors).
+pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigError> {
+    let raw: RawConfig = rtmon::config::from_yaml_str(file, text)?;
+    let mut cfg = Config::default();
+    for rs in raw.scripts {
+        let s = validate_script(file, rs, &mut cfg.warnings)?;
+        if cfg.script(&s.name).is_some() {
+            return Err(ConfigError::new(
+                file,
+                None,
+                format!("script {:?} is defined twice", s.name),
+            ));
+        }
+        cfg.scripts.push(s);
+    }
+    Ok(cfg)
+}
+
+fn valid_script_name(n: &str) -> bool {
+    !n.is_empty()
+        && n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+fn validate_script(
+    file: &Path,
+    rs: RawScript,
+    warnings: &mut Vec<String>,
+) -> Result<Script, ConfigError> {
+    let name = rs.name.value.clone();
+    if !valid_script_name(&name) {
+        return Err(ConfigError::at(
+            file,
+            &rs.name,
+            format!("script name {name:?} must be non-empty and use only [A-Za-z0-9_.-]"),
+        ));
+    }
+    let (program, mut args) = match &rs.command.value {
+        CommandSpec::One(c) => (c.clone(), Vec::new()),
+        CommandSpec::List(l) => match l.split_first() {
+            Some((p, rest)) => (p.clone(), rest.to_vec()),
+            None => (String::new(), Vec::new()),
+        },
+    };
+    if program.trim().is_empty() {
+        return Err(ConfigError::at(
+            file,
+            &rs.command,
+            format!("script {name:?}: command is empty"),
+        ));
+    }
+    args.extend(rs.args);
+
+    let mut timeout = None;
+    if let Some(t) = &rs.timeout {
+        match &t.value {
+            TimeoutSpec::Simple(d) => {
+                let d = duration(file, t, d)?;
+                if d.is_zero() {
+                    return Err(ConfigError::at(
+                        file,
+                        t,
+                        format!("script {name:?}: timeout must be positive"),
+                    ));
+                }
+                timeout = Some(d);
+            }
+            TimeoutSpec::Full(f) => {
+                if let Some(d) = &f.max_timeout {
+                    let d = duration(file, t, d)?;
+                    // script_exporter: 0 means "no limit"; we always enforce one.
+                    timeout = (!d.is_zero()).then_some(d);
+                }
+                if f.enforced == Some(false) {
+                    warnings.push(format!(
+                        "script {name:?}: timeout.enforced=false is ignored, timeouts are always enforced"
+                    ));
+                }
+                if f.wait_delay.is_some() {
+                    warnings.push(format!(
+                        "script {name:?}: timeout.wait_delay is ignored, the whole process group is killed at the deadline"
+                    ));
+                }
+            }
+        }
+    }
+
+    let (mut cache, mut cache_on_error) = (None, false);
+    if let Some(c) = &rs.cache {
+        if let Some(d) = &c.value.duration {
+            let d = duration(file, c, d)?;
+            cache = (!d.is_zero()).then_some(d);
+        }
+        cache_on_error = c.value.cache_on_error;
+        if c.value.use_expired_cache_on_error.is_some() {
+            warnings.push(format!(
+                "script {name:?}: cache.use_expired_cache_on_error is ignored"
+            ));
+        }
+    }
+
+    if let Some(o) = &rs.output {
+        if o.value.format.as_deref().is_some_and(|f| f != "prometheus") {
+            return Err(ConfigError::at(
+                file,
+                o,
+                format!("script {name:?}: only output.format \"prometheus\" is supported"),
+            ));
+        }
+        if o.value.ignore.is_some() || o.value.ignore_on_error.is_some() {
+            warnings.push(format!(
+                "script {name:?}: output.ignore/ignore_on_error are ignored, output is always validated and exposed"
+            ));
+        }
+    }
+
+    let max_concurrency = match &rs.max_concurrency {
+        Some(m) if m.value == 0 => {
+            return Err(ConfigError::at(
+                file,
+                m,
+                format!("script {name:?}: max_concurrency must be at least 1"),
+            ))
+        }
+        Some(m) => m.value,
+        None => 8,
+    };
+
+    let mut params: Vec<Param> = Vec::new();
+    for rp in rs.params {
+        let pname = rp.name.value.clone();
+        if !rtmon::expo::valid_label_name(&pname) {
+            return Err(ConfigError::at(
+                file,
+                &rp.name,
+                format!(
+                    "script {name:?}: parameter name {pname:?} must match [A-Za-z_][A-Za-z0-9_]*"
+                ),
+            ));
+        }
+        if RESERVED_PARAMS.contains(&pname.as_str()) {
+            return Err(ConfigError::at(
+                file,
+                &rp.name,
+                format!("script {name:?}: parameter name {pname:?} is reserved by the exporter"),
+            ));
+        }
+        if params.iter().any(|p| p.name == pname) {
+            return Err(ConfigError::at(
+                file,
+                &rp.name,
+                format!("script {name:?}: parameter {pname:?} is declared twice"),
+            ));
+        }
+        let regex = Regex::new(&format!("^(?:{})$", rp.regex.value)).map_err(|e| {
+            let first = e
+                .to_string()
+                .lines()
+                .last()
+                .unwrap_or("")
+                .trim()
+                .to_string();
+            ConfigError::at(
+                file,
+                &rp.regex,
+                format!("script {name:?}: parameter {pname:?}: invalid regex: {first}"),
+            )
+        })?;
+        if let Some(d) = &rp.default {
+            if !regex.is_match(d) {
+                return Err(ConfigError::at(
+                    file,
+                    &rp.name,
+                    format!(
+                        "script {name:?}: parameter {pname:?}: default does not match its regex"
+                    ),
+                ));
+            }
+        }
+        let pass =
+            match (&rp.flag, &rp.env) {
+                (Some(f), Some(_)) => return Err(ConfigError::at(
+                    file,
+                    f,
+                    format!(
+                        "script {name:?}: parameter {pname:?}: use either flag or env, not both"
+                    ),
+                )),
+                (Some(f), None) if f.value.is_empty() => {
+                    return Err(ConfigError::at(file, f, "flag must not be empty"))
+                }
+                (Some(f), None) => Pass::Flag(f.value.clone()),
+                (None, Some(e)) => {
+                    env_name_allowed(&e.value).map_err(|m| {
+                        ConfigError::at(
+                            file,
+                            e,
+                            format!("script {name:?}: parameter {pname:?}: {m}"),
+                        )
+                    })?;
+                    Pass::Env(e.value.clone())
+                }
+                (None, None) => Pass::Positional,
+            };
+        params.push(Param {
+            name: pname,
+            regex,
+            required: rp.required,
+            default: rp.default,
+            pass,
+        });
+    }
+
+    let mut discovery = Discovery::default();
+    if let Some(d) = rs.discovery {
+        for k in d.params.keys() {
+            if !params.iter().any(|p| &p.name == k) {
+                return Err(ConfigError::at(
+                    file,
+                    &rs.name,
+                    format!(
+                        "script {name:?}: discovery parameter {k:?} is not a declared parameter"
+                    ),
+                ));
+            }
+        }
+        discovery.params = d.params;
+        if let Some(i) = &d.scrape_interval {
+            discovery.scrape_interval = Some(duration(file, &rs.name, i)?);
+        }
+        if let Some(t) = &d.scrape_timeout {
+            discovery.scrape_timeout = Some(duration(file, &rs.name, t)?);
+        }
+    }
+
+    Ok(Script {
+        name,
+        program,
+        args,
+        env: rs.env.into_iter().collect(),
+        params,
+        timeout,
+        cache,
+        cache_on_error,
+        max_concurrency,
+        discovery,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Result<Config, ConfigError> {
+        parse(Path::new("cfg.yml"), s)
+    }
+
+    #[test]
+    fn script_exporter_minimal_config_loads_unchanged() {
+        // ricoberger/script_exporter's README example form (v2 string command, v3 list).
+        let c = p("scripts:\n  - name: test\n    command: ./examples/test.sh\n  - name: ping\n    command: ./examples/ping.sh\n    args:\n      - -c\n      - \"3\"\n  - name: v3\n    command: [/bin/sh, -c]\n    args: ['echo hi 1']\n")
+            .expect("loads");
+        assert_eq!(c.scripts.len(), 3);
+        assert_eq!(c.scripts[0].program, "./examples/test.sh");
+        assert_eq!(c.scripts[1].args, vec!["-c", "3"]);
+        assert_eq!(c.scripts[2].program, "/bin/sh");
+        assert_eq!(c.scripts[2].args, vec!["-c", "echo hi 1"]);
+        assert!(c
+            .scripts
+            .iter()
+            .all(|s| s.params.is_empty() && s.timeout.is_none()));
+    }
+
+    #[test]
+    fn script_exporter_extended_keys_load() {
+        let c = p(concat!(
+            "scripts:\n",
+            "  - name: t\n",
+            "    command: [./t.sh]\n",
+            "    env: {A: b}\n",
+            "    timeout: {max_timeout: 5, enforced: false, wait_delay: 1}\n",
+            "    cache: {duration: 60, cache_on_error: true}\n",
+            "    output: {format: prometheus}\n",
+            "    discovery: {scrape_interval: 30s}\n",
+        ))
+        .expect("loads");
+        let s = &c.scripts[0];
+        assert_eq!(s.timeout, Some(Duration::from_secs(5)));
+        assert_eq!(s.cache, Some(Duration::from_secs(60)));
+        assert!(s.cache_on_error);
+        assert_eq!(s.env, vec![("A".to_string(), "b".to_string())]);
+        assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
+        assert_eq!(s.discovery.scrape_interval, Some(Duration::from_secs(30)));
+    }
+
+    #[test]
+    fn params_are_validated() {
+        let c = p(concat!(
+            "scripts:\n",
+            "  - name: t\n",
+            "    command: ./t.sh\n",
+            "    timeout: 2s\n",
+            "    params:\n",
+            "      - {name: target, regex: '[0-9.]+', required: true, flag: --target}\n",
+            "      - {name: count, regex: '[0-9]{1,2}', default: '3'}\n",
+            "      - {name: iface, regex: '[a-z0-9.]+', env: RTMON_IFACE}\n",
+        ))
+        .expect("loads");
+        let s = &c.scripts[0];
+        assert_eq!(s.timeout, Some(Duration::from_secs(2)));
+        assert_eq!(s.params[0].pass, Pass::Flag("--target".into()));
+        assert_eq!(s.params[1].pass, Pass::Positional);
+        assert_eq!(s.params[2].pass, Pass::Env("RTMON_IFACE".into()));
+        // Anchored: a prefix match is not enough.
+        assert!(!s.params[0].regex.is_match("1.2.3.4; rm -rf /"));
+        assert!(s.params[0].regex.is_match("1.2.3.4"));
+    }
+
+    #[test]
+    fn errors_point_at_file_line_and_reason() {
+        let cases: &[(&str, &str)] = &[
+            (
+                "scripts:\n  - name: t\n    command: x\n    params:\n      - {name: p, regex: 'a', env: LD_PRELOAD}\n",
+                "LD_PRELOAD",
+            ),
+            (
+                "scripts:\n  - name: t\n    command: x\n    params:\n      - {name: p, regex: 'a', env: BASH_ENV}\n",
+                "BASH_ENV",
+            ),
+            (
+                "scripts:\n  - name: t\n    command: x\n    params:\n      - {name: p, regex: 'a', env: PATH}\n",
+                "PATH",
+            ),
+            (
+                "scripts:\n  - name: t\n    command: x\n    params:\n      - {name: p, regex: '(a'}\n",
+                "invalid regex",
+            ),
+            (
+                "scripts:\n  - name: t\n    command: x\n    params:\n      - {name: script, regex: 'a'}\n",
+                "reserved",
+            ),
+            ("scripts:\n  - name: 'a b'\n    command: x\n", "script name"),
+            ("scripts:\n  - name: t\n    command: []\n", "command is empty"),
+            ("scripts:\n  - name: t\n    command: x\n  - name: t\n    command: z\n", "twice"),
+            ("scripts:\n  - name: t\n    comand: x\n", "comand"),
+            ("scripts:\n  - name: t\n    command: x\n    sudo: true\n", "sudo"),
+            ("scripts:\n  - name: t\n    command: x\n    timeout: 5 parsecs\n", "invalid duration"),
+            ("scripts:\n  - name: t\n    command: x\n    output: {format: nagios}\n", "prometheus"),
+        ];
+        for (text, needle) in cases {
+            let e = p(text).expect_err(text);
+            let msg = e.to_string();
+            assert!(msg.starts_with("cfg.yml:"), "{msg}");
+            assert!(msg.contains(needle), "{needle}: {msg}");
+        }
+        let e = p("scripts:\n  - name: t\n    command: x\n    params:\n      - {name: p, regex: 'a', env: LD_PRELOAD}\n")
+            .expect_err("bad env");
+        assert_eq!(e.location.map(|l| l.line), Some(5), "{e}");
+    }
+}
