@@ -1,0 +1,284 @@
+//! ICMP sockets: unprivileged ping (datagram) sockets when `net.ipv4.ping_group_range`
+//! allows, raw sockets otherwise, with the reply TTL read from `IP_RECVTTL` /
+//! `IPV6_RECVHOPLIMIT` ancillary data. This is the I/O edge; parsing is in
+//! [`crate::packet`].
+
+use std::io;
+use std::mem::MaybeUninit;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::AsRawFd;
+
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use tokio::io::unix::AsyncFd;
+
+use crate::packet::Family;
+
+/// Which socket type to use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum)]
+pub enum Mode {
+    /// Datagram (ping) socket if allowed, raw socket otherwise.
+    Auto,
+    /// Only an unprivileged datagram socket.
+    Dgram,
+    /// Only a raw socket (root or CAP_NET_RAW).
+    Raw,
+}
+
+/// Options that need a socket of their own.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Options {
+    /// Address family.
+    pub family: Family,
+    /// Source address to bind.
+    pub source: Option<IpAddr>,
+    /// Interface to bind (SO_BINDTODEVICE).
+    pub interface: Option<String>,
+    /// Outgoing TTL / hop limit.
+    pub ttl: Option<u32>,
+}
+
+/// An open ICMP socket.
+#[derive(Debug)]
+pub struct IcmpSocket {
+    fd: AsyncFd<Socket>,
+    /// True for a raw socket (IPv4 raw sockets return the IP header).
+    pub raw: bool,
+    /// Family.
+    pub family: Family,
+}
+
+fn describe_permission_problem(family: Family, mode: Mode) -> String {
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ping_group_range")
+        .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unreadable".into());
+    // SAFETY: getegid has no preconditions.
+    let gid = unsafe { libc::getegid() };
+    let dgram = format!(
+        "an unprivileged {} ping socket needs the process group (gid {gid}) inside \
+         net.ipv4.ping_group_range (now \"{range}\"; e.g. sysctl -w net.ipv4.ping_group_range=\"0 2147483647\")",
+        family.name()
+    );
+    let raw = "a raw ICMP socket needs CAP_NET_RAW (run as root, setcap cap_net_raw+ep on the \
+               binary, or AmbientCapabilities=CAP_NET_RAW in the systemd unit)";
+    match mode {
+        Mode::Auto => format!("cannot open an ICMP socket: {dgram}; {raw}"),
+        Mode::Dgram => format!("cannot open an ICMP socket (--ping.socket=dgram): {dgram}"),
+        Mode::Raw => format!("cannot open an ICMP socket (--ping.socket=raw): {raw}"),
+    }
+}
+
+fn is_permission(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EACCES) | Some(libc::EPERM))
+}
+
+fn setsockopt_int(sock: &Socket, level: i32, name: i32, value: i32) -> io::Result<()> {
+    // SAFETY: valid fd, pointer to a live i32 of the size passed.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            level,
+            name,
+            (&value as *const i32).cast(),
+            std::mem::size_of::<i32>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+impl IcmpSocket {
+    /// Opens and configures a socket. Must run inside a tokio runtime.
+    pub fn open(opts: &Options, mode: Mode, recv_buffer: usize) -> Result<IcmpSocket, String> {
+        let (domain, proto) = match opts.family {
+            Family::V4 => (Domain::IPV4, Protocol::ICMPV4),
+            Family::V6 => (Domain::IPV6, Protocol::ICMPV6),
+        };
+        let tries: &[(Type, bool)] = match mode {
+            Mode::Auto => &[(Type::DGRAM, false), (Type::RAW, true)],
+            Mode::Dgram => &[(Type::DGRAM, false)],
+            Mode::Raw => &[(Type::RAW, true)],
+        };
+        let mut last_err = None;
+        let mut opened = None;
+        for &(ty, raw) in tries {
+            match Socket::new(domain, ty, Some(proto)) {
+                Ok(s) => {
+                    opened = Some((s, raw));
+                    break;
+                }
+                Err(e) => last_err = Some(e),
+            }
+        }
+        let (sock, raw) = match opened {
+            Some(x) => x,
+            None => {
+                return Err(match last_err {
+                    Some(e) if is_permission(&e) => describe_permission_problem(opts.family, mode),
+                    Some(e) => format!("cannot open an {} ICMP socket: {e}", opts.family.name()),
+                    None => "cannot open an ICMP socket".into(),
+                })
+            }
+        };
+        let ctx =
+            |what: &str, e: io::Error| format!("{} ICMP socket: {what}: {e}", opts.family.name());
+        sock.set_nonblocking(true)
+            .map_err(|e| ctx("non-blocking", e))?;
+        // A burst of replies must not overflow the buffer (research §3); the kernel caps
+        // this at net.core.rmem_max, which is fine.
+        let _ = sock.set_recv_buffer_size(recv_buffer);
+        if let Some(dev) = &opts.interface {
+            sock.bind_device(Some(dev.as_bytes()))
+                .map_err(|e| ctx(&format!("bind to interface {dev:?}"), e))?;
+        }
+        if let Some(src) = opts.source {
+            sock.bind(&SockAddr::from(SocketAddr::new(src, 0)))
+                .map_err(|e| ctx(&format!("bind to source address {src}"), e))?;
+        }
+        match opts.family {
+            Family::V4 => {
+                if let Some(ttl) = opts.ttl {
+                    sock.set_ttl_v4(ttl).map_err(|e| ctx("set TTL", e))?;
+                }
+                setsockopt_int(&sock, libc::IPPROTO_IP, libc::IP_RECVTTL, 1)
+                    .map_err(|e| ctx("IP_RECVTTL", e))?;
+            }
+            Family::V6 => {
+                if let Some(ttl) = opts.ttl {
+                    sock.set_unicast_hops_v6(ttl)
+                        .map_err(|e| ctx("set hop limit", e))?;
+                }
+                setsockopt_int(&sock, libc::IPPROTO_IPV6, libc::IPV6_RECVHOPLIMIT, 1)
+                    .map_err(|e| ctx("IPV6_RECVHOPLIMIT", e))?;
+                if raw {
+                    // Let only echo replies and errors through (no neighbour discovery).
+                    let _ = set_icmp6_filter(&sock);
+                }
+            }
+        }
+        // SAFETY: the Socket owns its fd, which stays open and the same until the
+        // AsyncFd (which owns the Socket) is dropped.
+        let fd = unsafe { AsyncFd::register(sock) }
+            .map_err(|e| ctx("register with the runtime", e.into()))?;
+        Ok(IcmpSocket {
+            fd,
+            raw,
+            family: opts.family,
+        })
+    }
+
+    /// The kind of socket, for logs and the info metric.
+    pub fn kind(&self) -> &'static str {
+        if self.raw {
+            "raw"
+        } else {
+            "dgram"
+        }
+    }
+
+    /// Sends one datagram without waiting (a full buffer is an error: sends are paced).
+    pub fn try_send_to(&self, buf: &[u8], ip: IpAddr) -> io::Result<usize> {
+        self.fd
+            .get_ref()
+            .send_to(buf, &SockAddr::from(SocketAddr::new(ip, 0)))
+    }
+
+    /// Waits for a datagram; returns (length, sender, TTL from ancillary data).
+    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<(usize, IpAddr, Option<u8>)> {
+        loop {
+            let mut guard = self.fd.readable().await?;
+            match guard.try_io(|inner| recvmsg(inner.get_ref().as_raw_fd(), buf)) {
+                Ok(r) => return r,
+                Err(_would_block) => continue,
+            }
+        }
+    }
+}
+
+fn set_icmp6_filter(sock: &Socket) -> io::Result<()> {
+    // struct icmp6_filter: 256 bits, a set bit BLOCKS the type.
+    let mut filter = [0xffff_ffffu32; 8];
+    for t in [1u8, 2, 3, 4, 129] {
+        filter[usize::from(t >> 5)] &= !(1u32 << (t & 31));
+    }
+    const ICMP6_FILTER: i32 = 1;
+    // SAFETY: valid fd, pointer to a live array of the size passed.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::IPPROTO_ICMPV6,
+            ICMP6_FILTER,
+            filter.as_ptr().cast(),
+            std::mem::size_of_val(&filter) as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+fn recvmsg(fd: i32, buf: &mut [u8]) -> io::Result<(usize, IpAddr, Option<u8>)> {
+    let mut name = MaybeUninit::<libc::sockaddr_storage>::zeroed();
+    let mut control = [0u64; 16]; // 128 bytes, aligned for cmsghdr
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: msghdr is plain data; zeroed is a valid initial value.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_name = name.as_mut_ptr().cast();
+    msg.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&control) as _;
+    // SAFETY: all pointers in msg point to live buffers of the stated sizes.
+    let n = unsafe { libc::recvmsg(fd, &mut msg, libc::MSG_DONTWAIT) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel wrote msg_namelen bytes of a sockaddr into name.
+    let from = unsafe { sockaddr_to_ip(name.as_ptr(), msg.msg_namelen) }
+        .ok_or_else(|| io::Error::other("reply without a source address"))?;
+    let mut ttl = None;
+    // SAFETY: CMSG_* walk the control buffer the kernel filled, within msg_controllen.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(&msg);
+        while !c.is_null() {
+            let level = (*c).cmsg_level;
+            let kind = (*c).cmsg_type;
+            if (level == libc::IPPROTO_IP && kind == libc::IP_TTL)
+                || (level == libc::IPPROTO_IPV6 && kind == libc::IPV6_HOPLIMIT)
+            {
+                let v = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<i32>());
+                ttl = u8::try_from(v).ok();
+            }
+            c = libc::CMSG_NXTHDR(&msg, c);
+        }
+    }
+    Ok((n as usize, from, ttl))
+}
+
+/// # Safety
+/// `sa` must point to `len` initialised bytes of a socket address.
+unsafe fn sockaddr_to_ip(
+    sa: *const libc::sockaddr_storage,
+    len: libc::socklen_t,
+) -> Option<IpAddr> {
+    let len = len as usize;
+    match i32::from((*sa).ss_family) {
+        libc::AF_INET if len >= std::mem::size_of::<libc::sockaddr_in>() => {
+            let a = &*sa.cast::<libc::sockaddr_in>();
+            Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr))))
+        }
+        libc::AF_INET6 if len >= std::mem::size_of::<libc::sockaddr_in6>() => {
+            let a = &*sa.cast::<libc::sockaddr_in6>();
+            Some(IpAddr::V6(Ipv6Addr::from(a.sin6_addr.s6_addr)))
+        }
+        _ => None,
+    }
+}
