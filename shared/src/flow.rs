@@ -1,7 +1,11 @@
-//! Flow config model (design.md §4).
-//! OWNER: the config work item, which implements loading and validation. The public
-//! types and accessors below are the contract other crates code against: fields may be
-//! added, none renamed or removed.
+//! Flow config model (design.md §4): types, loading and validation.
+//!
+//! The public types and accessors below are the contract other crates code against:
+//! fields may be added, none renamed or removed. A file holds one flow (below) or
+//! `flows: [ ... ]`; see config_flow/README.md for every field. Hops are
+//! key-discriminated (`host:` / `switch:`) and decoded by hand from a located YAML tree
+//! ([`crate::config::parse_tree`]) so every error names the right hop's file:line:column,
+//! and [`validate`] reports all errors, not only the first.
 //!
 //! ```yaml
 //! flow: dtn-a-dtn-b-1000          # unique id: label value, dashboard uid, rule group
@@ -26,6 +30,8 @@
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+
+use crate::config::{self, ConfigError, Decoder, Location, Node, Value};
 
 /// One end-to-end flow: an ordered path of hosts and switches.
 #[derive(Clone, Debug, PartialEq)]
@@ -121,12 +127,640 @@ impl Flow {
     }
 }
 
+impl Hop {
+    /// The hop's name (`host:` or `switch:` value).
+    pub fn name(&self) -> &str {
+        match self {
+            Hop::Host(h) => &h.name,
+            Hop::Switch(s) => &s.name,
+        }
+    }
+}
+
+/// Longest flow id: Grafana dashboard uids are at most 40 characters.
+pub const MAX_ID_LEN: usize = 40;
+
+const FLOW_KEYS: &[&str] = &["flow", "title", "path"];
+const HOST_KEYS: &[&str] = &["host", "instance", "interface", "ip", "vlan", "mac"];
+const SWITCH_KEYS: &[&str] = &["switch", "target", "auth", "modules", "in", "out"];
+const PORT_KEYS: &[&str] = &["port", "vlan"];
+/// Keys of the old (v1 / v2) rtmon flow formats.
+const LEGACY_KEYS: &[&str] = &[
+    "switchNum",
+    "hostA",
+    "hostB",
+    "switchData",
+    "switchDataA",
+    "dashTitle",
+    "node",
+    "grafana_host",
+];
+
 /// Loads every flow in a file (a single flow document, or `flows: [...]`).
-/// Errors name file:line:column. Placeholder until the config work lands.
-pub fn load_file(path: &Path) -> Result<Vec<Flow>, crate::config::ConfigError> {
-    Err(crate::config::ConfigError::new(
-        path,
-        None,
-        "flow loading is not built yet",
+/// The first error names file:line:column; its hint counts any further errors.
+pub fn load_file(path: &Path) -> Result<Vec<Flow>, ConfigError> {
+    validate(&[path.to_path_buf()]).map_err(first_error)
+}
+
+/// Loads the flows of several files; flow ids must be unique across all of them.
+pub fn load_files(paths: &[PathBuf]) -> Result<Vec<Flow>, ConfigError> {
+    validate(paths).map_err(first_error)
+}
+
+/// Parses flows from `text` (read from `file`, used in messages); the first error only.
+pub fn from_str(file: &Path, text: &str) -> Result<Vec<Flow>, ConfigError> {
+    validate_str(file, text)
+        .map(|v| v.into_iter().map(|(f, _)| f).collect())
+        .map_err(first_error)
+}
+
+fn first_error(mut errors: Vec<ConfigError>) -> ConfigError {
+    let more = errors.len().saturating_sub(1);
+    let mut first = if errors.is_empty() {
+        ConfigError::new(Path::new("<flows>"), None, "invalid flow config")
+    } else {
+        errors.swap_remove(0)
+    };
+    if more > 0 {
+        let note = format!("{more} more error(s) after this one");
+        first.hint = Some(match first.hint.take() {
+            Some(h) => format!("{h}; {note}"),
+            None => note,
+        });
+    }
+    first
+}
+
+/// Loads and checks every file, returning all flows or every error found (in file
+/// order), including flow ids repeated across files. For `rtmon-dashboards validate`.
+pub fn validate(paths: &[PathBuf]) -> Result<Vec<Flow>, Vec<ConfigError>> {
+    let mut flows: Vec<(Flow, Location)> = Vec::new();
+    let mut errors = Vec::new();
+    for p in paths {
+        let text = match config::read_text(p) {
+            Ok(t) => t,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        match validate_str(p, &text) {
+            Ok(fs) => {
+                for (f, at) in fs {
+                    if let Some((first, first_at)) = flows.iter().find(|(g, _)| g.id == f.id) {
+                        errors.push(
+                            ConfigError::new(
+                                p,
+                                Some(at),
+                                format!(
+                                    "duplicate flow id `{}`: already defined at {}:{}:{}",
+                                    f.id,
+                                    first.file.display(),
+                                    first_at.line,
+                                    first_at.column
+                                ),
+                            )
+                            .with_hint(
+                                "flow ids must be unique: they name dashboards and rule groups",
+                            )
+                            .with_source(&text),
+                        );
+                    } else {
+                        flows.push((f, at));
+                    }
+                }
+            }
+            Err(es) => errors.extend(es),
+        }
+    }
+    if errors.is_empty() {
+        Ok(flows.into_iter().map(|(f, _)| f).collect())
+    } else {
+        Err(errors)
+    }
+}
+
+/// Parses and checks the flows in `text`; each flow comes with the location of its id.
+/// Returns every error found.
+pub fn validate_str(file: &Path, text: &str) -> Result<Vec<(Flow, Location)>, Vec<ConfigError>> {
+    let root = config::parse_tree(file, text).map_err(|e| vec![e])?;
+    let mut d = Decoder::new(file, text);
+    let mut out = Vec::new();
+    match &root.value {
+        Value::Null => d.error_hint(
+            Location { line: 1, column: 1 },
+            "empty flow file",
+            "a flow file holds one flow (`flow:`, `title:`, `path:`) or `flows: [...]`",
+        ),
+        Value::Map(_) if root.get("flows").is_some() => {
+            if d.check_map(&root, "a flow list file", &["flows"], &secret_message)
+                .is_some()
+            {
+                if let Some(list) = root.get("flows") {
+                    match &list.value {
+                        Value::Seq(items) if !items.is_empty() => {
+                            for item in items {
+                                out.extend(decode_flow(&mut d, item));
+                            }
+                        }
+                        Value::Seq(_) => d.error(list.location, "`flows` is empty"),
+                        other => d.error(
+                            list.location,
+                            format!("`flows` must be a list of flows, found {}", other.kind()),
+                        ),
+                    }
+                }
+            }
+        }
+        Value::Map(entries) if root.get("flow").is_none() && is_legacy(entries) => {
+            d.error_hint(
+                root.location,
+                "this is an old (v1/v2) rtmon flow file",
+                "convert it with `rtmon-dashboards import-legacy` (secrets are dropped; they \
+                 belong in the SNMP exporter's config and the Grafana token file)",
+            );
+        }
+        Value::Map(_) => out.extend(decode_flow(&mut d, &root)),
+        other => d.error_hint(
+            root.location,
+            format!("a flow file must be a mapping, found {}", other.kind()),
+            "a flow file holds one flow (`flow:`, `title:`, `path:`) or `flows: [...]`",
+        ),
+    }
+    // Flow ids unique within the file.
+    let mut seen: Vec<(&Flow, Location)> = Vec::new();
+    let mut dup_errors = Vec::new();
+    for (f, at) in &out {
+        if let Some((_, first)) = seen.iter().find(|(g, _)| g.id == f.id) {
+            dup_errors.push((
+                *at,
+                format!(
+                    "duplicate flow id `{}`: already defined at line {}",
+                    f.id, first.line
+                ),
+            ));
+        } else {
+            seen.push((f, *at));
+        }
+    }
+    for (at, msg) in dup_errors {
+        d.error_hint(
+            at,
+            msg,
+            "flow ids must be unique: they name dashboards and rule groups",
+        );
+    }
+    if d.errors.is_empty() {
+        Ok(out)
+    } else {
+        d.errors
+            .sort_by_key(|e| e.location.map(|l| (l.line, l.column)));
+        Err(d.errors)
+    }
+}
+
+fn is_legacy(entries: &[(Node, Node)]) -> bool {
+    entries
+        .iter()
+        .any(|(k, _)| k.as_text().is_some_and(|k| LEGACY_KEYS.contains(&k)))
+}
+
+/// The error and hint for a secret-looking key in a flow file (never the value).
+fn secret_message(key: &str) -> (String, String) {
+    let k = key.to_ascii_lowercase();
+    let msg = format!("`{key}` is a secret and does not belong in a flow file");
+    let hint = if k.contains("community")
+        || k.contains("pass")
+        || k.contains("priv")
+        || k.contains("auth")
+    {
+        "put SNMP communities and v3 passwords in the SNMP exporter's config (an entry under \
+         `auths:`, read from a file or environment variable) and name that auth here with \
+         `auth: <name>`"
+    } else if k.contains("token") || k.contains("key") {
+        "give the Grafana token to `rtmon-dashboards upload` with --token-file or the \
+         GRAFANA_TOKEN environment variable"
+    } else {
+        "keep secrets in a file or environment variable read by the component that needs it"
+    };
+    (msg, hint.to_string())
+}
+
+/// Whether a flow id is safe as a label value, a Grafana uid and a file name.
+pub fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_ID_LEN
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+fn decode_flow(d: &mut Decoder<'_>, node: &Node) -> Option<(Flow, Location)> {
+    d.check_map(node, "a flow", FLOW_KEYS, &secret_message)?;
+    let before = d.errors.len();
+    let id = d.req_str(node, "flow", "flow");
+    if let Some((id, at)) = &id {
+        if !valid_id(id) {
+            d.error_hint(
+                *at,
+                format!("flow id `{id}` is not usable as a label value and dashboard uid"),
+                format!(
+                    "use at most {MAX_ID_LEN} characters from A-Z a-z 0-9 . _ -, e.g. `dtn-a-dtn-b-1000`"
+                ),
+            );
+        }
+    }
+    let title = d.opt_str(node, "title").map(|(t, _)| t);
+    let path = match node.get("path") {
+        None => {
+            d.error(node.location, "flow: missing required key `path`");
+            None
+        }
+        Some(p) => decode_path(d, p),
+    };
+    if d.errors.len() > before {
+        return None;
+    }
+    let (id, at) = id?;
+    Some((
+        Flow {
+            title: title.unwrap_or_else(|| id.clone()),
+            id,
+            path: path?,
+            file: d.file.clone(),
+        },
+        at,
     ))
+}
+
+fn decode_path(d: &mut Decoder<'_>, node: &Node) -> Option<Vec<Hop>> {
+    let Value::Seq(items) = &node.value else {
+        d.error(
+            node.location,
+            format!("`path` must be a list of hops, found {}", node.value.kind()),
+        );
+        return None;
+    };
+    let before = d.errors.len();
+    let mut hops: Vec<(Hop, Location)> = Vec::new();
+    for item in items {
+        if let Some(h) = decode_hop(d, item) {
+            hops.push(h);
+        }
+    }
+    if d.errors.len() > before {
+        return None;
+    }
+    // Unique hop names.
+    for (i, (h, at)) in hops.iter().enumerate() {
+        if let Some((_, first)) = hops[..i].iter().find(|(g, _)| g.name() == h.name()) {
+            d.error_hint(
+                *at,
+                format!(
+                    "duplicate hop name `{}`: already used at line {}",
+                    h.name(),
+                    first.line
+                ),
+                "every host and switch of a path needs its own name",
+            );
+        }
+    }
+    let hosts = hops
+        .iter()
+        .filter(|(h, _)| matches!(h, Hop::Host(_)))
+        .count();
+    if hosts < 2 {
+        d.error_hint(
+            node.location,
+            format!("a path needs at least two hosts, found {hosts}"),
+            "a flow runs from one `host:` to another, through any number of `switch:` hops",
+        );
+    }
+    if let Some((Hop::Switch(s), at)) = hops.first() {
+        d.error_hint(
+            *at,
+            format!("the path must start with a host, not switch `{}`", s.name),
+            "list the hops in order: host, switches..., host",
+        );
+    }
+    if hops.len() > 1 {
+        if let Some((Hop::Switch(s), at)) = hops.last() {
+            d.error_hint(
+                *at,
+                format!("the path must end with a host, not switch `{}`", s.name),
+                "list the hops in order: host, switches..., host",
+            );
+        }
+    }
+    if d.errors.len() > before {
+        return None;
+    }
+    Some(hops.into_iter().map(|(h, _)| h).collect())
+}
+
+/// Decodes one hop; the location returned is that of its name.
+fn decode_hop(d: &mut Decoder<'_>, node: &Node) -> Option<(Hop, Location)> {
+    let Some(entries) = node.as_map() else {
+        d.error_hint(
+            node.location,
+            format!("a hop must be a mapping, found {}", node.value.kind()),
+            "start a hop with `- host: <name>` or `- switch: <name>`",
+        );
+        return None;
+    };
+    let is_host = node.get("host").is_some();
+    let is_switch = node.get("switch").is_some();
+    match (is_host, is_switch) {
+        (true, true) => {
+            let at = node
+                .key_node("switch")
+                .map_or(node.location, |k| k.location);
+            d.error_hint(
+                at,
+                "a hop is either a `host:` or a `switch:`, not both",
+                "split it into two hops",
+            );
+            None
+        }
+        (true, false) => decode_host(d, node),
+        (false, true) => decode_switch(d, node),
+        (false, false) => {
+            // A typo of the discriminating key gets a did-you-mean at that key.
+            let typo = entries.iter().find_map(|(k, _)| {
+                let key = k.as_text()?;
+                config::did_you_mean(key, &["host", "switch"]).map(|m| (k.location, key, m))
+            });
+            match typo {
+                Some((at, key, m)) => {
+                    d.error(at, format!("unknown key `{key}`, did you mean `{m}`?"))
+                }
+                None => d.error_hint(
+                    node.location,
+                    "a hop needs a `host:` or a `switch:` key",
+                    "start a hop with `- host: <name>` or `- switch: <name>`",
+                ),
+            }
+            None
+        }
+    }
+}
+
+fn decode_host(d: &mut Decoder<'_>, node: &Node) -> Option<(Hop, Location)> {
+    d.check_map(node, "a host hop", HOST_KEYS, &secret_message)?;
+    let before = d.errors.len();
+    let name = d.req_str(node, "host", "host");
+    let instance = d.opt_str(node, "instance");
+    let interface = d.req_str(node, "interface", "host");
+    let ip = d
+        .opt_str(node, "ip")
+        .and_then(|(s, at)| match s.parse::<IpAddr>() {
+            Ok(ip) => Some(ip),
+            Err(_) => {
+                let hint = if s.contains('/') {
+                    "give the interface address without a prefix length, e.g. `10.10.100.1`"
+                } else {
+                    "an IPv4 (`10.10.100.1`) or IPv6 (`2001:db8::1`) address"
+                };
+                d.error_hint(at, format!("`ip`: `{s}` is not an IP address"), hint);
+                None
+            }
+        });
+    let vlan = vlan(d, node);
+    let mac = d
+        .opt_str(node, "mac")
+        .and_then(|(s, at)| match normalise_mac(&s) {
+            Some(m) => Some(m),
+            None => {
+                d.error_hint(
+                    at,
+                    format!("`mac`: `{s}` is not a MAC address"),
+                    "six hex bytes: `aa:bb:cc:dd:ee:ff`, `aa-bb-cc-dd-ee-ff` or `aabb.ccdd.eeff`",
+                );
+                None
+            }
+        });
+    if d.errors.len() > before {
+        return None;
+    }
+    let (name, at) = name?;
+    let (interface, _) = interface?;
+    Some((
+        Hop::Host(HostHop {
+            instance: instance.map_or_else(|| name.clone(), |(i, _)| i),
+            name,
+            interface,
+            ip,
+            vlan,
+            mac,
+        }),
+        at,
+    ))
+}
+
+fn vlan(d: &mut Decoder<'_>, node: &Node) -> Option<u16> {
+    d.opt_int(node, "vlan", 1..=4094)
+        .and_then(|(v, _)| u16::try_from(v).ok())
+}
+
+fn decode_switch(d: &mut Decoder<'_>, node: &Node) -> Option<(Hop, Location)> {
+    d.check_map(node, "a switch hop", SWITCH_KEYS, &secret_message)?;
+    let before = d.errors.len();
+    let name = d.req_str(node, "switch", "switch");
+    let target = d.req_str(node, "target", "switch");
+    if let Some((t, at)) = &target {
+        if t.chars().any(char::is_whitespace) {
+            d.error_hint(
+                *at,
+                format!("`target`: `{t}` contains white space"),
+                "the SNMP agent address, `host` or `host:port`",
+            );
+        }
+    }
+    let auth = d.opt_str(node, "auth").map(|(a, _)| a);
+    let modules = match node.get("modules") {
+        None => Some(vec!["if_mib".to_string()]),
+        Some(m) => match &m.value {
+            Value::Seq(items) if !items.is_empty() => {
+                let mut out = Vec::new();
+                for it in items {
+                    if let Some((s, _)) = d.str_value(it, "modules") {
+                        out.push(s);
+                    }
+                }
+                Some(out)
+            }
+            Value::Seq(_) => {
+                d.error(
+                    m.location,
+                    "`modules` must not be empty (leave it out for `[if_mib]`)",
+                );
+                None
+            }
+            Value::Str(s) if !s.is_empty() => Some(vec![s.clone()]),
+            other => {
+                d.error(
+                    m.location,
+                    format!(
+                        "`modules` must be a list of module names, found {}",
+                        other.kind()
+                    ),
+                );
+                None
+            }
+        },
+    };
+    let in_port = port(d, node, "in");
+    let out_port = port(d, node, "out");
+    if d.errors.len() > before {
+        return None;
+    }
+    let (name, at) = name?;
+    Some((
+        Hop::Switch(SwitchHop {
+            name,
+            target: target?.0,
+            auth,
+            modules: modules?,
+            in_port: in_port?,
+            out_port: out_port?,
+        }),
+        at,
+    ))
+}
+
+fn port(d: &mut Decoder<'_>, sw: &Node, key: &str) -> Option<Port> {
+    let Some(node) = sw.get(key) else {
+        d.error_hint(
+            sw.location,
+            format!("switch: missing required key `{key}`"),
+            format!("`{key}: {{port: \"hundredGigE 1/27\", vlan: 1000}}` (the port's ifName)"),
+        );
+        return None;
+    };
+    let what = format!("`{key}`");
+    d.check_map(node, &what, PORT_KEYS, &secret_message)?;
+    let before = d.errors.len();
+    let port = d.req_str(node, "port", &what);
+    let vlan = vlan(d, node);
+    if d.errors.len() > before {
+        return None;
+    }
+    Some(Port {
+        port: port?.0,
+        vlan,
+    })
+}
+
+/// `aa:bb:cc:dd:ee:ff` from `AA:BB:CC:DD:EE:FF`, `aa-bb-cc-dd-ee-ff` or `aabb.ccdd.eeff`.
+pub fn normalise_mac(s: &str) -> Option<String> {
+    let hex: String = if s.contains('.') {
+        let groups: Vec<&str> = s.split('.').collect();
+        if groups.len() != 3 || groups.iter().any(|g| g.len() != 4) {
+            return None;
+        }
+        groups.concat()
+    } else {
+        let sep = if s.contains('-') { '-' } else { ':' };
+        let groups: Vec<&str> = s.split(sep).collect();
+        if groups.len() != 6 || groups.iter().any(|g| g.len() != 2) {
+            return None;
+        }
+        groups.concat()
+    };
+    if hex.len() != 12 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let hex = hex.to_ascii_lowercase();
+    let pairs: Vec<&str> = (0..6).filter_map(|i| hex.get(2 * i..2 * i + 2)).collect();
+    Some(pairs.join(":"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn macs_are_normalised() {
+        assert_eq!(
+            normalise_mac("AA:BB:CC:00:11:22").as_deref(),
+            Some("aa:bb:cc:00:11:22")
+        );
+        assert_eq!(
+            normalise_mac("aa-bb-cc-00-11-22").as_deref(),
+            Some("aa:bb:cc:00:11:22")
+        );
+        assert_eq!(
+            normalise_mac("aabb.cc00.1122").as_deref(),
+            Some("aa:bb:cc:00:11:22")
+        );
+        assert_eq!(normalise_mac("aa:bb:cc:00:11"), None);
+        assert_eq!(normalise_mac("zz:bb:cc:00:11:22"), None);
+        assert_eq!(normalise_mac("aabbcc001122"), None);
+    }
+
+    #[test]
+    fn ids_are_checked() {
+        assert!(valid_id("dtn-a-dtn-b-1000"));
+        assert!(valid_id("a.b_c-1"));
+        assert!(!valid_id(""));
+        assert!(!valid_id("has space"));
+        assert!(!valid_id("slash/no"));
+        assert!(!valid_id(&"x".repeat(41)));
+    }
+
+    const ONE: &str = "flow: f1\npath:\n  - host: a\n    interface: eth0\n  - switch: s\n    target: 192.0.2.1\n    in: {port: \"Gi 1/1\"}\n    out: {port: \"Gi 1/2\", vlan: 7}\n  - host: b\n    instance: 198.51.100.2:9100\n    interface: eth1\n    ip: 10.0.0.2\n    vlan: 7\n    mac: 02-00-00-00-00-0B\n";
+
+    #[test]
+    fn happy_path_defaults() {
+        let flows = from_str(Path::new("f.yml"), ONE).unwrap_or_else(|e| panic!("{}", e.render()));
+        assert_eq!(flows.len(), 1);
+        let f = &flows[0];
+        assert_eq!(f.id, "f1");
+        assert_eq!(f.title, "f1");
+        assert_eq!(f.file, Path::new("f.yml"));
+        let hosts: Vec<&HostHop> = f.hosts().collect();
+        assert_eq!(hosts[0].instance, "a");
+        assert_eq!(hosts[1].instance, "198.51.100.2:9100");
+        assert_eq!(hosts[1].ip, "10.0.0.2".parse().ok());
+        assert_eq!(hosts[1].vlan, Some(7));
+        assert_eq!(hosts[1].mac.as_deref(), Some("02:00:00:00:00:0b"));
+        let s = f.switches().next().unwrap_or_else(|| panic!("no switch"));
+        assert_eq!(s.modules, vec!["if_mib".to_string()]);
+        assert_eq!(s.auth, None);
+        assert_eq!(
+            s.in_port,
+            Port {
+                port: "Gi 1/1".into(),
+                vlan: None
+            }
+        );
+        assert_eq!(
+            s.out_port,
+            Port {
+                port: "Gi 1/2".into(),
+                vlan: Some(7)
+            }
+        );
+        assert_eq!(
+            f.peers_of("a").map(|h| h.name.as_str()).collect::<Vec<_>>(),
+            vec!["b"]
+        );
+    }
+
+    #[test]
+    fn validate_reports_every_error() {
+        let text = "flow: f1\npath:\n  - host: a\n    interface: eth0\n    vlan: 0\n  - host: b\n    interface: eth1\n    ip: 10.0.0.300\n    valn: 3\n";
+        let errs = validate_str(Path::new("f.yml"), text)
+            .err()
+            .unwrap_or_default();
+        let msgs: Vec<String> = errs.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            msgs,
+            vec![
+                "f.yml:5:11: `vlan` 0 is out of range 1..=4094",
+                "f.yml:8:9: `ip`: `10.0.0.300` is not an IP address",
+                "f.yml:9:5: unknown key `valn`, did you mean `vlan`?",
+            ]
+        );
+    }
 }
