@@ -4,7 +4,7 @@ use std::net::IpAddr;
 
 use regex::Regex;
 
-use crate::model::Neighbour;
+use crate::model::{Neighbour, NudState};
 
 /// An IPv4 or IPv6 prefix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,6 +79,9 @@ pub struct Filter {
     pub addresses_exclude: Vec<Cidr>,
     /// Address families.
     pub family: Family,
+    /// Keep NOARP entries (multicast, loopback, point-to-point); skipped by default
+    /// as node_exporter does.
+    pub include_noarp: bool,
 }
 
 impl Default for Filter {
@@ -89,6 +92,7 @@ impl Default for Filter {
             addresses: Vec::new(),
             addresses_exclude: Vec::new(),
             family: Family::All,
+            include_noarp: false,
         }
     }
 }
@@ -109,6 +113,7 @@ impl Filter {
             Family::Ipv6 => ip.is_ipv6(),
         };
         fam_ok
+            && (self.include_noarp || n.state != NudState::Noarp)
             && self
                 .device_include
                 .as_ref()
@@ -125,7 +130,7 @@ impl Filter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Key, NudState};
+    use crate::model::Key;
 
     fn n(dev: &str, ip: &str) -> Neighbour {
         Neighbour {
@@ -169,8 +174,17 @@ mod tests {
             ],
             addresses_exclude: vec![Cidr::parse("10.9.0.0/16").expect("c")],
             family: Family::All,
+            include_noarp: false,
         };
         assert!(f.accepts(&n("veth0", "10.1.2.3")));
+        let mut mc = n("veth0", "fe80::3");
+        mc.state = NudState::Noarp;
+        assert!(!f.accepts(&mc), "NOARP skipped by default");
+        assert!(Filter {
+            include_noarp: true,
+            ..f.clone()
+        }
+        .accepts(&mc));
         assert!(f.accepts(&n("veth0", "fe80::2")));
         assert!(!f.accepts(&n("xveth0", "10.1.2.3")), "anchored");
         assert!(!f.accepts(&n("veth9", "10.1.2.3")));
