@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Arg, ArgAction, ArgMatches, Command, Parser};
-use rtmon::app::{Exporter, Route};
+use rtmon::app::Exporter;
 use rtmon_node::collector::{self, Def};
 use rtmon_node::config::{self, regex_flag, Config, DeviceFilter, Paths};
 use rtmon_node::source::NodeSource;
@@ -302,18 +302,7 @@ fn main() -> ExitCode {
     };
     let source = NodeSource::new(cfg, enabled);
     tracing::info!(collectors = ?source.enabled(), "enabled collectors");
-    let for_route = source.clone();
-    // A route on the telemetry path lets `collect[]` errors answer 400 (the Source
-    // contract can only return metrics). Leaked once at startup: routes need 'static.
-    let path: &'static str = Box::leak(args.common.web.telemetry_path.clone().into_boxed_str());
-    let exporter = Exporter::new("rtmon-node-exporter", Arc::new(source)).route(Route::new(
-        path,
-        "Host metrics (filter with collect[]=NAME or exclude[]=NAME)",
-        move |req| {
-            let s = for_route.clone();
-            async move { s.handle(req).await }
-        },
-    ));
+    let exporter = Exporter::new("rtmon-node-exporter", Arc::new(source));
     rtmon::app::main(args.common, exporter)
 }
 

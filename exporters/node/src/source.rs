@@ -134,7 +134,8 @@ impl NodeSource {
             .map_err(|e| format!("scrape task failed: {e}"))
     }
 
-    /// Handler for a `/metrics` route: 400 with a one-line reason on bad filters.
+    /// Handler for a route: 400 with a one-line reason on bad filters (what
+    /// node_exporter answers to `collect[]=nonexist`).
     pub async fn handle(&self, req: Request) -> Reply {
         match self.collect_query(&req.query).await {
             Ok(m) => Reply::Metrics(m),
@@ -149,13 +150,24 @@ impl Source for NodeSource {
             match self.collect_query(&s.query).await {
                 Ok(m) => m,
                 Err(e) => {
-                    // The Source contract cannot answer 400; the /metrics route does.
-                    tracing::warn!(error = %e, "bad collector filter; collecting everything enabled");
-                    let cfg = Arc::clone(&self.cfg);
-                    let defs: Vec<&'static Def> = self.enabled.iter().copied().collect();
-                    tokio::task::spawn_blocking(move || scrape(&cfg, &defs))
-                        .await
-                        .unwrap_or_default()
+                    // The Source contract cannot answer 400 (node_exporter does): keep
+                    // the known names of the filter and say what was ignored.
+                    tracing::warn!(error = %e, "bad collect[]/exclude[] filter; unknown names ignored");
+                    let known: Vec<(String, String)> = s
+                        .query
+                        .iter()
+                        .filter(|(k, v)| {
+                            !(k == "collect[]" || k == "exclude[]")
+                                || self.enabled.iter().any(|d| d.name == v.as_str())
+                        })
+                        .cloned()
+                        .collect();
+                    let only_unknown = known.iter().all(|(k, _)| k != "collect[]")
+                        && s.query.iter().any(|(k, _)| k == "collect[]");
+                    if only_unknown {
+                        return MetricSet::new();
+                    }
+                    self.collect_query(&known).await.unwrap_or_default()
                 }
             }
         })

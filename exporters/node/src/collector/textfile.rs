@@ -127,3 +127,42 @@ fn read_one(p: &Path, builtin: &MetricSet) -> Result<(MetricSet, f64), String> {
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn builtin() -> MetricSet {
+        let mut m = MetricSet::new();
+        m.gauge("node_load1", "1m load average.", &[], 0.5);
+        m
+    }
+
+    #[test]
+    fn good_file_gets_default_help() {
+        let s = check_file("/d/a.prom", "my_metric{a=\"1\"} 3\n", &builtin()).expect("ok");
+        let f = s.get("my_metric").expect("family");
+        assert_eq!(f.help, "Metric read from /d/a.prom");
+        assert_eq!(f.samples[0].value.as_f64(), 3.0);
+    }
+
+    #[test]
+    fn collisions_parse_errors_and_timestamps_reject_the_file() {
+        assert_eq!(
+            check_file("/d/b.prom", "ok 1\nnode_load1 99\n", &builtin()).expect_err("collision"),
+            Rejected::Collision("node_load1".into())
+        );
+        assert!(matches!(
+            check_file("/d/s.prom", "node_scrape_collector_success{collector=\"x\"} 1\n", &builtin()),
+            Err(Rejected::Collision(_))
+        ));
+        match check_file("/d/c.prom", "ok 1\nbad line here\n", &builtin()) {
+            Err(Rejected::Parse(m)) => assert!(m.starts_with("/d/c.prom:2:"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            check_file("/d/t.prom", "ok 1 1700000000000\n", &builtin()),
+            Err(Rejected::Parse(_))
+        ));
+    }
+}
