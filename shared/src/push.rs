@@ -659,6 +659,7 @@ pub fn start(
         interval: args.interval,
         min_interval: args.min_interval,
         delete: args.delete_on_shutdown,
+        timeout: args.timeout,
     };
     let changed = if args.on_change { changed } else { None };
     tracing::info!(url = %pusher.url, interval = ?args.interval, on_change = changed.is_some(), "push mode");
@@ -677,6 +678,7 @@ struct LoopCfg {
     interval: Duration,
     min_interval: Duration,
     delete: bool,
+    timeout: Duration,
 }
 
 async fn run_loop(
@@ -741,14 +743,21 @@ async fn run_loop(
         }
     }
     if cfg.delete {
+        // Stay within --push.timeout in all, so shutdown is not held up: retry a
+        // quick failure (connection refused, 503) while time remains.
+        let deadline = Instant::now() + cfg.timeout;
         let mut b = Backoff::new();
-        for i in 0..3 {
-            match pusher.delete().await {
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let r = pusher
+                .send(pusher.request(reqwest::Method::DELETE).timeout(left))
+                .await;
+            match r {
                 Ok(()) => {
                     tracing::info!(url = %pusher.url, "deleted the pushed group on shutdown");
                     break;
                 }
-                Err(e @ PushError::Transient(_)) if i < 2 => {
+                Err(e @ PushError::Transient(_)) if Instant::now() + b.next < deadline => {
                     tracing::warn!(error = %e, "delete on shutdown failed, retrying");
                     tokio::time::sleep(b.delay()).await;
                 }

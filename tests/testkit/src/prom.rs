@@ -52,7 +52,8 @@ fn wait_ready(proc: &mut Proc, addr: &str, log: &Path) -> Result<()> {
     let end = Instant::now() + READY_TIMEOUT;
     loop {
         if let Ok(r) = http_get(addr, "/-/ready") {
-            if r.status == 200 {
+            // 401: up, behind basic auth (a --web.config.file rig).
+            if r.status == 200 || r.status == 401 {
                 return Ok(());
             }
         }
@@ -90,6 +91,7 @@ pub struct Pushgateway {
     proc: Option<Proc>,
     port: u16,
     dir: tempfile::TempDir,
+    extra_args: Vec<String>,
 }
 
 impl Pushgateway {
@@ -100,11 +102,17 @@ impl Pushgateway {
 
     /// Starts a Pushgateway on a given port (e.g. to restart one after [`Self::stop`]).
     pub fn start_on(port: u16) -> Result<Pushgateway> {
+        Pushgateway::start_with(port, &[])
+    }
+
+    /// Starts a Pushgateway on `port` with extra flags (e.g. `--web.config.file=…`).
+    pub fn start_with(port: u16, extra_args: &[String]) -> Result<Pushgateway> {
         let dir = tempfile::tempdir().context("temp dir for the pushgateway")?;
         let mut pgw = Pushgateway {
             proc: None,
             port,
             dir,
+            extra_args: extra_args.to_vec(),
         };
         pgw.restart()?;
         Ok(pgw)
@@ -117,7 +125,11 @@ impl Pushgateway {
         let mut cmd = Command::new(PUSHGATEWAY_BIN);
         cmd.arg(format!("--web.listen-address={}", self.addr()))
             .arg("--web.enable-admin-api")
-            .arg("--log.level=debug");
+            // Debian's default persists to /var/lib/prometheus/pushgateway.data, shared by
+            // every gateway on the host: keep the store in memory only.
+            .arg("--persistence.file=")
+            .arg("--log.level=debug")
+            .args(&self.extra_args);
         let mut proc = Proc::spawn("pushgateway", cmd, Some(&log))
             .with_context(|| format!("cannot run {PUSHGATEWAY_BIN}"))?;
         wait_ready(&mut proc, &self.addr(), &log)?;
@@ -133,6 +145,11 @@ impl Pushgateway {
     /// The port.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The temp dir (a place for a web config file, say).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
     }
 
     /// `127.0.0.1:PORT`.
