@@ -348,6 +348,12 @@ fn convert_error(file: &Path, text: &str, err: &serde_saphyr::Error) -> ConfigEr
             ConfigError::new(file, location, msg)
                 .with_hint("each key may appear only once in a mapping")
         }
+        E::MultipleDocuments { .. } => ConfigError::new(
+            file,
+            location,
+            "a second YAML document starts here; this file takes one document",
+        )
+        .with_hint("remove the `---` separator (several flows go under `flows:`)"),
         E::SerdeUnknownVariant {
             variant, expected, ..
         } => {
@@ -377,23 +383,23 @@ fn convert_error(file: &Path, text: &str, err: &serde_saphyr::Error) -> ConfigEr
                     msg = "invalid value".to_string();
                 }
             }
-            match key {
+            let msg = match key {
                 Some(k) if is_value_error => format!("`{k}`: {msg}"),
                 _ => msg,
+            };
+            let e = ConfigError::new(file, location, msg);
+            if is_value_error {
+                e
+            } else {
+                e.with_hint(
+                    "a YAML syntax error: the mistake may be just before this point \
+                     (an unclosed `{`, `[` or quote, or wrong indentation)",
+                )
             }
-            .pipe(|m| ConfigError::new(file, location, m))
         }
     };
     e.with_source(text)
 }
-
-/// Small helper to keep the match above readable.
-trait Pipe: Sized {
-    fn pipe<R>(self, f: impl FnOnce(Self) -> R) -> R {
-        f(self)
-    }
-}
-impl<T> Pipe for T {}
 
 /// Drops serde-saphyr's " at line X, column Y" suffix (we print the location first).
 fn strip_location_suffix(msg: &str) -> String {
@@ -759,6 +765,10 @@ impl<'s> Decoder<'s> {
             Some(s) if !s.trim().is_empty() => Some((s.to_string(), n.location)),
             Some(_) => {
                 self.error(n.location, format!("`{key}` must not be empty"));
+                None
+            }
+            None if matches!(n.value, Value::Null) => {
+                self.error(n.location, format!("`{key}` has no value"));
                 None
             }
             None => {

@@ -272,7 +272,7 @@ pub fn validate_str(file: &Path, text: &str) -> Result<Vec<(Flow, Location)>, Ve
                 }
             }
         }
-        Value::Map(entries) if root.get("flow").is_none() && is_legacy(entries) => {
+        Value::Map(entries) if root.get("path").is_none() && is_legacy(entries) => {
             d.error_hint(
                 root.location,
                 "this is an old (v1/v2) rtmon flow file",

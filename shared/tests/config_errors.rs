@@ -1,0 +1,336 @@
+//! Malformed flow configs fail with `file:line:column: message`, at the exact place of
+//! the mistake, and secrets in a flow file are rejected without echoing their value.
+//! Fixtures: tests/fixtures/config/bad/*.yml (each is ../good.yml with one mistake).
+
+use std::path::{Path, PathBuf};
+
+use rtmon::config::Location;
+use rtmon::flow;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/config")
+}
+
+/// Loads `bad/<name>`, expects exactly one error and returns it.
+fn only_error(name: &str) -> rtmon::config::ConfigError {
+    let path = fixtures().join("bad").join(name);
+    let errors = match flow::validate(std::slice::from_ref(&path)) {
+        Ok(flows) => panic!("{name}: loaded {} flow(s), expected an error", flows.len()),
+        Err(e) => e,
+    };
+    assert_eq!(errors.len(), 1, "{name}: {errors:#?}");
+    // load_file reports the same error.
+    let first = flow::load_file(&path).err();
+    assert_eq!(first.as_ref(), errors.first(), "{name}");
+    errors
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| panic!("{name}"))
+}
+
+/// Asserts the error's location, message and Display (`file:line:column: message`).
+fn check(name: &str, line: usize, column: usize, message: &str) -> rtmon::config::ConfigError {
+    let e = only_error(name);
+    assert_eq!(e.location, Some(Location { line, column }), "{name}: {e}");
+    assert_eq!(e.message, message, "{name}");
+    let path = fixtures().join("bad").join(name);
+    assert_eq!(
+        e.to_string(),
+        format!("{}:{line}:{column}: {message}", path.display()),
+        "{name}"
+    );
+    // The rendered form shows the offending line with a caret under the column.
+    let r = e.render();
+    let shown = format!("{line} | ");
+    assert!(r.contains(&shown), "{name}: {r}");
+    e
+}
+
+#[test]
+fn the_good_fixture_loads() {
+    let flows =
+        flow::load_file(&fixtures().join("good.yml")).unwrap_or_else(|e| panic!("{}", e.render()));
+    assert_eq!(flows.len(), 1);
+    assert_eq!(flows[0].path.len(), 3);
+}
+
+#[test]
+fn unknown_key_gets_did_you_mean() {
+    let e = check(
+        "unknown-key.yml",
+        18,
+        5,
+        "unknown key `valn`, did you mean `vlan`?",
+    );
+    assert_eq!(
+        e.hint.as_deref(),
+        Some("expected one of: host, instance, interface, ip, vlan, mac")
+    );
+    assert!(e.render().ends_with(
+        "18 |     valn: 1000\n   |     ^\n  = hint: expected one of: host, instance, interface, ip, vlan, mac"
+    ), "{}", e.render());
+}
+
+#[test]
+fn hop_kind_typo_gets_did_you_mean() {
+    check(
+        "hop-kind-typo.yml",
+        14,
+        5,
+        "unknown key `hots`, did you mean `host`?",
+    );
+}
+
+#[test]
+fn wrong_type_names_key_and_expected_type() {
+    check(
+        "wrong-type.yml",
+        18,
+        11,
+        "`vlan` must be an integer in 1..=4094, found a list",
+    );
+}
+
+#[test]
+fn vlan_out_of_range() {
+    check(
+        "vlan-out-of-range.yml",
+        18,
+        11,
+        "`vlan` 4095 is out of range 1..=4094",
+    );
+}
+
+#[test]
+fn bad_ip() {
+    check(
+        "bad-ip.yml",
+        17,
+        9,
+        "`ip`: `203.0.113.256` is not an IP address",
+    );
+}
+
+#[test]
+fn bad_mac() {
+    check(
+        "bad-mac.yml",
+        9,
+        10,
+        "`mac`: `02:00:5e:10:00` is not a MAC address",
+    );
+}
+
+#[test]
+fn duplicate_key_at_the_second_occurrence() {
+    check("duplicate-key.yml", 18, 5, "duplicate key `interface`");
+}
+
+#[test]
+fn duplicate_hop_name() {
+    check(
+        "duplicate-hop-name.yml",
+        14,
+        11,
+        "duplicate hop name `dtn-a`: already used at line 4",
+    );
+}
+
+#[test]
+fn path_must_start_and_end_with_a_host() {
+    check(
+        "path-starts-with-switch.yml",
+        4,
+        13,
+        "the path must start with a host, not switch `sw-a`",
+    );
+    check(
+        "path-ends-with-switch.yml",
+        14,
+        13,
+        "the path must end with a host, not switch `sw-a`",
+    );
+    check(
+        "one-host.yml",
+        3,
+        3,
+        "a path needs at least two hosts, found 1",
+    );
+}
+
+/// The fixture's secret values: none may appear in any message, hint or snippet.
+const SECRET_VALUES: &[&str] = &["pr1vate-c0mmunity", "eyJrIjoiZmFrZS10b2tlbiJ9", "Bearer"];
+
+fn assert_no_secret(e: &rtmon::config::ConfigError) {
+    let all = format!("{e}\n{}\n{e:?}", e.render());
+    for s in SECRET_VALUES {
+        assert!(!all.contains(s), "secret `{s}` echoed in:\n{all}");
+    }
+}
+
+#[test]
+fn secrets_in_a_flow_file_are_rejected_without_echo() {
+    let e = check(
+        "secret-community.yml",
+        11,
+        5,
+        "`community` is a secret and does not belong in a flow file",
+    );
+    assert_no_secret(&e);
+    let hint = e.hint.clone().unwrap_or_default();
+    assert!(
+        hint.contains("SNMP exporter's config") && hint.contains("auth: <name>"),
+        "{hint}"
+    );
+    assert!(
+        e.render().contains("11 |     community: <secret>"),
+        "{}",
+        e.render()
+    );
+
+    let e = check(
+        "secret-in-port.yml",
+        13,
+        37,
+        "`communityString` is a secret and does not belong in a flow file",
+    );
+    assert_no_secret(&e);
+
+    let e = check(
+        "secret-token.yml",
+        1,
+        1,
+        "`grafanaAPIToken` is a secret and does not belong in a flow file",
+    );
+    assert_no_secret(&e);
+    assert!(e.hint.unwrap_or_default().contains("--token-file"));
+}
+
+#[test]
+fn yaml_syntax_error_has_line_and_column() {
+    // The `}` missing on line 12 is noticed where the next key starts.
+    let e = check(
+        "syntax-error.yml",
+        13,
+        8,
+        "while parsing a flow mapping, did not find expected ',' or '}'",
+    );
+    assert!(e.hint.unwrap_or_default().contains("unclosed"));
+}
+
+#[test]
+fn missing_required_fields() {
+    check(
+        "missing-field.yml",
+        14,
+        5,
+        "host: missing required key `interface`",
+    );
+    check(
+        "port-missing.yml",
+        12,
+        10,
+        "`in`: missing required key `port`",
+    );
+    check("empty-target.yml", 10, 11, "`target` has no value");
+}
+
+#[test]
+fn flow_ids_must_be_safe_and_unique() {
+    check(
+        "bad-id.yml",
+        1,
+        7,
+        "flow id `f1 with spaces` is not usable as a label value and dashboard uid",
+    );
+    check(
+        "duplicate-id-in-file.yml",
+        8,
+        11,
+        "duplicate flow id `f1`: already defined at line 2",
+    );
+}
+
+#[test]
+fn duplicate_flow_id_across_files() {
+    let dir = fixtures().join("dup-across");
+    let (a, b) = (dir.join("a.yml"), dir.join("b.yml"));
+    // Each file alone is fine.
+    assert!(flow::load_file(&a).is_ok());
+    assert!(flow::load_file(&b).is_ok());
+    let e = flow::load_files(&[a.clone(), b.clone()])
+        .err()
+        .unwrap_or_else(|| panic!("expected a duplicate id error"));
+    assert_eq!(e.file, b);
+    assert_eq!(e.location, Some(Location { line: 1, column: 7 }));
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{}:1:7: duplicate flow id `f1`: already defined at {}:1:7",
+            b.display(),
+            a.display()
+        )
+    );
+}
+
+#[test]
+fn legacy_files_are_recognised() {
+    let e = check(
+        "legacy-v1.yml",
+        1,
+        1,
+        "this is an old (v1/v2) rtmon flow file",
+    );
+    assert!(e.hint.unwrap_or_default().contains("import-legacy"));
+}
+
+#[test]
+fn validate_returns_every_error_of_a_file() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let p = dir.path().join("many.yml");
+    let text = "flow: ok\npath:\n  - host: a\n    interface: eth0\n    vlan: 5000\n    ip: nope\n  - switch: s\n    target: 192.0.2.1\n    in: {port: x}\n    out: {port: \"\"}\n    password: hunter2\n  - host: b\n    interfce: eth1\n";
+    std::fs::write(&p, text).unwrap_or_else(|e| panic!("{e}"));
+    let errs = flow::validate(std::slice::from_ref(&p))
+        .err()
+        .unwrap_or_default();
+    let got: Vec<(usize, usize, &str)> = errs
+        .iter()
+        .map(|e| {
+            let l = e.location.unwrap_or(Location { line: 0, column: 0 });
+            (l.line, l.column, e.message.as_str())
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (5, 11, "`vlan` 5000 is out of range 1..=4094"),
+            (6, 9, "`ip`: `nope` is not an IP address"),
+            (10, 17, "`port` must not be empty"),
+            (
+                11,
+                5,
+                "`password` is a secret and does not belong in a flow file"
+            ),
+            (12, 5, "host: missing required key `interface`"),
+            (13, 5, "unknown key `interfce`, did you mean `interface`?"),
+        ]
+    );
+    for e in &errs {
+        assert!(!format!("{}\n{e:?}", e.render()).contains("hunter2"));
+    }
+    // load_file returns the first and counts the rest in its hint.
+    let first = flow::load_file(&p)
+        .err()
+        .unwrap_or_else(|| panic!("error expected"));
+    assert_eq!(
+        first.location,
+        Some(Location {
+            line: 5,
+            column: 11
+        })
+    );
+    assert_eq!(
+        first.hint.as_deref(),
+        Some("5 more error(s) after this one")
+    );
+}
