@@ -1,0 +1,313 @@
+//! Golden files for the example flows in config_flow/, plus the offline validity
+//! checks every generated artefact must pass:
+//! - each dashboard validates against Grafana's dashboard JSON schema
+//!   (dashboards/schema/dashboard.schema.json, generated from npm @grafana/schema);
+//! - every panel expression and every generated rule passes `promtool check rules`;
+//! - panel ids and refIds are unique, gridPos fits the 24-column grid without overlaps,
+//!   every datasource reference is the `${ds_prometheus}` variable.
+//!
+//! Regenerate the golden files after an intended change with
+//! `RTMON_UPDATE_GOLDEN=1 cargo test -p rtmon-dashboards --test golden`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use rtmon_dashboards::{dashboard, rules, Options};
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn example_flows() -> Vec<(String, rtmon::flow::Flow)> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("config_flow"))
+        .expect("config_flow/")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yml" || x == "yaml"))
+        .collect();
+    files.sort();
+    assert!(
+        files.len() >= 3,
+        "expected the three example flows, got {files:?}"
+    );
+    let mut out = Vec::new();
+    for f in files {
+        let stem = f
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        for flow in rtmon::flow::load_file(&f).unwrap_or_else(|e| panic!("{e}")) {
+            out.push((stem.clone(), flow));
+        }
+    }
+    out
+}
+
+fn compare_golden(name: &str, got: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var_os("RTMON_UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&path, got).expect("write golden");
+        return;
+    }
+    let want = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (run with RTMON_UPDATE_GOLDEN=1 to create)",
+            path.display()
+        )
+    });
+    if want != got {
+        let line = want
+            .lines()
+            .zip(got.lines())
+            .position(|(a, b)| a != b)
+            .map(|i| i + 1)
+            .unwrap_or(want.lines().count().min(got.lines().count()) + 1);
+        panic!(
+            "{} differs from the generated output at line {line} (RTMON_UPDATE_GOLDEN=1 regenerates after an intended change)",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn dashboards_and_rules_match_golden_files() {
+    for (stem, flow) in example_flows() {
+        for (mode, opts) in [("scrape", Options::default()), ("push", Options::push())] {
+            let d = dashboard::build(&flow, &opts);
+            let text = serde_json::to_string_pretty(&d).expect("json") + "\n";
+            compare_golden(&format!("{stem}.{}.{mode}.json", flow.id), &text);
+            let r = rules::render(std::slice::from_ref(&flow), &opts, "30s", "2m");
+            compare_golden(&format!("{stem}.{}.{mode}.rules.yml", flow.id), &r);
+        }
+    }
+}
+
+#[test]
+fn generation_is_deterministic() {
+    for (_, flow) in example_flows() {
+        let a = dashboard::build(&flow, &Options::default());
+        let b = dashboard::build(&flow, &Options::default());
+        assert_eq!(a, b);
+        assert_eq!(a["uid"], dashboard::uid(&flow.id));
+    }
+}
+
+fn all_panels(d: &Value) -> Vec<&Value> {
+    d["panels"]
+        .as_array()
+        .map(|v| v.iter().collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn structure_ids_layout_and_datasources_are_sound() {
+    for (_, flow) in example_flows() {
+        let opts = Options {
+            mermaid: true,
+            ..Options::default()
+        };
+        let d = dashboard::build(&flow, &opts);
+        let panels = all_panels(&d);
+        let mut ids = std::collections::HashSet::new();
+        let mut boxes = Vec::new();
+        for p in &panels {
+            assert!(
+                ids.insert(p["id"].as_u64().expect("id")),
+                "duplicate panel id {}",
+                p["id"]
+            );
+            let g = &p["gridPos"];
+            let (x, y, w, h) = (
+                g["x"].as_u64().expect("x"),
+                g["y"].as_u64().expect("y"),
+                g["w"].as_u64().expect("w"),
+                g["h"].as_u64().expect("h"),
+            );
+            assert!(x + w <= 24, "panel {} exceeds the grid", p["title"]);
+            boxes.push((x, y, w, h, p["title"].clone()));
+            if let Some(ds) = p.get("datasource") {
+                assert_eq!(ds["uid"], "${ds_prometheus}");
+            }
+            let mut refs = std::collections::HashSet::new();
+            for t in p["targets"].as_array().into_iter().flatten() {
+                assert!(refs.insert(t["refId"].as_str().expect("refId").to_string()));
+                assert_eq!(t["datasource"]["uid"], "${ds_prometheus}");
+                let e = t["expr"].as_str().expect("expr");
+                assert!(
+                    !e.contains("* 8")
+                        || !t["legendFormat"].as_str().unwrap_or("").contains("error"),
+                    "errors must be packets/s, never ×8: {e}"
+                );
+            }
+        }
+        for (i, a) in boxes.iter().enumerate() {
+            for b in &boxes[i + 1..] {
+                let overlap =
+                    a.0 < b.0 + b.2 && b.0 < a.0 + a.2 && a.1 < b.1 + b.3 && b.1 < a.1 + a.3;
+                assert!(!overlap, "{} overlaps {}", a.4, b.4);
+            }
+        }
+        // Every switch port of the flow has a throughput query selecting it by ifName.
+        let exprs: Vec<String> = dashboard::exprs(&d).into_iter().map(|(_, e)| e).collect();
+        for sw in flow.switches() {
+            for p in [&sw.in_port.port, &sw.out_port.port] {
+                let needle = format!(
+                    "ifHCInOctets{{instance=\"{}\",ifName=\"{}\"}}",
+                    sw.target, p
+                );
+                assert!(
+                    exprs.iter().any(|e| e.contains(&needle)),
+                    "no query for {needle}"
+                );
+            }
+        }
+    }
+}
+
+fn venv_python() -> String {
+    let venv = std::env::var("RTMON_VENV").unwrap_or_else(|_| "/opt/rtmon-venv".into());
+    format!("{venv}/bin/python")
+}
+
+#[test]
+fn dashboards_validate_against_grafana_schema() {
+    let py = venv_python();
+    if !rtmon_testkit::available("dashboards_validate_against_grafana_schema", &[&py], false) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut files = Vec::new();
+    for (_, flow) in example_flows() {
+        for (i, opts) in [
+            Options::default(),
+            Options::push(),
+            Options {
+                mermaid: true,
+                ..Options::default()
+            },
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let p = dir.path().join(format!("{}-{i}.json", flow.id));
+            std::fs::write(
+                &p,
+                serde_json::to_string(&dashboard::build(&flow, &opts)).expect("json"),
+            )
+            .expect("write");
+            files.push(p);
+        }
+    }
+    // A deliberately broken dashboard must fail, so the validator is known to bite.
+    let bad = dir.path().join("broken.json");
+    std::fs::write(
+        &bad,
+        r#"{"schemaVersion": 41, "panels": [{"type": "stat", "gridpos": {"x": 0}}]}"#,
+    )
+    .expect("write");
+    let script = r#"
+import json, sys, jsonschema
+schema = json.load(open(sys.argv[1]))
+v = jsonschema.Draft7Validator(schema)
+bad = 0
+for f in sys.argv[2:]:
+    errs = list(v.iter_errors(json.load(open(f))))
+    for e in errs[:5]:
+        print(f"{f}: {list(e.absolute_path)}: {e.message[:300]}")
+    print(f"{f}: {'invalid' if errs else 'valid'}")
+    bad += bool(errs)
+sys.exit(1 if bad else 0)
+"#;
+    let schema = root().join("dashboards/schema/dashboard.schema.json");
+    let out = Command::new(&py)
+        .arg("-c")
+        .arg(script)
+        .arg(&schema)
+        .args(&files)
+        .output()
+        .expect("python");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "schema validation failed:\n{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(text.matches(": valid").count(), files.len(), "{text}");
+    let out = Command::new(&py)
+        .arg("-c")
+        .arg(script)
+        .arg(&schema)
+        .arg(&bad)
+        .output()
+        .expect("python");
+    assert!(
+        !out.status.success(),
+        "a dashboard with `gridpos` must be rejected"
+    );
+}
+
+#[test]
+fn every_expression_passes_promtool() {
+    if !rtmon_testkit::available("every_expression_passes_promtool", &["promtool"], false) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut n_files = 0;
+    for (_, flow) in example_flows() {
+        for (mode, opts) in [("scrape", Options::default()), ("push", Options::push())] {
+            // Panel expressions, wrapped as recording rules.
+            let d = dashboard::build(&flow, &opts);
+            let mut y = String::from("groups:\n  - name: panels\n    rules:\n");
+            for (i, (_, e)) in dashboard::exprs(&d).iter().enumerate() {
+                let e = e.replace("$__rate_interval", "5m");
+                y.push_str(&format!(
+                    "      - record: rtmon:panel_{i}\n        expr: {}\n",
+                    serde_json::to_string(&e).expect("q")
+                ));
+            }
+            let p = dir.path().join(format!("{}-{mode}-panels.yml", flow.id));
+            std::fs::write(&p, y).expect("write");
+            let r = dir.path().join(format!("{}-{mode}-rules.yml", flow.id));
+            std::fs::write(
+                &r,
+                rules::render(std::slice::from_ref(&flow), &opts, "30s", "2m"),
+            )
+            .expect("write");
+            for f in [p, r] {
+                let out = Command::new("promtool")
+                    .args(["check", "rules"])
+                    .arg(&f)
+                    .output()
+                    .expect("promtool");
+                let all = format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                assert!(
+                    out.status.success() && all.contains("SUCCESS"),
+                    "{}:\n{all}",
+                    f.display()
+                );
+                n_files += 1;
+            }
+        }
+    }
+    assert!(n_files >= 12);
+    // And promtool does reject a broken expression (the check can fail).
+    let bad = dir.path().join("bad.yml");
+    std::fs::write(
+        &bad,
+        "groups:\n  - name: x\n    rules:\n      - record: a:b\n        expr: \"rate(x[5m]\"\n",
+    )
+    .expect("write");
+    let out = Command::new("promtool")
+        .args(["check", "rules"])
+        .arg(&bad)
+        .output()
+        .expect("promtool");
+    assert!(!out.status.success());
+}
