@@ -466,3 +466,133 @@ fn basic_auth_from_password_file() {
         "no secret in the error: {e}"
     );
 }
+
+/// A source built from a closure.
+struct FnSource<F>(F);
+
+impl<F: Fn() -> MetricSet + Send + Sync + 'static> Source for FnSource<F> {
+    fn collect<'a>(&'a self, _scrape: &'a Scrape) -> BoxFuture<'a, MetricSet> {
+        Box::pin(async move { (self.0)() })
+    }
+}
+
+#[test]
+fn large_gzipped_body_with_timestamps_is_accepted_whole() {
+    if !available(
+        "large_gzipped_body_with_timestamps_is_accepted_whole",
+        &[PUSHGATEWAY_BIN],
+        false,
+    ) {
+        return;
+    }
+    let pgw = Pushgateway::start().expect("pushgateway");
+    // 2,000 series (well above the 1 KiB gzip threshold), a histogram, and samples
+    // carrying timestamps, which the gateway would reject with a 400 if sent.
+    let source = Arc::new(FnSource(|| {
+        let mut m = MetricSet::new();
+        let f = m.family("rtmon_test_bytes_total", "Bytes.", MetricType::Counter);
+        for i in 0..2000u64 {
+            f.add_owned(
+                vec![(std::borrow::Cow::Borrowed("port"), format!("eth{i}"))],
+                i * 1000,
+            );
+        }
+        for s in &mut f.samples {
+            s.timestamp_ms = Some(1_700_000_000_000);
+        }
+        m.family("rtmon_test_rtt_seconds", "RTT.", MetricType::Histogram)
+            .add_histogram(&[("target", "a")], &[(0.001, 2), (0.01, 5)], 0.02, 6);
+        m
+    }));
+    let a = args(&pgw.url(), "rtmon_big", &[("instance", "i1")]);
+    runtime()
+        .block_on(push::push_once(&a, source))
+        .expect("large push accepted");
+    let s = pgw.samples().expect("samples");
+    let bytes: Vec<&PgwSample> = s
+        .iter()
+        .filter(|(n, _, _)| n == "rtmon_test_bytes_total")
+        .collect();
+    assert_eq!(bytes.len(), 2000);
+    assert!(bytes.iter().any(
+        |(_, l, v)| l.get("port").map(String::as_str) == Some("eth1999") && *v == 1_999_000.0
+    ));
+    let group = pgw.metrics_json().expect("json");
+    let h = &group[0]["rtmon_test_rtt_seconds"]["metrics"][0];
+    assert_eq!(h["count"], "6", "{h}");
+    assert_eq!(h["buckets"]["0.01"], "5", "{h}");
+}
+
+#[test]
+fn heartbeat_pushes_without_changes_and_debounces_bursts() {
+    if !available(
+        "heartbeat_pushes_without_changes_and_debounces_bursts",
+        &[PUSHGATEWAY_BIN],
+        false,
+    ) {
+        return;
+    }
+    let pgw = Pushgateway::start().expect("pushgateway");
+    let source = TestSource::new(&[("reachable", 1)]);
+    let mut a = args(&pgw.url(), "rtmon_hb", &[("instance", "i1")]);
+    a.interval = Duration::from_millis(300);
+    let lp = Loop::start(&a, source.clone(), None);
+    let first = wait_for(WAIT, || {
+        pgw_value(&pgw, "push_time_seconds", &[("job", "rtmon_hb")]).filter(|v| *v > 0.0)
+    })
+    .expect("first push");
+    wait_for(WAIT, || {
+        pgw_value(&pgw, "push_time_seconds", &[("job", "rtmon_hb")]).filter(|v| *v > first)
+    })
+    .expect("heartbeat pushes again with no change");
+    assert!(lp.stats().pushes_total() >= 2);
+    drop(lp);
+
+    // 50 notifications in a burst, min-interval 200 ms, heartbeat 60 s: a handful of
+    // pushes, not 50, and the last state arrives.
+    let changed = Arc::new(Notify::new());
+    let mut a = args(&pgw.url(), "rtmon_burst", &[("instance", "i1")]);
+    a.min_interval = Duration::from_millis(200);
+    let lp = Loop::start(&a, source.clone(), Some(changed.clone()));
+    wait_for(WAIT, || (lp.stats().pushes_total() == 1).then_some(())).expect("first push");
+    for i in 0..50u64 {
+        source.set(&[("reachable", i)]);
+        changed.notify_one();
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    wait_for(WAIT, || {
+        pgw_value(&pgw, "rtmon_test_entries", &[("job", "rtmon_burst")]).filter(|v| *v == 49.0)
+    })
+    .expect("last state of the burst pushed");
+    std::thread::sleep(Duration::from_millis(500));
+    let n = lp.stats().pushes_total();
+    assert!((2..=10).contains(&n), "{n} pushes for 50 notifications");
+}
+
+#[test]
+fn conflicting_grouping_label_is_a_config_error_and_nothing_is_sent() {
+    if !available(
+        "conflicting_grouping_label_is_a_config_error_and_nothing_is_sent",
+        &[PUSHGATEWAY_BIN],
+        false,
+    ) {
+        return;
+    }
+    let pgw = Pushgateway::start().expect("pushgateway");
+    let source = Arc::new(FnSource(|| {
+        let mut m = MetricSet::new();
+        m.gauge("rtmon_test_up", "Up.", &[("instance", "10.0.0.1")], 1u64);
+        m
+    }));
+    let a = args(&pgw.url(), "rtmon_conf", &[("instance", "dtn-a")]);
+    let e = runtime()
+        .block_on(push::push_once(&a, source))
+        .expect_err("conflict");
+    assert!(matches!(e, PushError::Config(_)), "{e:?}");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("rtmon_test_up") && msg.contains("\"10.0.0.1\"") && msg.contains("\"dtn-a\""),
+        "{msg}"
+    );
+    assert!(pgw.groups().expect("groups").is_empty(), "nothing was sent");
+}
