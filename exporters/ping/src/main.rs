@@ -187,6 +187,7 @@ impl Source for Metrics {
         Box::pin(async move {
             let mut m = MetricSet::new();
             self.0.write(&mut m);
+            m.prune_empty();
             m
         })
     }
