@@ -153,7 +153,11 @@ mod tests {
             Rejected::Collision("node_load1".into())
         );
         assert!(matches!(
-            check_file("/d/s.prom", "node_scrape_collector_success{collector=\"x\"} 1\n", &builtin()),
+            check_file(
+                "/d/s.prom",
+                "node_scrape_collector_success{collector=\"x\"} 1\n",
+                &builtin()
+            ),
             Err(Rejected::Collision(_))
         ));
         match check_file("/d/c.prom", "ok 1\nbad line here\n", &builtin()) {
