@@ -495,31 +495,32 @@ fn validate_script(
                 ));
             }
         }
-        let pass =
-            match (&rp.flag, &rp.env) {
-                (Some(f), Some(_)) => return Err(ConfigError::at(
+        let pass = match (&rp.flag, &rp.env) {
+            (Some(f), Some(_)) => {
+                return Err(ConfigError::at(
                     file,
                     f,
                     format!(
                         "script {name:?}: parameter {pname:?}: use either flag or env, not both"
                     ),
-                )),
-                (Some(f), None) if f.value.is_empty() => {
-                    return Err(ConfigError::at(file, f, "flag must not be empty"))
-                }
-                (Some(f), None) => Pass::Flag(f.value.clone()),
-                (None, Some(e)) => {
-                    env_name_allowed(&e.value).map_err(|m| {
-                        ConfigError::at(
-                            file,
-                            e,
-                            format!("script {name:?}: parameter {pname:?}: {m}"),
-                        )
-                    })?;
-                    Pass::Env(e.value.clone())
-                }
-                (None, None) => Pass::Positional,
-            };
+                ))
+            }
+            (Some(f), None) if f.value.is_empty() => {
+                return Err(ConfigError::at(file, f, "flag must not be empty"))
+            }
+            (Some(f), None) => Pass::Flag(f.value.clone()),
+            (None, Some(e)) => {
+                env_name_allowed(&e.value).map_err(|m| {
+                    ConfigError::at(
+                        file,
+                        e,
+                        format!("script {name:?}: parameter {pname:?}: {m}"),
+                    )
+                })?;
+                Pass::Env(e.value.clone())
+            }
+            (None, None) => Pass::Positional,
+        };
         params.push(Param {
             name: pname,
             regex,

@@ -30,7 +30,7 @@ struct Args {
         value_name = "FILE",
         default_value = "script.yml"
     )]
-    config_file: PathBuf,
+    script_config: PathBuf,
 
     /// Timeout of scripts whose config sets none (always enforced).
     #[arg(long = "script.default-timeout", value_name = "DURATION", default_value = "30s",
@@ -69,7 +69,7 @@ fn main() -> ExitCode {
         listen_address: ":9469",
         push_job: "rtmon_script",
     });
-    let config = match rtmon_script_exporter::config::load(&args.config_file) {
+    let config = match rtmon_script_exporter::config::load(&args.script_config) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("rtmon-script-exporter: {}", e.render());
@@ -79,7 +79,7 @@ fn main() -> ExitCode {
     if args.check {
         println!(
             "{}: {} script(s) OK",
-            args.config_file.display(),
+            args.script_config.display(),
             config.scripts.len()
         );
         for w in &config.warnings {
@@ -97,7 +97,7 @@ fn main() -> ExitCode {
         max_output_bytes: args.max_output_bytes,
         max_output_lines: args.max_output_lines,
     };
-    let state = State::new(config, Some(args.config_file.clone()), limits);
+    let state = State::new(config, Some(args.script_config.clone()), limits);
     let (p, d, r) = (Arc::clone(&state), Arc::clone(&state), Arc::clone(&state));
     let exporter = Exporter::new(
         "rtmon-script-exporter",

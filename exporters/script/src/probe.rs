@@ -307,7 +307,7 @@ impl State {
                 tracing::warn!(script = %name, "concurrency limit: no slot before the deadline");
                 return (
                     Arc::new(RunOutcome {
-                        ending: Ending::TimedOut,
+                        ending: Ending::ConcurrencyLimit,
                         exit_code: None,
                         stdout: Vec::new(),
                         stderr_head: String::new(),
@@ -387,9 +387,10 @@ impl State {
                 Ending::SpawnFailed(e) => {
                     tracing::error!(script = name, error = %e, "script could not be started")
                 }
+                Ending::ConcurrencyLimit => {}
             }
             self.with_stats(name, |s| {
-                s.runs += 1;
+                s.runs += u64::from(o.ending != Ending::ConcurrencyLimit);
                 s.failures += u64::from(!o.success());
                 s.timeouts += u64::from(o.ending == Ending::TimedOut);
                 s.output_too_large += u64::from(o.ending == Ending::OutputTooLarge);

@@ -39,6 +39,8 @@ pub enum Ending {
     OutputTooLarge,
     /// Could not be started.
     SpawnFailed(String),
+    /// Not started: no concurrency slot was free before the deadline.
+    ConcurrencyLimit,
 }
 
 /// The result of a run.
