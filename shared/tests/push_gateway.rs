@@ -596,3 +596,49 @@ fn conflicting_grouping_label_is_a_config_error_and_nothing_is_sent() {
     );
     assert!(pgw.groups().expect("groups").is_empty(), "nothing was sent");
 }
+
+#[test]
+fn once_through_the_app_runtime_sets_the_exit_code() {
+    if !available(
+        "once_through_the_app_runtime_sets_the_exit_code",
+        &[PUSHGATEWAY_BIN],
+        false,
+    ) {
+        return;
+    }
+    let pgw = Pushgateway::start().expect("pushgateway");
+    let source = TestSource::new(&[("reachable", 5)]);
+    #[derive(clap::Parser)]
+    struct Flags {
+        #[command(flatten)]
+        common: rtmon::cli::CommonArgs,
+    }
+    let run = |url: String| {
+        let flags: Flags = rtmon::cli::try_parse_from_with_defaults(
+            [
+                "rtmon-test-exporter",
+                "--push.url",
+                &url,
+                "--push.grouping=instance=i1",
+                "--push.timeout=2s",
+                "--once",
+            ],
+            rtmon::cli::Defaults {
+                listen_address: "127.0.0.1:0",
+                push_job: "rtmon_once",
+            },
+        )
+        .expect("flags");
+        let exporter = rtmon::app::Exporter::new("rtmon-test-exporter", source.clone());
+        runtime().block_on(rtmon::app::run(flags.common, exporter))
+    };
+    assert_eq!(run(pgw.url()), std::process::ExitCode::SUCCESS);
+    assert_eq!(
+        pgw_value(&pgw, "rtmon_test_entries", &[("job", "rtmon_once")]),
+        Some(5.0)
+    );
+    assert_ne!(
+        run(format!("http://127.0.0.1:{}", free_port())),
+        std::process::ExitCode::SUCCESS
+    );
+}
