@@ -177,6 +177,33 @@ pub fn is_secret_key(key: &str) -> bool {
     .any(|s| k.contains(s))
 }
 
+/// Like [`is_secret_key`], but also true for near-misses (`comunity`, `pasword`): used to
+/// mask snippets, where masking a harmless value costs nothing and a typo in a secret's
+/// key must not leak its value.
+pub fn may_be_secret_key(key: &str) -> bool {
+    if is_secret_key(key) {
+        return true;
+    }
+    let k: Vec<char> = key
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    ["community", "password", "passphrase", "secret", "token"]
+        .iter()
+        .any(|w| {
+            let n = w.len();
+            let limit = if n >= 8 { 2 } else { 1 };
+            (n.saturating_sub(1)..=n + 1).any(|len| {
+                len <= k.len()
+                    && k.windows(len.max(1)).any(|win| {
+                        let s: String = win.iter().collect();
+                        edit_distance(&s, w) <= limit
+                    })
+            })
+        })
+}
+
 /// The line with the value after a secret-looking key replaced by `<secret>`, and the
 /// char index where masking starts (if it did).
 fn mask_secret_line(line: &str) -> (String, Option<usize>) {
@@ -194,7 +221,7 @@ fn mask_secret_line(line: &str) -> (String, Option<usize>) {
                 .iter()
                 .filter(|c| !matches!(c, '"' | '\''))
                 .collect();
-            if is_secret_key(&key) {
+            if may_be_secret_key(&key) {
                 let mut s: String = chars[..=i].iter().collect();
                 s.push_str(" <secret>");
                 return (s, Some(i + 1));
@@ -1076,6 +1103,18 @@ mod tests {
             "port",
         ] {
             assert!(!is_secret_key(k), "{k}");
+            assert!(!may_be_secret_key(k), "{k}");
+        }
+        for k in [
+            "comunity",
+            "comunityString",
+            "pasword",
+            "privPasword",
+            "tokne",
+            "secert",
+        ] {
+            assert!(!is_secret_key(k), "{k}");
+            assert!(may_be_secret_key(k), "{k}");
         }
     }
 
