@@ -6,9 +6,13 @@
 //! and the scrape deadline.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
-use async_snmp::{Auth as SnmpAuth, Client, ErrorKind, ErrorStatus, Retry, UdpHandle, UsmConfig};
+use async_snmp::{
+    Auth as SnmpAuth, Client, EngineCache, ErrorKind, ErrorStatus, Retry, UdpHandle, UsmConfig,
+};
 
 use crate::config::{AuthConfig, AuthProto, PrivProto, SecurityLevel, Version};
 
@@ -198,13 +202,23 @@ pub trait SnmpClient: Send + Sync {
 pub struct AsyncSnmp {
     client: Client<UdpHandle>,
     bulk: bool,
+    target: SocketAddr,
+    /// v3 only: engines discovered by this client.
+    engines: Option<Arc<EngineCache>>,
+    /// Whether an authenticated exchange has succeeded on this client.
+    authed: AtomicBool,
 }
 
 impl AsyncSnmp {
     /// Builds a client for `target` with `auth`. Errors never contain a secret.
     pub async fn connect(target: SocketAddr, auth: &AuthConfig) -> Result<AsyncSnmp, ClientError> {
         let snmp_auth = to_snmp_auth(auth)?;
-        let client = Client::builder(target, snmp_auth)
+        let engines = (auth.version == Version::V3).then(|| Arc::new(EngineCache::new()));
+        let mut b = Client::builder(target, snmp_auth);
+        if let Some(e) = &engines {
+            b = b.engine_cache(e.clone());
+        }
+        let client = b
             // Each exchange gets its own timeout from the walker (tokio::time::timeout);
             // this only bounds a runaway.
             .request_timeout(Duration::from_secs(60))
@@ -215,7 +229,36 @@ impl AsyncSnmp {
         Ok(AsyncSnmp {
             client,
             bulk: auth.version != Version::V1,
+            target,
+            engines,
+            authed: AtomicBool::new(false),
         })
+    }
+
+    /// Classifies an exchange result. net-snmp answers a wrong v3 password with an
+    /// unauthenticated Report that async-snmp (rightly) does not trust, so the request
+    /// times out; when the agent's engine was discovered but no authenticated answer
+    /// ever came on this client, the timeout is reported as an authentication failure.
+    fn classify<T>(&self, r: Result<T, ClientError>) -> Result<T, ClientError> {
+        match r {
+            Ok(v) => {
+                self.authed.store(true, Ordering::Relaxed);
+                Ok(v)
+            }
+            Err(ClientError::Timeout)
+                if !self.authed.load(Ordering::Relaxed)
+                    && self
+                        .engines
+                        .as_ref()
+                        .is_some_and(|e| e.get(&self.target).is_some()) =>
+            {
+                Err(ClientError::Auth(
+                    "engine discovered but no authenticated answer (wrong user or password?)"
+                        .into(),
+                ))
+            }
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -301,7 +344,7 @@ impl SnmpClient for AsyncSnmp {
         timeout: Duration,
     ) -> rtmon::app::BoxFuture<'a, Result<Vec<VarBind>, ClientError>> {
         Box::pin(async move {
-            let r = bounded(timeout, self.client.get_many(&oids(o))).await?;
+            let r = self.classify(bounded(timeout, self.client.get_many(&oids(o))).await)?;
             Ok(convert(&r.varbinds))
         })
     }
@@ -312,7 +355,7 @@ impl SnmpClient for AsyncSnmp {
         timeout: Duration,
     ) -> rtmon::app::BoxFuture<'a, Result<Vec<VarBind>, ClientError>> {
         Box::pin(async move {
-            let r = bounded(timeout, self.client.get_next_many(&oids(o))).await?;
+            let r = self.classify(bounded(timeout, self.client.get_next_many(&oids(o))).await)?;
             Ok(convert(&r.varbinds))
         })
     }
@@ -324,7 +367,9 @@ impl SnmpClient for AsyncSnmp {
         timeout: Duration,
     ) -> rtmon::app::BoxFuture<'a, Result<Vec<VarBind>, ClientError>> {
         Box::pin(async move {
-            let r = bounded(timeout, self.client.get_bulk(&oids(o), 0, max_repetitions)).await?;
+            let r = self.classify(
+                bounded(timeout, self.client.get_bulk(&oids(o), 0, max_repetitions)).await,
+            )?;
             Ok(convert(&r))
         })
     }

@@ -490,7 +490,7 @@ impl Engine {
                 let v = walk::get_many(c, &oids, 3, pol, stats).await?;
                 if let Some(d) = v.get(&oids[0]).and_then(SnmpValue::as_text) {
                     out.family(
-                        "sysDescr".into(),
+                        "sysDescr",
                         "A textual description of the entity - 1.3.6.1.2.1.1.1",
                         MetricType::Gauge,
                     )
@@ -501,7 +501,7 @@ impl Engine {
                 }
                 if let Some(n) = v.get(&oids[2]).and_then(SnmpValue::as_text) {
                     out.family(
-                        "sysName".into(),
+                        "sysName",
                         "An administratively-assigned name for this managed node - 1.3.6.1.2.1.1.5",
                         MetricType::Gauge,
                     )

@@ -312,7 +312,7 @@ pub fn emit(
         out.gauge("ifNumber", "The number of network interfaces (regardless of their current state) present on this system. - 1.3.6.1.2.1.2.1", &[], Value::I64(n));
     }
     let fam = out.family(
-        "ifIndex".into(),
+        "ifIndex",
         "A unique value, greater than zero, for each interface - 1.3.6.1.2.1.2.2.1.1",
         MetricType::Gauge,
     );

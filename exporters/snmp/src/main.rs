@@ -13,14 +13,19 @@ use rtmon_snmp::engine::{Engine, Options};
 /// Polls switches over SNMP (v1, v2c, v3) for Prometheus: `GET /snmp?target=<host[:port]>&module=<m>[,<m2>]&auth=<a>`
 /// with snmp_exporter's if_mib names and labels, plus `GET /lookup?target=…&ifName=…`.
 #[derive(Parser, Debug)]
-#[command(version, about, long_about = None)]
+#[command(version)]
 struct Args {
     #[command(flatten)]
     common: rtmon::cli::CommonArgs,
 
     /// snmp_exporter-style config (auths: and modules:). Without it the built-in modules
     /// (if_mib, bridge_fdb, system) and the auth public_v2 (v2c, community "public") are available.
-    #[arg(long = "config.file", value_name = "FILE", env = "RTMON_SNMP_CONFIG")]
+    #[arg(
+        id = "snmp_config_file",
+        long = "config.file",
+        value_name = "FILE",
+        env = "RTMON_SNMP_CONFIG"
+    )]
     config_file: Option<PathBuf>,
 
     /// Targets scraped at the same time, over all requests (further scrapes wait, within their deadline).

@@ -130,8 +130,10 @@ async fn exchange(
                 let deadline_hit = p
                     .deadline
                     .is_some_and(|d| Instant::now() + Duration::from_millis(5) >= d);
-                if deadline_hit && e == ClientError::Timeout {
-                    return Err(WalkError::Deadline);
+                if deadline_hit {
+                    // The agent did not answer before the deadline: that is a timeout
+                    // (a wrong community looks the same); other errors keep their reason.
+                    return Err(e.into());
                 }
                 let retriable = matches!(e, ClientError::Timeout) || e.suggests_smaller();
                 if !retriable || attempt >= p.retries {
