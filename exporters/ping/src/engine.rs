@@ -13,7 +13,7 @@ use rtmon::expo::{MetricSet, MetricType};
 use tokio::sync::{mpsc, Notify};
 
 use crate::packet::{self, Family, Received};
-use crate::socket::{IcmpSocket, Mode, Options};
+use crate::socket::{IcmpSocket, Mode, Options, Recv};
 use crate::stats::{Settings, State, Stats};
 use crate::targets::TargetSpec;
 
@@ -418,9 +418,12 @@ impl Engine {
 
     fn on_packet(&self, sock: &Sock, pkt: Received, from: IpAddr, cmsg_ttl: Option<u8>) {
         let now = Instant::now();
-        let (ident, seq, reply_ttl) = match pkt {
-            Received::Reply { ident, seq, ttl } => (ident, seq, Some(ttl.or(cmsg_ttl))),
-            Received::Error { ident, seq, .. } => (ident, seq, None),
+        // Replies are matched on their sender, errors on the quoted destination.
+        let (ident, seq, reply_ttl, from) = match pkt {
+            Received::Reply { ident, seq, ttl } => (ident, seq, Some(ttl.or(cmsg_ttl)), from),
+            Received::Error {
+                ident, seq, dst, ..
+            } => (ident, seq, None, dst),
             Received::Other => return,
         };
         // Ping sockets get only their own replies (the kernel owns the identifier);
@@ -648,7 +651,33 @@ impl Engine {
     /// Writes every target's metrics and the exporter's own.
     pub fn write(&self, out: &mut MetricSet) {
         let now = Instant::now();
-        let inner = lock(&self.inner);
+        // Copy what is needed and let go of the lock before encoding, so replies are
+        // not held up by a large scrape.
+        struct Snap {
+            spec: TargetSpec,
+            ip: Option<IpAddr>,
+            stats: Stats,
+        }
+        let (snaps, late, sock_errs, reload_ok, reloads_ok, reloads_failed) = {
+            let inner = lock(&self.inner);
+            let snaps: Vec<Snap> = inner
+                .targets
+                .values()
+                .map(|t| Snap {
+                    spec: t.spec.clone(),
+                    ip: t.ip,
+                    stats: t.stats.clone(),
+                })
+                .collect();
+            (
+                snaps,
+                inner.late_replies,
+                inner.socket_errors.clone(),
+                inner.last_reload_ok,
+                inner.reloads_ok,
+                inner.reloads_failed,
+            )
+        };
         let fam = |out: &mut MetricSet, name: &str, help: &str, kind| {
             out.family(name, help, kind);
         };
@@ -675,7 +704,7 @@ impl Engine {
         for (n, h, k) in F {
             fam(out, n, h, *k);
         }
-        for t in inner.targets.values() {
+        for t in &snaps {
             let ip = t.ip.map(|i| i.to_string()).unwrap_or_default();
             let labels: [(&'static str, &str); 2] = [("target", &t.spec.host), ("ip", &ip)];
             // User label names are dynamic, so they are added as owned labels.
@@ -742,15 +771,15 @@ impl Engine {
             "rtmon_ping_targets",
             "Number of configured targets.",
             &[],
-            inner.targets.len(),
+            snaps.len(),
         );
         out.counter(
             "rtmon_ping_late_replies_total",
             "Echo replies that arrived after their request had timed out.",
             &[],
-            inner.late_replies,
+            late,
         );
-        for ((family, kind), n) in &inner.socket_errors {
+        for ((family, kind), n) in &sock_errs {
             out.counter(
                 "rtmon_ping_socket_receive_errors_total",
                 "Errors reading an ICMP socket.",
@@ -762,21 +791,20 @@ impl Engine {
             "rtmon_ping_config_last_reload_successful",
             "1 if the last configuration reload succeeded.",
             &[],
-            u64::from(inner.last_reload_ok),
+            u64::from(reload_ok),
         );
         out.counter(
             "rtmon_ping_config_reloads_total",
             "Configuration reloads by result.",
             &[("result", "success")],
-            inner.reloads_ok,
+            reloads_ok,
         );
         out.counter(
             "rtmon_ping_config_reloads_total",
             "Configuration reloads by result.",
             &[("result", "failure")],
-            inner.reloads_failed,
+            reloads_failed,
         );
-        drop(inner);
         if let Ok(socks) = self.sockets.try_lock() {
             for o in socks.keys() {
                 if let Some(s) = socks.get(o) {
@@ -850,27 +878,35 @@ struct ProbeResult {
 
 async fn receive_loop(engine: std::sync::Weak<Engine>, sock: Arc<Sock>) {
     let mut buf = vec![0u8; 65536];
+    let family = sock.sock.family;
     loop {
         let r = sock.sock.recv(&mut buf).await;
         let e = match engine.upgrade() {
             Some(e) => e,
             None => return,
         };
-        match r {
-            Ok((n, from, ttl)) => match packet::parse(sock.sock.family, sock.sock.raw, &buf[..n]) {
-                Ok(p) => e.on_packet(&sock, p, from, ttl),
-                Err(err) => {
-                    tracing::debug!(%from, error = %err, "malformed ICMP packet");
-                    e.on_socket_error(&sock);
-                }
-            },
-            Err(err) => {
-                // Pending socket errors (e.g. ICMP errors on a ping socket) surface here.
+        let parsed = match r {
+            Ok(Recv::Data { len, from, ttl }) => {
+                packet::parse(family, sock.sock.raw, &buf[..len]).map(|p| (p, from, ttl))
+            }
+            Ok(Recv::Error { len, dst, kind }) => {
+                packet::parse_error_queue(family, &buf[..len], dst, kind).map(|p| (p, dst, None))
+            }
+            Err(err) => Err(packet::ParseError::Io(err.to_string())),
+        };
+        match parsed {
+            Ok((p, from, ttl)) => e.on_packet(&sock, p, from, ttl),
+            Err(packet::ParseError::Io(err)) => {
+                // Pending socket errors (e.g. an ICMP error on a ping socket) surface
+                // here once; don't spin if the socket keeps failing.
                 tracing::debug!(error = %err, "ICMP receive error");
                 e.on_socket_error(&sock);
-                if err.kind() != std::io::ErrorKind::Interrupted {
-                    tokio::time::sleep(Duration::from_millis(1)).await;
-                }
+                drop(e);
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            Err(err) => {
+                tracing::debug!(error = %err, "malformed ICMP packet");
+                e.on_socket_error(&sock);
             }
         }
     }

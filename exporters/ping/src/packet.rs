@@ -100,6 +100,8 @@ pub enum Received {
         ident: u16,
         /// Sequence number of the quoted request.
         seq: u16,
+        /// Destination of the quoted request (the probed target).
+        dst: std::net::IpAddr,
     },
     /// Anything else (our own requests seen on a raw socket, neighbour discovery, …).
     Other,
@@ -114,6 +116,9 @@ pub enum ParseError {
     /// An IPv4 header that is not one.
     #[error("bad IPv4 header")]
     BadIpHeader,
+    /// The socket read itself failed.
+    #[error("receive failed: {0}")]
+    Io(String),
 }
 
 /// Parses a datagram read from an ICMP socket. `ip_header` is true for raw IPv4
@@ -148,13 +153,14 @@ pub fn parse(family: Family, ip_header: bool, buf: &[u8]) -> Result<Received, Pa
     }
     // The error quotes the offending packet after its own 8-byte header.
     let quoted = &icmp[HEADER_LEN..];
-    let inner = match family {
+    let (inner, dst) = match family {
         Family::V4 => {
             let ihl = ip_header_len(quoted)?;
             if quoted[9] != 1 {
                 return Ok(Received::Other); // not ICMP
             }
-            &quoted[ihl..]
+            let d: [u8; 4] = [quoted[16], quoted[17], quoted[18], quoted[19]];
+            (&quoted[ihl..], std::net::IpAddr::from(d))
         }
         Family::V6 => {
             if quoted.len() < 40 {
@@ -163,11 +169,23 @@ pub fn parse(family: Family, ip_header: bool, buf: &[u8]) -> Result<Received, Pa
             if quoted[6] != 58 {
                 return Ok(Received::Other); // next header not ICMPv6
             }
-            &quoted[40..]
+            let mut d = [0u8; 16];
+            d.copy_from_slice(&quoted[24..40]);
+            (&quoted[40..], std::net::IpAddr::from(d))
         }
     };
+    quoted_echo(family, kind, inner, dst, buf.len())
+}
+
+fn quoted_echo(
+    family: Family,
+    kind: u8,
+    inner: &[u8],
+    dst: std::net::IpAddr,
+    total: usize,
+) -> Result<Received, ParseError> {
     if inner.len() < HEADER_LEN {
-        return Err(ParseError::Truncated(buf.len()));
+        return Err(ParseError::Truncated(total));
     }
     if inner[0] != family.echo_request() {
         return Ok(Received::Other);
@@ -176,7 +194,19 @@ pub fn parse(family: Family, ip_header: bool, buf: &[u8]) -> Result<Received, Pa
         kind,
         ident: u16::from_be_bytes([inner[4], inner[5]]),
         seq: u16::from_be_bytes([inner[6], inner[7]]),
+        dst,
     })
+}
+
+/// Parses an entry of a ping socket's error queue (`IP_RECVERR`): `payload` is our
+/// original echo request, `dst` where it was sent, `kind` the ICMP type of the error.
+pub fn parse_error_queue(
+    family: Family,
+    payload: &[u8],
+    dst: std::net::IpAddr,
+    kind: u8,
+) -> Result<Received, ParseError> {
+    quoted_echo(family, kind, payload, dst, payload.len())
 }
 
 fn ip_header_len(buf: &[u8]) -> Result<usize, ParseError> {
@@ -266,20 +296,24 @@ mod tests {
     fn parses_quoted_request_in_unreachable() {
         let mut pkt = ipv4_header(64, 1);
         pkt.extend_from_slice(&[3, 1, 0, 0, 0, 0, 0, 0]); // host unreachable
-        pkt.extend_from_slice(&ipv4_header(64, 1));
+        let mut quoted = ipv4_header(64, 1);
+        quoted[16..20].copy_from_slice(&[10, 0, 0, 9]);
+        pkt.extend_from_slice(&quoted);
         pkt.extend_from_slice(&echo_request(Family::V4, 0xabcd, 42, 0));
         assert_eq!(
             parse(Family::V4, true, &pkt),
             Ok(Received::Error {
                 kind: 3,
                 ident: 0xabcd,
-                seq: 42
+                seq: 42,
+                dst: "10.0.0.9".parse().expect("ip"),
             })
         );
         let mut v6 = vec![1, 3, 0, 0, 0, 0, 0, 0];
         let mut ip6 = vec![0u8; 40];
         ip6[0] = 0x60;
         ip6[6] = 58;
+        ip6[39] = 2;
         v6.extend_from_slice(&ip6);
         v6.extend_from_slice(&echo_request(Family::V6, 2, 3, 0));
         assert_eq!(
@@ -287,9 +321,22 @@ mod tests {
             Ok(Received::Error {
                 kind: 1,
                 ident: 2,
-                seq: 3
+                seq: 3,
+                dst: "::2".parse().expect("ip"),
             })
         );
+        let q = echo_request(Family::V4, 7, 8, 56);
+        let dst: std::net::IpAddr = "10.1.1.1".parse().expect("ip");
+        assert_eq!(
+            parse_error_queue(Family::V4, &q, dst, 3),
+            Ok(Received::Error {
+                kind: 3,
+                ident: 7,
+                seq: 8,
+                dst
+            })
+        );
+        assert!(parse_error_queue(Family::V4, &q[..5], dst, 3).is_err());
     }
 
     #[test]

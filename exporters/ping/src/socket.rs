@@ -128,7 +128,11 @@ impl IcmpSocket {
             .map_err(|e| ctx("non-blocking", e))?;
         // A burst of replies must not overflow the buffer (research §3); the kernel caps
         // this at net.core.rmem_max, which is fine.
-        let _ = sock.set_recv_buffer_size(recv_buffer);
+        // SO_RCVBUFFORCE (CAP_NET_ADMIN) goes past net.core.rmem_max; else SO_RCVBUF.
+        let want = i32::try_from(recv_buffer / 2).unwrap_or(i32::MAX);
+        if setsockopt_int(&sock, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, want).is_err() {
+            let _ = sock.set_recv_buffer_size(recv_buffer);
+        }
         if let Some(dev) = &opts.interface {
             sock.bind_device(Some(dev.as_bytes()))
                 .map_err(|e| ctx(&format!("bind to interface {dev:?}"), e))?;
@@ -144,6 +148,11 @@ impl IcmpSocket {
                 }
                 setsockopt_int(&sock, libc::IPPROTO_IP, libc::IP_RECVTTL, 1)
                     .map_err(|e| ctx("IP_RECVTTL", e))?;
+                if !raw {
+                    // Ping sockets drop ICMP errors unless asked to queue them.
+                    setsockopt_int(&sock, libc::IPPROTO_IP, libc::IP_RECVERR, 1)
+                        .map_err(|e| ctx("IP_RECVERR", e))?;
+                }
             }
             Family::V6 => {
                 if let Some(ttl) = opts.ttl {
@@ -152,6 +161,10 @@ impl IcmpSocket {
                 }
                 setsockopt_int(&sock, libc::IPPROTO_IPV6, libc::IPV6_RECVHOPLIMIT, 1)
                     .map_err(|e| ctx("IPV6_RECVHOPLIMIT", e))?;
+                if !raw {
+                    setsockopt_int(&sock, libc::IPPROTO_IPV6, libc::IPV6_RECVERR, 1)
+                        .map_err(|e| ctx("IPV6_RECVERR", e))?;
+                }
                 if raw {
                     // Let only echo replies and errors through (no neighbour discovery).
                     let _ = set_icmp6_filter(&sock);
@@ -185,16 +198,104 @@ impl IcmpSocket {
             .send_to(buf, &SockAddr::from(SocketAddr::new(ip, 0)))
     }
 
-    /// Waits for a datagram; returns (length, sender, TTL from ancillary data).
-    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<(usize, IpAddr, Option<u8>)> {
+    /// Waits for a datagram or a queued ICMP error.
+    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<Recv> {
+        let fd = self.fd.get_ref().as_raw_fd();
         loop {
-            let mut guard = self.fd.readable().await?;
-            match guard.try_io(|inner| recvmsg(inner.get_ref().as_raw_fd(), buf)) {
-                Ok(r) => return r,
-                Err(_would_block) => continue,
+            let mut guard = self
+                .fd
+                .ready(tokio::io::Interest::READABLE | tokio::io::Interest::ERROR)
+                .await?;
+            if !self.raw {
+                match recv_error_queue(fd, buf) {
+                    Ok(Some(e)) => return Ok(e),
+                    Ok(None) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            match recvmsg(fd, buf) {
+                Ok((n, from, ttl)) => return Ok(Recv::Data { len: n, from, ttl }),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => guard.clear_ready(),
+                Err(e) => return Err(e),
             }
         }
     }
+}
+
+/// What [`IcmpSocket::recv`] got.
+#[derive(Debug)]
+pub enum Recv {
+    /// A datagram of `len` bytes in the buffer.
+    Data {
+        /// Bytes in the buffer.
+        len: usize,
+        /// Sender.
+        from: IpAddr,
+        /// TTL / hop limit from ancillary data.
+        ttl: Option<u8>,
+    },
+    /// An ICMP error from a ping socket's error queue; the buffer holds our request.
+    Error {
+        /// Bytes of our original request in the buffer.
+        len: usize,
+        /// Where that request went.
+        dst: IpAddr,
+        /// ICMP type of the error.
+        kind: u8,
+    },
+}
+
+fn recv_error_queue(fd: i32, buf: &mut [u8]) -> io::Result<Option<Recv>> {
+    let mut name = MaybeUninit::<libc::sockaddr_storage>::zeroed();
+    let mut control = [0u64; 32];
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: msghdr is plain data; zeroed is a valid initial value.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_name = name.as_mut_ptr().cast();
+    msg.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&control) as _;
+    // SAFETY: all pointers in msg point to live buffers of the stated sizes.
+    let n = unsafe { libc::recvmsg(fd, &mut msg, libc::MSG_ERRQUEUE | libc::MSG_DONTWAIT) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel wrote msg_namelen bytes of a sockaddr into name.
+    let dst = match unsafe { sockaddr_to_ip(name.as_ptr(), msg.msg_namelen) } {
+        Some(d) => d,
+        None => return Ok(None),
+    };
+    let mut kind = None;
+    // SAFETY: CMSG_* walk the control buffer the kernel filled, within msg_controllen.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(&msg);
+        while !c.is_null() {
+            let (level, ty) = ((*c).cmsg_level, (*c).cmsg_type);
+            if (level == libc::IPPROTO_IP && ty == libc::IP_RECVERR)
+                || (level == libc::IPPROTO_IPV6 && ty == libc::IPV6_RECVERR)
+            {
+                let ee: libc::sock_extended_err =
+                    std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
+                if ee.ee_origin == libc::SO_EE_ORIGIN_ICMP
+                    || ee.ee_origin == libc::SO_EE_ORIGIN_ICMP6
+                {
+                    kind = Some(ee.ee_type);
+                }
+            }
+            c = libc::CMSG_NXTHDR(&msg, c);
+        }
+    }
+    Ok(kind.map(|kind| Recv::Error {
+        len: n as usize,
+        dst,
+        kind,
+    }))
 }
 
 fn set_icmp6_filter(sock: &Socket) -> io::Result<()> {

@@ -366,10 +366,12 @@ fn loss_injected_with_nftables_shows_in_loss_ratio() {
 }
 
 /// Answers ICMP echo requests in namespace `ns` after `delay`, from a raw socket (the
-/// namespace's kernel echo replies must be off). Stops when `stop` is set.
+/// namespace's kernel echo replies must be off), sending each reply `copies` times.
+/// Stops when `stop` is set.
 fn delay_responder(
     ns: &str,
     delay: Duration,
+    copies: usize,
     stop: Arc<AtomicBool>,
 ) -> std::thread::JoinHandle<()> {
     use socket2::{Domain, Protocol, SockAddr, Socket, Type};
@@ -415,7 +417,9 @@ fn delay_responder(
             let to: SockAddr = from.clone();
             std::thread::spawn(move || {
                 std::thread::sleep(delay);
-                let _ = sock.send_to(&reply, &to);
+                for _ in 0..copies {
+                    let _ = sock.send_to(&reply, &to);
+                }
             });
         }
     })
@@ -430,7 +434,7 @@ fn delay_shows_in_rtt() {
         .run(&["sysctl", "-qw", "net.ipv4.icmp_echo_ignore_all=1"])
         .expect("sysctl");
     let stop = Arc::new(AtomicBool::new(false));
-    let responder = delay_responder(&rig.b.name, Duration::from_millis(20), stop.clone());
+    let responder = delay_responder(&rig.b.name, Duration::from_millis(20), 2, stop.clone());
     rig.start(&[
         "--ping.target",
         PEER4,
@@ -467,6 +471,16 @@ fn delay_shows_in_rtt() {
         sample_value(&m, "rtmon_ping_rtt_seconds_count", &[("target", PEER4)]).unwrap_or(0.0);
     assert!(le("0.0512") >= 0.9 * count, "{m}");
     assert_eq!(get("rtmon_ping_loss_ratio"), 0.0);
+    // The responder answers every request twice: one reply, one duplicate.
+    let (rep, dup) = (
+        get("rtmon_ping_replies_total"),
+        get("rtmon_ping_duplicates_total"),
+    );
+    assert!(
+        dup >= 1.0 && dup <= rep && dup >= rep - 3.0,
+        "replies {rep}, duplicates {dup}"
+    );
+    eprintln!("delay 20 ms: min {min} max {max} last {last}");
     stop.store(true, Ordering::Relaxed);
     let _ = responder.join();
 }
@@ -718,4 +732,64 @@ fn push_mode_sends_status_change_to_pushgateway() {
             >= 0.0,
         "{pushed}"
     );
+}
+
+/// Probes with TTL 1 to addresses routed through B: B answers "time exceeded" for
+/// every one (ICMP rate limiting switched off in B). Each error must be counted against
+/// its target (ping socket: IP_RECVERR error queue; raw socket: the quoted request) and
+/// the target must be down, while the direct peer stays up.
+#[test]
+fn icmp_errors_count_as_receive_errors() {
+    let Some(mut rig) = Rig::new("icmp_errors_count_as_receive_errors", &[]) else {
+        return;
+    };
+    rig.a
+        .ip(&["route", "add", "10.204.0.0/24", "via", "10.203.0.2"])
+        .expect("route v4");
+    rig.a
+        .ip(&["-6", "route", "add", "fd00:204::/64", "via", "fd00:203::2"])
+        .expect("route v6");
+    rig.b
+        .ip(&["route", "add", "10.204.0.0/24", "via", "10.203.0.1"])
+        .expect("route back v4");
+    rig.b
+        .ip(&["-6", "route", "add", "fd00:204::/64", "via", "fd00:203::1"])
+        .expect("route back v6");
+    rig.b
+        .run(&[
+            "sysctl",
+            "-qw",
+            "net.ipv4.ip_forward=1",
+            "net.ipv6.conf.all.forwarding=1",
+            "net.ipv4.icmp_ratelimit=0",
+            "net.ipv6.icmp.ratelimit=0",
+        ])
+        .expect("sysctl");
+    let (t4, t6) = ("10.204.0.9", "fd00:204::9");
+    for mode in ["dgram", "raw"] {
+        rig.exporter = None;
+        rig.start(&[
+            &format!("--ping.socket={mode}"),
+            "--ping.target",
+            t4,
+            "--ping.target",
+            t6,
+            "--ping.target",
+            PEER4,
+            "--ping.interval=100ms",
+            "--ping.ttl=1",
+        ]);
+        let m = rig.metrics();
+        assert!(m.contains(&format!("type=\"{mode}\"")), "{mode}: {m}");
+        rig.wait_value("rtmon_ping_receive_errors_total", t4, 10, |v| v >= 5.0);
+        rig.wait_value("rtmon_ping_receive_errors_total", t6, 10, |v| v >= 5.0);
+        rig.wait_value("rtmon_ping_up", t4, 10, |v| v == 0.0);
+        rig.wait_value("rtmon_ping_up", t6, 10, |v| v == 0.0);
+        rig.wait_value("rtmon_ping_up", PEER4, 10, |v| v == 1.0);
+        assert_eq!(
+            rig.value("rtmon_ping_receive_errors_total", PEER4),
+            Some(0.0),
+            "{mode}"
+        );
+    }
 }

@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# Benchmark: rtmon-ping-exporter probing N loopback addresses (127.1.0.0/16) at a 1 s
+# interval for DUR seconds, side by side with Debian's blackbox_exporter doing the same
+# through /probe?module=icmp, driven by a Prometheus scraping every target every 1 s
+# (the only way blackbox probes continuously). Both run in a private network namespace
+# (loopback only). Prints CPU % of one core and RSS of each process, and the ratios.
+# Target for rtmon: <= 5 % of one core and <= 30 MB RSS for 1,000 targets.
+#
+# Usage (root): scripts/bench-ping.sh            # N=1000 DUR=60
+#               N=200 DUR=20 scripts/bench-ping.sh
+# Needs: iproute2, curl, prometheus, prometheus-blackbox-exporter (apt).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${N:-1000}
+DUR=${DUR:-60}
+WARMUP=${WARMUP:-5}
+
+for b in ip curl prometheus prometheus-blackbox-exporter; do
+  command -v "$b" >/dev/null || { echo "bench-ping: missing $b (scripts/install-test-deps.sh)" >&2; exit 2; }
+done
+[ "$(id -u)" = 0 ] || { echo "bench-ping: needs root (network namespace)" >&2; exit 2; }
+
+cargo build --release -q -p rtmon-ping-exporter
+bin=$PWD/target/release/rtmon-ping-exporter
+
+work=$(mktemp -d)
+ns=rtmon-bench-ping-$$
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  sleep 0.5
+  ip netns del "$ns" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+ip netns add "$ns"
+ip -n "$ns" link set lo up
+ip netns exec "$ns" sysctl -qw net.ipv4.ping_group_range="0 2147483647"
+inns() { ip netns exec "$ns" "$@"; }
+
+# N addresses 127.1.x.y (all answered by the namespace's loopback).
+{
+  echo "targets:"
+  echo "  - hosts:"
+  for ((i = 0; i < N; i++)); do echo "      - 127.1.$((i / 250)).$((i % 250 + 1))"; done
+} >"$work/targets.yml"
+
+hz=$(getconf CLK_TCK)
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
+
+# measure PID... -> prints "cpu_percent max_rss_mb" per pid, one line each, over DUR s.
+measure() {
+  local -a t0 max
+  local i p
+  i=0
+  for p in "$@"; do t0[i]=$(ticks "$p"); max[i]=0; i=$((i + 1)); done
+  local start end
+  start=$(date +%s.%N)
+  for ((s = 0; s < DUR; s++)); do
+    sleep 1
+    i=0
+    for p in "$@"; do
+      local r; r=$(rss_kb "$p"); [ "$r" -gt "${max[i]}" ] && max[i]=$r
+      i=$((i + 1))
+    done
+  done
+  end=$(date +%s.%N)
+  i=0
+  for p in "$@"; do
+    local t1; t1=$(ticks "$p")
+    awk -v a="${t0[i]}" -v b="$t1" -v hz="$hz" -v s="$start" -v e="$end" -v m="${max[i]}" \
+      'BEGIN { printf "%.2f %.1f\n", (b - a) / hz / (e - s) * 100, m / 1024 }'
+    i=$((i + 1))
+  done
+}
+
+wait_http() {
+  for _ in $(seq 100); do inns curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done
+  echo "bench-ping: $1 did not come up" >&2; exit 1
+}
+
+echo "== rtmon-ping-exporter: $N targets, 1 s interval, ${DUR} s"
+inns "$bin" --config.file "$work/targets.yml" --ping.interval=1s --ping.timeout=1s \
+  --web.listen-address=127.0.0.1:19107 --log.level=warn >"$work/rtmon.log" 2>&1 &
+rpid=$!; pids+=("$rpid")
+wait_http http://127.0.0.1:19107/-/healthy
+sleep "$WARMUP"
+read -r r_cpu r_rss < <(measure "$rpid")
+r_hwm=$(awk -v k="$(hwm_kb "$rpid")" 'BEGIN { printf "%.1f", k / 1024 }')
+scrape_t=$(inns curl -s -o "$work/rtmon.prom" -w '%{time_total}' http://127.0.0.1:19107/metrics)
+r_up=$(grep -c '^rtmon_ping_up{.*} 1$' "$work/rtmon.prom" || true)
+r_req=$(awk '/^rtmon_ping_requests_total\{/ {s += $NF} END {print s + 0}' "$work/rtmon.prom")
+r_rep=$(awk '/^rtmon_ping_replies_total\{/ {s += $NF} END {print s + 0}' "$work/rtmon.prom")
+r_series=$(grep -vc '^#' "$work/rtmon.prom")
+kill "$rpid"; wait "$rpid" 2>/dev/null || true
+
+echo "== blackbox_exporter via Prometheus: $N /probe per second, ${DUR} s"
+cat >"$work/blackbox.yml" <<'EOF'
+modules:
+  icmp:
+    prober: icmp
+    timeout: 1s
+    icmp:
+      preferred_ip_protocol: ip4
+      ip_protocol_fallback: false
+EOF
+{
+  echo "global: {scrape_interval: 1s, scrape_timeout: 1s, evaluation_interval: 1m}"
+  echo "scrape_configs:"
+  echo "  - job_name: blackbox_icmp"
+  echo "    metrics_path: /probe"
+  echo "    params: {module: [icmp]}"
+  echo "    static_configs:"
+  echo "      - targets:"
+  for ((i = 0; i < N; i++)); do echo "          - 127.1.$((i / 250)).$((i % 250 + 1))"; done
+  echo "    relabel_configs:"
+  echo "      - {source_labels: [__address__], target_label: __param_target}"
+  echo "      - {source_labels: [__param_target], target_label: instance}"
+  echo "      - {target_label: __address__, replacement: '127.0.0.1:19115'}"
+} >"$work/prometheus.yml"
+inns prometheus-blackbox-exporter --config.file "$work/blackbox.yml" \
+  --web.listen-address=127.0.0.1:19115 --log.level=warn >"$work/bbx.log" 2>&1 &
+bpid=$!; pids+=("$bpid")
+wait_http "http://127.0.0.1:19115/probe?module=icmp&target=127.0.0.1"
+inns prometheus --config.file "$work/prometheus.yml" --storage.tsdb.path "$work/tsdb" \
+  --web.listen-address=127.0.0.1:19090 --log.level=warn >"$work/prom.log" 2>&1 &
+ppid=$!; pids+=("$ppid")
+wait_http http://127.0.0.1:19090/-/ready
+sleep "$WARMUP"
+{ read -r b_cpu b_rss; read -r p_cpu p_rss; } < <(measure "$bpid" "$ppid")
+b_ok=$(inns curl -s http://127.0.0.1:19090/api/v1/query --data-urlencode 'query=count(probe_success == 1)' |
+  sed -n 's/.*"value":\[[^,]*,"\([0-9.]*\)".*/\1/p')
+b_rate=$(inns curl -s http://127.0.0.1:19090/api/v1/query \
+  --data-urlencode "query=sum(count_over_time(up{job=\"blackbox_icmp\"}[30s])) / 30 / $N" |
+  sed -n 's/.*"value":\[[^,]*,"\([0-9.]*\)".*/\1/p')
+
+echo
+printf '%-38s %10s %10s\n' "process ($N targets, 1 s)" "CPU %core" "RSS MB"
+printf '%-38s %10s %10s\n' "rtmon-ping-exporter" "$r_cpu" "$r_rss"
+printf '%-38s %10s %10s\n' "blackbox_exporter (/probe)" "$b_cpu" "$b_rss"
+printf '%-38s %10s %10s\n' "  + prometheus driving the probes" "$p_cpu" "$p_rss"
+awk -v rc="$r_cpu" -v rr="$r_rss" -v bc="$b_cpu" -v br="$b_rss" -v pc="$p_cpu" 'BEGIN {
+  printf "ratio blackbox / rtmon:                   CPU %.1fx   RSS %.1fx\n", bc / (rc > 0 ? rc : 0.01), br / rr
+  printf "ratio (blackbox + prometheus) / rtmon:    CPU %.1fx\n", (bc + pc) / (rc > 0 ? rc : 0.01) }'
+echo
+echo "rtmon: peak RSS (VmHWM) ${r_hwm} MB; targets up ${r_up}/${N}; requests ${r_req}, replies ${r_rep};" \
+  "one /metrics scrape: ${r_series} series in ${scrape_t} s"
+echo "blackbox: targets with probe_success 1: ${b_ok:-?}/${N}; probes per target per second (last 30 s): ${b_rate:-?}"
+awk -v c="$r_cpu" -v r="$r_rss" -v n="$N" 'BEGIN {
+  ok = (c <= 5 && r <= 30) ? "MET" : "NOT MET"
+  printf "target for rtmon at %d targets (<= 5 %% of a core, <= 30 MB): %s\n", n, ok }'
