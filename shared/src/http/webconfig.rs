@@ -198,13 +198,16 @@ impl WebConfig {
             RawWebConfig::default()
         } else {
             serde_saphyr::from_str_with_options(text, opts).map_err(|e| {
-                let at = e
-                    .location()
-                    .map(|l| format!("line {}, column {}: ", l.line(), l.column()))
-                    .unwrap_or_default();
-                // serde's messages name the key ("unknown field `x`, expected one of …");
-                // they do not include values.
-                err(format!("{at}{}", first_line(&e.to_string())))
+                // serde's messages name the key ("unknown field `x`, expected one of …")
+                // and the position; they do not include values.
+                let msg = e.to_string();
+                let msg = first_line(&msg);
+                match e.location() {
+                    Some(l) if !msg.contains("line") => {
+                        err(format!("line {}, column {}: {msg}", l.line(), l.column()))
+                    }
+                    _ => err(msg.to_string()),
+                }
             })?
         };
         let dir = file.parent().unwrap_or(Path::new("."));
