@@ -749,3 +749,78 @@ fn real_prometheus_scrapes_openmetrics_with_deadline() {
         );
     }
 }
+
+#[test]
+fn serving_with_push_and_push_only_delete_the_group_on_sigterm() {
+    use rtmon_testkit::prom::{Pushgateway, PUSHGATEWAY_BIN};
+    if !available(
+        "serving_with_push_and_push_only_delete_the_group_on_sigterm",
+        &[PUSHGATEWAY_BIN],
+        false,
+    ) {
+        return;
+    }
+    let pgw = Pushgateway::start().expect("pushgateway");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let group = |inst: &str| {
+        std::collections::BTreeMap::from([
+            ("job".to_string(), "rtmon_http".to_string()),
+            ("instance".to_string(), inst.to_string()),
+        ])
+    };
+    let push_flags = |inst: &str| {
+        vec![
+            format!("--push.url={}", pgw.url()),
+            "--push.job=rtmon_http".to_string(),
+            format!("--push.grouping=instance={inst}"),
+            "--push.interval=1s".to_string(),
+            "--push.delete-on-shutdown".to_string(),
+        ]
+    };
+
+    // Serving and pushing at once: /metrics carries the push loop's self-metrics.
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut args = vec![format!("--web.listen-address={addr}")];
+    args.extend(push_flags("served"));
+    let log = dir.path().join("served.log");
+    let mut p = child(&args, None, &log);
+    let logs = |l: &Path| std::fs::read_to_string(l).unwrap_or_default();
+    wait_for(Duration::from_secs(20), || {
+        pgw.groups().ok()?.contains(&group("served")).then_some(())
+    })
+    .unwrap_or_else(|| panic!("no push arrived: {}\n{}", logs(&log), pgw.log()));
+    let m = wait_for(Duration::from_secs(10), || {
+        let t = http_get(&addr, "/metrics").ok()?.text();
+        (sample_value(&t, "rtmon_pushes_total", &[]).unwrap_or(0.0) >= 1.0).then_some(t)
+    })
+    .unwrap_or_else(|| panic!("no push self-metrics on /metrics: {}", logs(&log)));
+    assert_eq!(sample_value(&m, "rtmon_test_up", &[]), Some(1.0));
+    p.signal(libc::SIGTERM);
+    let st = p.wait_timeout(Duration::from_secs(20)).expect("exits");
+    assert_eq!(st.code(), Some(0), "{}", logs(&log));
+    assert!(
+        !pgw.groups().expect("groups").contains(&group("served")),
+        "group not deleted on shutdown"
+    );
+
+    // Push only (empty listen address): nothing served, pushes go on, SIGTERM deletes.
+    let mut args = vec!["--web.listen-address=".to_string()];
+    args.extend(push_flags("pushonly"));
+    let log = dir.path().join("pushonly.log");
+    let mut p = child(&args, None, &log);
+    wait_for(Duration::from_secs(20), || {
+        pgw.groups()
+            .ok()?
+            .contains(&group("pushonly"))
+            .then_some(())
+    })
+    .unwrap_or_else(|| panic!("no push-only push: {}", logs(&log)));
+    assert!(!logs(&log).contains("Listening on"), "{}", logs(&log));
+    p.signal(libc::SIGTERM);
+    let st = p.wait_timeout(Duration::from_secs(20)).expect("exits");
+    assert_eq!(st.code(), Some(0), "{}", logs(&log));
+    assert!(
+        !pgw.groups().expect("groups").contains(&group("pushonly")),
+        "push-only group not deleted on shutdown"
+    );
+}

@@ -139,6 +139,12 @@ mod tests {
         tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .expect("ipv4 connect");
+        // And IPv6 too when the wildcard is dual-stack.
+        if l.local_addr().expect("addr").is_ipv6() {
+            tokio::net::TcpStream::connect(("::1", port))
+                .await
+                .expect("ipv6 connect");
+        }
         let taken = ListenAddr::Ip(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port));
         let e = bind("127.0.0.1:x", &taken).await.expect_err("in use");
         assert!(e.contains("cannot listen"), "{e}");

@@ -166,7 +166,6 @@ async fn run(args: CommonArgs, exporter: Exporter) -> Result<(), String> {
             };
             let h = crate::push::start(&args.push, exporter.source.clone(), changed, push_stop_rx)
                 .map_err(|e| e.to_string())?;
-            tracing::info!(job = ?args.push.job, interval = ?args.push.interval, "push mode on");
             Some(h)
         }
     };
@@ -441,6 +440,8 @@ async fn route(state: &State, req: hyper::Request<Incoming>) -> Response {
     let headers = req
         .headers()
         .iter()
+        // Credentials stay in the server: handlers never see them.
+        .filter(|(k, _)| *k != header::AUTHORIZATION)
         .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
         .collect();
     let dl = deadline(
