@@ -824,3 +824,115 @@ fn serving_with_push_and_push_only_delete_the_group_on_sigterm() {
         "push-only group not deleted on shutdown"
     );
 }
+
+/// openssl with arguments; panics with its output on failure.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("run openssl");
+    assert!(out.status.success(), "openssl {args:?}: {out:?}");
+}
+
+#[test]
+fn client_certificates_are_required_and_verified() {
+    if !available(
+        "client_certificates_are_required_and_verified",
+        &["openssl", "curl"],
+        false,
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let (cert, _) = make_cert(d);
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    // A client CA, a client certificate it signed, and a self-signed stranger.
+    let mut a = vec!["req", "-x509", "-days", "2", "-subj", "/CN=rtmon test CA"];
+    a.extend(ec);
+    a.extend(["-keyout", "ca.key", "-out", "ca.crt"]);
+    openssl(d, &a);
+    let mut a = vec!["req", "-subj", "/CN=prometheus"];
+    a.extend(ec);
+    a.extend(["-keyout", "client.key", "-out", "client.csr"]);
+    openssl(d, &a);
+    std::fs::write(d.join("client.ext"), "extendedKeyUsage=clientAuth\n").expect("w");
+    openssl(
+        d,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "client.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "client.ext",
+            "-out",
+            "client.crt",
+        ],
+    );
+    let mut a = vec!["req", "-x509", "-days", "2", "-subj", "/CN=stranger"];
+    a.extend(ec);
+    a.extend(["-keyout", "stranger.key", "-out", "stranger.crt"]);
+    openssl(d, &a);
+
+    let cacert = cert.display().to_string();
+    let p = |f: &str| d.join(f).display().to_string();
+    let (client, client_key) = (p("client.crt"), p("client.key"));
+    let (stranger, stranger_key) = (p("stranger.crt"), p("stranger.key"));
+    let get = |addr: &str, cert: Option<(&str, &str)>| {
+        let url = format!("https://{addr}/metrics");
+        let mut args = vec!["--cacert", cacert.as_str()];
+        if let Some((c, k)) = cert {
+            args.extend(["--cert", c, "--key", k]);
+        }
+        args.push(&url);
+        curl(&args).0
+    };
+
+    let web = d.join("verify.yml");
+    std::fs::write(
+        &web,
+        "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  \
+         client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca.crt\n",
+    )
+    .expect("w");
+    let (addr, _) = start(
+        Arc::new(Ctx::default()),
+        &[&format!("--web.config.file={}", web.display())],
+    );
+    assert_eq!(get(&addr, Some((&client, &client_key))), 200);
+    assert_ne!(get(&addr, None), 200, "no client certificate");
+    assert_ne!(
+        get(&addr, Some((&stranger, &stranger_key))),
+        200,
+        "certificate from another CA"
+    );
+
+    let web = d.join("any.yml");
+    std::fs::write(
+        &web,
+        "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  \
+         client_auth_type: RequireAnyClientCert\n",
+    )
+    .expect("w");
+    let (addr, _) = start(
+        Arc::new(Ctx::default()),
+        &[&format!("--web.config.file={}", web.display())],
+    );
+    assert_eq!(get(&addr, Some((&stranger, &stranger_key))), 200);
+    assert_ne!(get(&addr, None), 200, "a certificate is required");
+}
