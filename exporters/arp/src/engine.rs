@@ -297,6 +297,21 @@ impl Engine {
         }
     }
 
+    /// Forgets tracked entries for which `keep` is false without counting them as
+    /// removed (the filter changed: they did not disappear from the network).
+    pub fn retain(&mut self, mut keep: impl FnMut(&Key, &Entry) -> bool) {
+        self.table.retain(|k, e| keep(k, e));
+        self.overflow.retain(|k, s| {
+            keep(
+                k,
+                &Entry {
+                    mac: None,
+                    state: *s,
+                },
+            )
+        });
+    }
+
     /// Applies an RTM_DELNEIGH.
     pub fn remove(&mut self, key: &Key, now: f64) -> Vec<Change> {
         self.overflow.remove(key);
@@ -571,6 +586,21 @@ mod tests {
         // .2 unchanged; .3 went back to B (flip-flop), nothing "new"
         assert_eq!(kinds(&c), [ChangeKind::FlipFlop]);
         assert_eq!(r.last_change(ChangeKind::New), Some(1.0));
+    }
+
+    #[test]
+    fn retain_forgets_without_counting() {
+        let mut e = Engine::new(EngineConfig::default());
+        e.upsert(n("eth0", "10.0.0.2", Some(A), Reachable), 1.0);
+        e.upsert(n("eth1", "10.0.1.2", Some(B), Reachable), 1.0);
+        e.retain(|k, _| k.device == "eth1");
+        assert_eq!(e.entries().count(), 1);
+        assert_eq!(e.change_count(ChangeKind::Removed), 0);
+        // history kept: coming back in scope is a return, not a new station
+        assert_eq!(
+            kinds(&e.upsert(n("eth0", "10.0.0.2", Some(A), Reachable), 2.0)),
+            [ChangeKind::Returned]
+        );
     }
 
     #[test]

@@ -295,7 +295,10 @@ async fn run(args: Args, filter: Filter, flow: Option<String>) -> ExitCode {
 
     let reload_args = args.clone();
     let reload_mon = mon.clone();
-    let exporter = Exporter::new(NAME, Arc::new(MonitorSource(mon.clone())))
+    let mut exporter = Exporter::new(NAME, Arc::new(MonitorSource(mon.clone())));
+    // `/-/ready` answers 503 until the table has been read once.
+    exporter.ready = mon.ready.clone();
+    let exporter = exporter
         .with_changes(mon.changed.clone())
         .on_reload(Arc::new(move || {
             let a = reload_args.clone();

@@ -1,6 +1,7 @@
 //! The monitor: filter + engine + self-statistics behind a lock, fed by a reader
 //! (netlink or `/proc/net/arp`), rendered to metrics. Knows no HTTP.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -50,6 +51,8 @@ pub struct Monitor {
     pub dirty: Arc<Notify>,
     /// Notified when a full resync is wanted (filter changed, overrun).
     pub resync: Arc<Notify>,
+    /// Becomes true after the first full read of the table (`/-/ready`).
+    pub ready: Arc<AtomicBool>,
 }
 
 impl Monitor {
@@ -65,6 +68,7 @@ impl Monitor {
             changed: Arc::new(Notify::new()),
             dirty: Arc::new(Notify::new()),
             resync: Arc::new(Notify::new()),
+            ready: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -110,6 +114,7 @@ impl Monitor {
             }
             c
         };
+        self.ready.store(true, Ordering::Release);
         self.after(&changes);
         changes
     }
@@ -167,6 +172,13 @@ impl Monitor {
     pub fn set_filter(&self, filter: Filter, flow: Option<String>) {
         {
             let mut g = self.lock();
+            g.engine.retain(|k, e| {
+                filter.accepts(&Neighbour {
+                    key: k.clone(),
+                    mac: e.mac.clone(),
+                    state: e.state,
+                })
+            });
             g.filter = filter;
             g.flow = flow;
         }

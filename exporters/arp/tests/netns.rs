@@ -246,7 +246,7 @@ fn flow_option_watches_the_data_plane_interface_alone() {
     )
     .expect("write flow");
     let flow_arg = format!("--flow={}", flow.display());
-    let _exp = start(&a, dir.path(), "flow", &[&flow_arg, "--host=dtn-a"]);
+    let exp = start(&a, dir.path(), "flow", &[&flow_arg, "--host=dtn-a"]);
     a.run(&["ping", "-c1", "-W2", "10.210.0.2"])
         .expect("ping m");
     a.run(&["ping", "-c1", "-W2", "10.211.0.2"])
@@ -272,6 +272,31 @@ fn flow_option_watches_the_data_plane_interface_alone() {
         value(&t, "rtmon_arp_up", &[("flow", "a-b-dp")]),
         1.0,
         "flow label on every series: {t}"
+    );
+
+    // The flow moves to the other interface: SIGHUP re-reads the flow file.
+    std::fs::write(
+        &flow,
+        "flow: a-m\ntitle: A to M\npath:\n  - host: dtn-a\n    interface: eth0\n  - host: dtn-m\n    interface: eth0\n",
+    )
+    .expect("rewrite flow");
+    exp.signal(libc::SIGHUP);
+    let t = wait_metrics(&a, Duration::from_secs(5), "the reloaded filter", |t| {
+        sample_value(
+            t,
+            "rtmon_arp_entry_info",
+            &[("ip", "10.210.0.2"), ("flow", "a-m")],
+        )
+        .is_some()
+    });
+    assert!(
+        sample_value(&t, "rtmon_arp_entry_info", &[("ip", "10.211.0.2")]).is_none(),
+        "{t}"
+    );
+    assert_eq!(
+        changes(&t, "removed"),
+        0.0,
+        "a filter change is not a removal: {t}"
     );
 
     // A flow file naming another host is a clear startup error.
