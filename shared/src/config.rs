@@ -383,7 +383,10 @@ fn convert_error(file: &Path, text: &str, err: &serde_saphyr::Error) -> ConfigEr
         .with_hint("remove the `---` separator (several flows go under `flows:`)"),
         E::SerdeUnknownVariant {
             variant, expected, ..
-        } => {
+        } if !location
+            .and_then(|l| key_before(text, l))
+            .is_some_and(|k| may_be_secret_key(&k)) =>
+        {
             let msg = match did_you_mean(variant, expected) {
                 Some(m) => format!("unknown value `{variant}`, did you mean `{m}`?"),
                 None => format!("unknown value `{variant}`"),
@@ -398,17 +401,19 @@ fn convert_error(file: &Path, text: &str, err: &serde_saphyr::Error) -> ConfigEr
                 E::SerdeInvalidType { .. }
                     | E::SerdeInvalidValue { .. }
                     | E::SerdeInvalidLength { .. }
+                    | E::SerdeUnknownVariant { .. }
                     | E::InvalidScalar { .. }
                     | E::Unexpected { .. }
                     | E::NullIntoString { .. }
                     | E::Message { .. }
             );
             let key = location.and_then(|l| key_before(text, l));
-            if let Some(k) = &key {
-                if is_secret_key(k) && is_value_error && !msg.contains("secret") {
-                    // The message may quote the value: never echo it.
-                    msg = "invalid value".to_string();
-                }
+            if key.as_deref().is_some_and(may_be_secret_key)
+                && is_value_error
+                && !msg.starts_with(SECRET_MSG)
+            {
+                // The message may quote the value: never echo it.
+                msg = "invalid value".to_string();
             }
             let msg = match key {
                 Some(k) if is_value_error => format!("`{k}`: {msg}"),
@@ -955,20 +960,25 @@ impl fmt::Display for Secret {
     }
 }
 
-const SECRET_EXPECTED: &str = "a secret: a quoted string, {env: VARIABLE} or {file: PATH}";
+/// Every error message of [`SecretVisitor`] starts with this, so `convert_error` can
+/// tell them (they never contain the value) from other messages on a secret key.
+const SECRET_MSG: &str = "a secret";
+const SECRET_EXPECTED: &str = "a quoted string, {env: VARIABLE} or {file: PATH}";
 
 struct SecretVisitor;
 
 impl SecretVisitor {
     fn wrong<E: de::Error>(what: &str) -> E {
-        E::custom(format!("expected {SECRET_EXPECTED}, found {what}"))
+        E::custom(format!(
+            "{SECRET_MSG} must be {SECRET_EXPECTED}, not {what}"
+        ))
     }
 }
 
 impl<'de> Visitor<'de> for SecretVisitor {
     type Value = Secret;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(SECRET_EXPECTED)
+        write!(f, "{SECRET_MSG}: {SECRET_EXPECTED}")
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Secret, E> {
         if v.is_empty() {
@@ -1036,10 +1046,10 @@ impl<'de> Visitor<'de> for SecretVisitor {
                 other => {
                     let msg = match did_you_mean(other, &["env", "file"]) {
                         Some(m) => {
-                            format!("unknown key `{other}` in a secret, did you mean `{m}`?")
+                            format!("{SECRET_MSG} takes `env` or `file`, not `{other}`: did you mean `{m}`?")
                         }
                         None => {
-                            format!("unknown key `{other}` in a secret: expected `env` or `file`")
+                            format!("{SECRET_MSG} takes `env` or `file`, not `{other}`")
                         }
                     };
                     return Err(de::Error::custom(msg));
@@ -1048,7 +1058,7 @@ impl<'de> Visitor<'de> for SecretVisitor {
         }
         out.ok_or_else(|| {
             de::Error::custom(format!(
-                "expected {SECRET_EXPECTED}, found an empty mapping"
+                "{SECRET_MSG} must be {SECRET_EXPECTED}, not an empty mapping"
             ))
         })
     }
@@ -1201,6 +1211,47 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(e.contains("did you mean `env`?"), "{e}");
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    enum Proto {
+        Sha,
+        Md5,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct NotSecretTyped {
+        auth_password: Option<Proto>,
+        priv_password: Option<u32>,
+    }
+
+    #[test]
+    fn value_errors_on_secret_keys_are_redacted() {
+        for text in ["auth_password: hunter2\n", "priv_password: hunter2\n"] {
+            let e = from_yaml_str::<NotSecretTyped>("s.yml", text)
+                .err()
+                .unwrap_or_else(|| panic!("{text}: no error"));
+            let all = format!("{e}\n{}\n{e:?}", e.render());
+            assert!(!all.contains("hunter2"), "{all}");
+            assert_eq!(
+                e.location,
+                Some(Location {
+                    line: 1,
+                    column: 16
+                }),
+                "{all}"
+            );
+            assert!(e.message.ends_with(": invalid value"), "{all}");
+        }
+        // A typo in a secret's key: the unknown-key error shows the line, masked.
+        let e = from_yaml_str::<P>("s.yml", "port: x\npasword: hunter2\n").err();
+        let all = e
+            .map(|e| format!("{e}\n{}\n{e:?}", e.render()))
+            .unwrap_or_default();
+        assert!(all.contains("unknown key `pasword`"), "{all}");
+        assert!(!all.contains("hunter2"), "{all}");
     }
 
     #[derive(Debug, Deserialize)]

@@ -126,7 +126,7 @@ fn secret_type_error_does_not_echo_the_value() {
     );
     assert_eq!(
         e.message,
-        "`community`: expected a secret: a quoted string, {env: VARIABLE} or {file: PATH}, found a number (quote it)"
+        "`community`: a secret must be a quoted string, {env: VARIABLE} or {file: PATH}, not a number (quote it)"
     );
     let all = format!("{}\n{e:?}", e.render());
     assert!(!all.contains("8675309"), "{all}");
