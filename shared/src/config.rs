@@ -375,6 +375,15 @@ fn convert_error(file: &Path, text: &str, err: &serde_saphyr::Error) -> ConfigEr
             ConfigError::new(file, location, msg)
                 .with_hint("each key may appear only once in a mapping")
         }
+        E::Budget { .. } => ConfigError::new(
+            file,
+            location,
+            format!(
+                "the YAML is too large or expands too many aliases ({})",
+                strip_location_suffix(&inner.to_string())
+            ),
+        )
+        .with_hint("rtmon config files are small: split a big flow list into several files"),
         E::MultipleDocuments { .. } => ConfigError::new(
             file,
             location,
@@ -419,9 +428,12 @@ fn convert_error(file: &Path, text: &str, err: &serde_saphyr::Error) -> ConfigEr
                 Some(k) if is_value_error => format!("`{k}`: {msg}"),
                 _ => msg,
             };
+            let deep = msg.contains("recursion limit");
             let e = ConfigError::new(file, location, msg);
             if is_value_error {
                 e
+            } else if deep {
+                e.with_hint("the YAML is nested too deeply")
             } else {
                 e.with_hint(
                     "a YAML syntax error: the mistake may be just before this point \
