@@ -557,7 +557,7 @@ impl Node {
         match &mut self.value {
             Value::Bool(_) | Value::Int(_) | Value::Float(_) => {
                 self.raw = span
-                    .and_then(|(o, l)| text.get(o..o + l))
+                    .and_then(|(o, l)| text.get(o..o.checked_add(l)?))
                     .map(str::to_string);
             }
             Value::Seq(items) => items.iter_mut().for_each(|n| n.fill_raw(text, spans, next)),
@@ -663,7 +663,9 @@ impl<'de> Deserialize<'de> for RawNode {
         let s = Spanned::<Kind>::deserialize(d)?;
         let location =
             Location::from_saphyr(s.referenced).unwrap_or(Location { line: 1, column: 1 });
-        let span = s.referenced.span();
+        // Raw text comes from where the value is defined (an alias `*a` points back at
+        // its anchored scalar); the location is where it is used.
+        let span = s.defined.span();
         let own = (
             span.byte_offset()
                 .and_then(|o| usize::try_from(o).ok())
@@ -1330,5 +1332,11 @@ mod tests {
             t.key_node("c").map(|k| k.location),
             Some(Location { line: 3, column: 1 })
         );
+        // An alias of a number: the raw text of the anchored scalar, the alias's place.
+        let t =
+            parse_tree(Path::new("t.yml"), "a: &v 1.50\nb: *v\n").unwrap_or_else(|e| panic!("{e}"));
+        let b = t.get("b");
+        assert_eq!(b.and_then(Node::as_text), Some("1.50"));
+        assert_eq!(b.map(|b| b.location), Some(Location { line: 2, column: 4 }));
     }
 }
