@@ -334,3 +334,50 @@ fn validate_returns_every_error_of_a_file() {
         Some("5 more error(s) after this one")
     );
 }
+
+/// Every single-line deletion or duplication and every insertion of a YAML-significant
+/// character into the good fixture gives flows or located errors: no panic, and every
+/// error points inside the file.
+#[test]
+fn mutated_files_never_panic_and_errors_point_inside_the_file() {
+    let good =
+        std::fs::read_to_string(fixtures().join("good.yml")).unwrap_or_else(|e| panic!("{e}"));
+    let lines: Vec<&str> = good.lines().collect();
+    let mut inputs = Vec::new();
+    for i in 0..lines.len() {
+        let mut del = lines.clone();
+        del.remove(i);
+        inputs.push(del.join("\n"));
+        let mut dup = lines.clone();
+        dup.insert(i, lines[i]);
+        inputs.push(dup.join("\n"));
+    }
+    let chars: Vec<char> = good.chars().collect();
+    for pos in (0..chars.len()).step_by(3) {
+        for c in [':', '-', '{', '"', '\t', '#', '&', '*', ' '] {
+            let mut m = chars.clone();
+            m.insert(pos, c);
+            inputs.push(m.into_iter().collect());
+        }
+    }
+    let (mut ok, mut failed) = (0, 0);
+    for text in &inputs {
+        match flow::validate_str(Path::new("m.yml"), text) {
+            Ok(_) => ok += 1,
+            Err(errors) => {
+                failed += 1;
+                assert!(!errors.is_empty());
+                let n = text.lines().count().max(1);
+                for e in errors {
+                    let l = e
+                        .location
+                        .unwrap_or_else(|| panic!("no location: {e}\n{text}"));
+                    assert!(l.line >= 1 && l.line <= n + 1, "{e}\n{text}");
+                    assert!(l.column >= 1, "{e}\n{text}");
+                }
+            }
+        }
+    }
+    // Both outcomes occur (some mutations are harmless, e.g. a space inside a title).
+    assert!(ok > 0 && failed > 0, "ok {ok}, failed {failed}");
+}
