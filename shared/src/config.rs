@@ -869,7 +869,8 @@ impl<'s> Decoder<'s> {
 // Secrets.
 
 /// A secret (SNMP community, v3 password, API token) given literally, as
-/// `{env: VAR}` or as `{file: PATH}`. `Debug` and `Display` print `<secret>`; errors
+/// `{env: VAR}` / `"{env:VAR}"` or as `{file: PATH}` / `"{file:PATH}"` (a relative
+/// path is relative to the config file). `Debug` and `Display` print `<secret>`; errors
 /// name the variable or file, never the value. Environment variables and files are
 /// read when [`Secret::reveal`] is called, so a rotated file is picked up.
 #[derive(Clone, PartialEq, Eq)]
@@ -981,6 +982,14 @@ const SECRET_EXPECTED: &str = "a quoted string, {env: VARIABLE} or {file: PATH}"
 
 struct SecretVisitor;
 
+/// `p` joined to the directory of the file being loaded, if it is relative.
+fn relative_to_base(p: PathBuf) -> PathBuf {
+    match BASE_DIR.with(|b| b.borrow().clone()) {
+        Some(base) if p.is_relative() => base.join(p),
+        _ => p,
+    }
+}
+
 impl SecretVisitor {
     fn wrong<E: de::Error>(what: &str) -> E {
         E::custom(format!(
@@ -998,10 +1007,28 @@ impl<'de> Visitor<'de> for SecretVisitor {
         if v.is_empty() {
             return Err(E::custom("a secret must not be empty"));
         }
+        // The string forms `"{env:VAR}"` / `"{file:PATH}"` (as in the SNMP exporter's
+        // config) are references too.
+        if let Some(inner) = v.strip_prefix('{').and_then(|r| r.strip_suffix('}')) {
+            if let Some(var) = inner.strip_prefix("env:") {
+                let var = var.trim();
+                if var.is_empty() {
+                    return Err(E::custom("a secret's `env` must name a variable"));
+                }
+                return Ok(Secret::from_env(var));
+            }
+            if let Some(path) = inner.strip_prefix("file:") {
+                let path = path.trim();
+                if path.is_empty() {
+                    return Err(E::custom("a secret's `file` must name a file"));
+                }
+                return Ok(Secret::from_file(relative_to_base(PathBuf::from(path))));
+            }
+        }
         Ok(Secret::literal(v))
     }
     // Every other scalar: an error that does not echo the value. (All messages of this
-    // visitor contain the word "secret": `convert_error` keeps those, and replaces any
+    // visitor start with SECRET_MSG: `convert_error` keeps those, and replaces any
     // other value error on a secret-looking key with a generic one.)
     fn visit_bool<E: de::Error>(self, _: bool) -> Result<Secret, E> {
         Err(Self::wrong("a boolean (quote it)"))
@@ -1051,11 +1078,7 @@ impl<'de> Visitor<'de> for SecretVisitor {
                 }
                 "file" => {
                     let p: PathBuf = a.next_value()?;
-                    let p = match BASE_DIR.with(|b| b.borrow().clone()) {
-                        Some(base) if p.is_relative() => base.join(p),
-                        _ => p,
-                    };
-                    out = Some(Secret::from_file(p));
+                    out = Some(Secret::from_file(relative_to_base(p)));
                 }
                 other => {
                     let msg = match did_you_mean(other, &["env", "file"]) {

@@ -328,22 +328,34 @@ fn is_legacy(entries: &[(Node, Node)]) -> bool {
 /// The error and hint for a secret-looking key in a flow file (never the value).
 fn secret_message(key: &str) -> (String, String) {
     let k = key.to_ascii_lowercase();
-    let msg = format!("`{key}` is a secret and does not belong in a flow file");
-    let hint = if k.contains("community")
+    let (goes, hint) = if k.contains("community")
         || k.contains("pass")
         || k.contains("priv")
         || k.contains("auth")
     {
-        "put SNMP communities and v3 passwords in the SNMP exporter's config (an entry under \
-         `auths:`, read from a file or environment variable) and name that auth here with \
-         `auth: <name>`"
+        (
+            "put it in the SNMP exporter's config under `auths:` and name that auth here \
+             with `auth: <name>`",
+            "the SNMP exporter's config reads it from a file or an environment variable, \
+             e.g. `community: \"{file:/run/secrets/snmp-community}\"` or \
+             `community: \"{env:SNMP_COMMUNITY}\"`",
+        )
     } else if k.contains("token") || k.contains("key") {
-        "give the Grafana token to `rtmon-dashboards upload` with --token-file or the \
-         GRAFANA_TOKEN environment variable"
+        (
+            "give it to `rtmon-dashboards upload` with --token-file or the GRAFANA_TOKEN \
+             environment variable",
+            "use a Grafana service-account token, kept in a file readable only by the uploader",
+        )
     } else {
-        "keep secrets in a file or environment variable read by the component that needs it"
+        (
+            "keep it in a file or environment variable read by the component that needs it",
+            "flow files are meant to be committed and shared",
+        )
     };
-    (msg, hint.to_string())
+    (
+        format!("`{key}` is a secret and does not belong in a flow file; {goes}"),
+        hint.to_string(),
+    )
 }
 
 /// Whether a flow id is safe as a label value, a Grafana uid and a file name.

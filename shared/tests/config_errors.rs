@@ -174,12 +174,12 @@ fn secrets_in_a_flow_file_are_rejected_without_echo() {
         "secret-community.yml",
         11,
         5,
-        "`community` is a secret and does not belong in a flow file",
+        "`community` is a secret and does not belong in a flow file; put it in the SNMP exporter's config under `auths:` and name that auth here with `auth: <name>`",
     );
     assert_no_secret(&e);
     let hint = e.hint.clone().unwrap_or_default();
     assert!(
-        hint.contains("SNMP exporter's config") && hint.contains("auth: <name>"),
+        hint.contains("\"{file:/") && hint.contains("\"{env:"),
         "{hint}"
     );
     assert!(
@@ -192,7 +192,7 @@ fn secrets_in_a_flow_file_are_rejected_without_echo() {
         "secret-in-port.yml",
         13,
         37,
-        "`communityString` is a secret and does not belong in a flow file",
+        "`communityString` is a secret and does not belong in a flow file; put it in the SNMP exporter's config under `auths:` and name that auth here with `auth: <name>`",
     );
     assert_no_secret(&e);
 
@@ -200,10 +200,10 @@ fn secrets_in_a_flow_file_are_rejected_without_echo() {
         "secret-token.yml",
         1,
         1,
-        "`grafanaAPIToken` is a secret and does not belong in a flow file",
+        "`grafanaAPIToken` is a secret and does not belong in a flow file; give it to `rtmon-dashboards upload` with --token-file or the GRAFANA_TOKEN environment variable",
     );
     assert_no_secret(&e);
-    assert!(e.hint.unwrap_or_default().contains("--token-file"));
+    assert!(e.hint.unwrap_or_default().contains("service-account token"));
 }
 
 #[test]
@@ -309,7 +309,7 @@ fn validate_returns_every_error_of_a_file() {
             (
                 11,
                 5,
-                "`password` is a secret and does not belong in a flow file"
+                "`password` is a secret and does not belong in a flow file; put it in the SNMP exporter's config under `auths:` and name that auth here with `auth: <name>`"
             ),
             (12, 5, "host: missing required key `interface`"),
             (13, 5, "unknown key `interfce`, did you mean `interface`?"),

@@ -35,7 +35,7 @@ fn secrets_come_from_literal_env_and_relative_file() {
     let path = dir().join("auths.yml");
     let a: Auths = config::load_yaml(&path).unwrap_or_else(|e| panic!("{}", e.render()));
     assert_eq!(a.modules, vec!["if_mib".to_string()]);
-    assert_eq!(a.auths.len(), 3);
+    assert_eq!(a.auths.len(), 5);
     let v2 = &a.auths["site_v2"];
     assert_eq!(v2.version, 2);
     // Relative to the config file's directory, not the working directory.
@@ -55,10 +55,13 @@ fn secrets_come_from_literal_env_and_relative_file() {
         env.reveal().map_err(|e| e.to_string()),
         Err(format!("environment variable `{VAR}` is not set"))
     );
+    // The SNMP exporter's string forms are the same references.
+    assert_eq!(&a.auths["str_env"].community, env);
+    assert_eq!(a.auths["str_file"].community, v2.community);
     // Debug output of the whole config hides every secret.
     let dbg = format!("{a:?}");
     assert!(!dbg.contains("c0mmunity"), "{dbg}");
-    assert_eq!(dbg.matches("<secret>").count(), 3, "{dbg}");
+    assert_eq!(dbg.matches("<secret>").count(), 5, "{dbg}");
 }
 
 #[test]
@@ -79,13 +82,13 @@ fn semantic_errors_point_at_spanned_values() {
     assert_eq!(
         e.location,
         Some(Location {
-            line: 13,
+            line: 20,
             column: 15
         })
     );
     assert_eq!(
         e.to_string(),
-        format!("{}:13:15: unknown auth `site_v3`", path.display())
+        format!("{}:20:15: unknown auth `site_v3`", path.display())
     );
     assert_eq!(e.hint.as_deref(), Some("did you mean `site_v2`?"));
 }
