@@ -1,7 +1,8 @@
 //! The script configuration file.
 //!
 //! A superset of ricoberger/script_exporter's format: a config using only `name`,
-//! `command` and `args` loads unchanged.
+//! `command` and `args` loads unchanged, and so does the older v2 form
+//! `script: ./check.sh arg` (split on whitespace, never run through a shell).
 //!
 //! ```yaml
 //! scripts:
@@ -195,7 +196,11 @@ struct RawConfig {
 #[serde(deny_unknown_fields)]
 struct RawScript {
     name: Spanned<String>,
-    command: Spanned<CommandSpec>,
+    #[serde(default)]
+    command: Option<Spanned<CommandSpec>>,
+    /// script_exporter v2's older form: one string, split on whitespace (no shell).
+    #[serde(default)]
+    script: Option<Spanned<String>>,
     #[serde(default)]
     args: Vec<String>,
     #[serde(default)]
@@ -353,20 +358,42 @@ fn validate_script(
             format!("script name {name:?} must be non-empty and use only [A-Za-z0-9_.-]"),
         ));
     }
-    let (program, mut args) = match &rs.command.value {
-        CommandSpec::One(c) => (c.clone(), Vec::new()),
-        CommandSpec::List(l) => match l.split_first() {
-            Some((p, rest)) => (p.clone(), rest.to_vec()),
-            None => (String::new(), Vec::new()),
+    let words: Vec<String> = match (&rs.command, &rs.script) {
+        (Some(_), Some(sc)) => {
+            return Err(ConfigError::at(
+                file,
+                sc,
+                format!("script {name:?}: give either `command` or `script`, not both"),
+            ))
+        }
+        (None, None) => {
+            return Err(ConfigError::at(
+                file,
+                &rs.name,
+                format!("script {name:?}: `command` is missing"),
+            ))
+        }
+        (Some(c), None) => match &c.value {
+            CommandSpec::One(c) => vec![c.clone()],
+            CommandSpec::List(l) => l.clone(),
         },
+        (None, Some(sc)) => sc.value.split_whitespace().map(str::to_string).collect(),
     };
-    if program.trim().is_empty() {
-        return Err(ConfigError::at(
-            file,
-            &rs.command,
-            format!("script {name:?}: command is empty"),
-        ));
-    }
+    let (program, mut args) = match words.split_first() {
+        Some((p, rest)) if !p.trim().is_empty() => (p.clone(), rest.to_vec()),
+        _ => {
+            let at = match (&rs.command, &rs.script) {
+                (Some(c), _) => ConfigError::at(file, c, ""),
+                (_, Some(s)) => ConfigError::at(file, s, ""),
+                _ => ConfigError::at(file, &rs.name, ""),
+            };
+            return Err(ConfigError::new(
+                file,
+                at.location,
+                format!("script {name:?}: command is empty"),
+            ));
+        }
+    };
     args.extend(rs.args);
 
     let mut timeout = None;
@@ -588,6 +615,19 @@ mod tests {
             .scripts
             .iter()
             .all(|s| s.params.is_empty() && s.timeout.is_none()));
+    }
+
+    #[test]
+    fn script_exporter_v2_script_key_loads() {
+        // The predecessor's se_config/config.yaml form (script_exporter v2.5).
+        let c = p("scripts:\n  - name: default\n    script: ./examples/args.sh -v  x\n")
+            .expect("loads");
+        assert_eq!(c.scripts[0].program, "./examples/args.sh");
+        assert_eq!(c.scripts[0].args, vec!["-v", "x"]);
+        let e = p("scripts:\n  - name: d\n    script: a\n    command: b\n").expect_err("both");
+        assert!(e.to_string().contains("not both"), "{e}");
+        let e = p("scripts:\n  - name: d\n").expect_err("none");
+        assert!(e.to_string().contains("missing"), "{e}");
     }
 
     #[test]
