@@ -259,12 +259,43 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let opts = gen.options()?;
             let flows = load_flows(&flows)?;
             std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
-            for flow in &flows {
-                let d = dashboard::build(flow, &opts);
-                let text = serde_json::to_string_pretty(&d).map_err(|e| e.to_string())? + "\n";
-                let path = out.join(format!("{}.json", dashboard::uid(&flow.id)));
-                write_file(&path, &text)?;
-                println!("{}", path.display());
+            // Flows are independent: build, serialise and write them on every core.
+            let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let chunk = flows.len().div_ceil(workers).max(1);
+            let results: Vec<Result<Vec<PathBuf>, String>> = std::thread::scope(|scope| {
+                let handles: Vec<_> = flows
+                    .chunks(chunk)
+                    .map(|part| {
+                        let (out, opts) = (&out, &opts);
+                        scope.spawn(move || -> Result<Vec<PathBuf>, String> {
+                            let mut written = Vec::with_capacity(part.len());
+                            for flow in part {
+                                let d = dashboard::build(flow, opts);
+                                let text = serde_json::to_string_pretty(&d)
+                                    .map_err(|e| e.to_string())?
+                                    + "\n";
+                                let path = out.join(format!("{}.json", dashboard::uid(&flow.id)));
+                                write_file(&path, &text)?;
+                                written.push(path);
+                            }
+                            Ok(written)
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join()
+                            .unwrap_or_else(|_| Err("a generator thread panicked".into()))
+                    })
+                    .collect()
+            });
+            let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+            for r in results {
+                for path in r? {
+                    use std::io::Write as _;
+                    let _ = writeln!(stdout, "{}", path.display());
+                }
             }
             Ok(())
         }
