@@ -1,11 +1,13 @@
 //! HTTP basic authentication against bcrypt hashes (`basic_auth_users`), with a cache of
-//! successful verifications: one bcrypt check costs ~80 ms at cost 10.
+//! verification results: one bcrypt check costs ~80–100 ms at cost 10. Failures are
+//! cached too (as exporter-toolkit does), so a client retrying the same wrong password
+//! costs nothing; every *different* guess still pays the full bcrypt price.
 //!
 //! The cache key is (user, a keyed 128-bit SipHash of the presented password); the key is
 //! random per process, so the cache holds neither the password nor anything from which it
 //! could be tested offline.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasher, Hasher, RandomState};
 use std::sync::Mutex;
 
@@ -18,7 +20,7 @@ const CACHE_MAX: usize = 1024;
 pub struct BasicAuth {
     users: BTreeMap<String, String>,
     keys: (RandomState, RandomState),
-    cache: Mutex<HashSet<(String, u128)>>,
+    cache: Mutex<HashMap<(String, u128), bool>>,
     /// Verified against when the user is unknown, so that unknown users cost as much
     /// as wrong passwords (no user enumeration by timing).
     dummy_hash: String,
@@ -61,7 +63,7 @@ impl BasicAuth {
         BasicAuth {
             users,
             keys: (RandomState::new(), RandomState::new()),
-            cache: Mutex::new(HashSet::new()),
+            cache: Mutex::new(HashMap::new()),
             dummy_hash,
         }
     }
@@ -89,8 +91,8 @@ impl BasicAuth {
         };
         let key = self.key(&user, &password);
         if let Ok(c) = self.cache.lock() {
-            if c.contains(&key) {
-                return true;
+            if let Some(&ok) = c.get(&key) {
+                return ok;
             }
         }
         let ok = match self.users.get(&user) {
@@ -100,24 +102,20 @@ impl BasicAuth {
                 false
             }
         };
-        if ok {
-            if let Ok(mut c) = self.cache.lock() {
-                if c.len() >= CACHE_MAX {
-                    c.clear();
-                }
-                c.insert(key);
+        if let Ok(mut c) = self.cache.lock() {
+            if c.len() >= CACHE_MAX {
+                c.clear();
             }
+            c.insert(key, ok);
         }
         ok
     }
 
-    /// Whether a successful check for this header is cached (tests, debugging).
-    pub fn is_cached(&self, authorization: &str) -> bool {
-        let Some((user, password)) = parse_basic(authorization) else {
-            return false;
-        };
+    /// The cached result for this header, if any (tests, debugging).
+    pub fn cached(&self, authorization: &str) -> Option<bool> {
+        let (user, password) = parse_basic(authorization)?;
         let key = self.key(&user, &password);
-        self.cache.lock().map(|c| c.contains(&key)).unwrap_or(false)
+        self.cache.lock().ok()?.get(&key).copied()
     }
 }
 
@@ -149,17 +147,20 @@ mod tests {
     }
 
     #[test]
-    fn verifies_caches_successes_only() {
+    fn verifies_and_caches_results() {
         let hash = bcrypt::hash("s3cret", 4).expect("hash");
         let auth = BasicAuth::new(BTreeMap::from([("prom".to_string(), hash)]));
         let good = header("prom", "s3cret");
         let bad = header("prom", "wrong");
-        assert!(!auth.is_cached(&good));
+        assert_eq!(auth.cached(&good), None);
         assert!(auth.check(Some(&good)));
-        assert!(auth.is_cached(&good));
+        assert_eq!(auth.cached(&good), Some(true));
         assert!(auth.check(Some(&good)));
         assert!(!auth.check(Some(&bad)));
-        assert!(!auth.is_cached(&bad));
+        assert_eq!(auth.cached(&bad), Some(false));
+        assert!(!auth.check(Some(&bad)));
+        // Same password, other user: a different cache entry.
+        assert_eq!(auth.cached(&header("other", "s3cret")), None);
         assert!(!auth.check(Some(&header("nobody", "s3cret"))));
         assert!(!auth.check(None));
         assert!(!auth.check(Some("Basic")));
