@@ -389,7 +389,10 @@ fn convert_error(file: &Path, text: &str, err: &serde_saphyr::Error) -> ConfigEr
             location,
             "a second YAML document starts here; this file takes one document",
         )
-        .with_hint("remove the `---` separator (several flows go under `flows:`)"),
+        .with_hint("remove the `---` separator and the document after it, or merge the two"),
+        E::Eof { .. } if is_blank_yaml(text) => {
+            ConfigError::new(file, None, "the file is empty (or holds only comments)")
+        }
         E::SerdeUnknownVariant {
             variant, expected, ..
         } if !location
@@ -404,7 +407,7 @@ fn convert_error(file: &Path, text: &str, err: &serde_saphyr::Error) -> ConfigEr
                 .with_hint(format!("expected one of: {}", expected.join(", ")))
         }
         other => {
-            let mut msg = strip_location_suffix(&other.to_string());
+            let mut msg = friendlier(&strip_location_suffix(&other.to_string()));
             let is_value_error = matches!(
                 other,
                 E::SerdeInvalidType { .. }
@@ -443,6 +446,46 @@ fn convert_error(file: &Path, text: &str, err: &serde_saphyr::Error) -> ConfigEr
         }
     };
     e.with_source(text)
+}
+
+/// Whether `text` holds no YAML content (only blank lines and comments).
+fn is_blank_yaml(text: &str) -> bool {
+    text.lines().all(|l| {
+        let l = l.trim_start_matches('\u{feff}').trim();
+        l.is_empty() || l.starts_with('#') || l == "---" || l == "..."
+    })
+}
+
+/// Rewrites developer-facing serde messages for people editing a config file.
+fn friendlier(msg: &str) -> String {
+    let ranges = [
+        ("u8", "an integer in 0..=255"),
+        ("u16", "an integer in 0..=65535"),
+        ("u32", "an integer in 0..=4294967295"),
+        ("u64", "a non-negative integer"),
+        ("usize", "a non-negative integer"),
+        ("i8", "an integer in -128..=127"),
+        ("i16", "an integer in -32768..=32767"),
+        ("i32", "a 32-bit integer"),
+        ("i64", "an integer"),
+        ("f32", "a number"),
+        ("f64", "a number"),
+    ];
+    if let Some(t) = msg.strip_prefix("invalid ") {
+        if let Some((_, want)) = ranges.iter().find(|(n, _)| *n == t) {
+            return format!("expected {want}");
+        }
+    }
+    if msg.starts_with("cannot deserialize null into string") {
+        return "has no value (expected a string)".to_string();
+    }
+    if msg == "expected mapping start" {
+        return "expected a mapping (`key: value` lines)".to_string();
+    }
+    if msg == "expected sequence start" {
+        return "expected a list (`- item` lines or `[a, b]`)".to_string();
+    }
+    msg.to_string()
 }
 
 /// Drops serde-saphyr's " at line X, column Y" suffix (we print the location first).
@@ -1313,12 +1356,22 @@ mod tests {
         let e = from_yaml_str::<P>("p.yml", "port: x\nvlan: 70000\n").err();
         assert_eq!(
             e.map(|e| e.to_string()).unwrap_or_default(),
-            "p.yml:2:7: `vlan`: invalid u16"
+            "p.yml:2:7: `vlan`: expected an integer in 0..=65535"
         );
         let e = from_yaml_str::<P>("p.yml", "{port: x, vlan: abc}\n").err();
         assert_eq!(
             e.map(|e| e.to_string()).unwrap_or_default(),
-            "p.yml:1:17: `vlan`: invalid u16"
+            "p.yml:1:17: `vlan`: expected an integer in 0..=65535"
+        );
+        let e = from_yaml_str::<P>("p.yml", "port: ~\n").err();
+        assert_eq!(
+            e.map(|e| e.to_string()).unwrap_or_default(),
+            "p.yml:1:7: `port`: has no value (expected a string)"
+        );
+        let e = from_yaml_str::<P>("p.yml", "# nothing\n\n").err();
+        assert_eq!(
+            e.map(|e| e.to_string()).unwrap_or_default(),
+            "p.yml: the file is empty (or holds only comments)"
         );
         let e = from_yaml_str::<P>("p.yml", "vlan: 3\n").err();
         assert_eq!(
