@@ -317,7 +317,11 @@ fn scrape_timeout_header_sets_the_deadline() {
 #[test]
 fn landing_health_ready_routes_and_errors() {
     let ctx = Arc::new(Ctx::default());
-    let (addr, exp) = start(ctx.clone(), &[]);
+    // A second listener on IPv6 loopback serves the same exporter.
+    let v6 = format!("[::1]:{}", free_port());
+    let (addr, exp) = start(ctx.clone(), &[&format!("--web.listen-address={v6}")]);
+    let r6 = http_get(&v6, "/-/healthy").expect("GET over IPv6");
+    assert_eq!(r6.status, 200);
     let l = http_get(&addr, "/").expect("GET /");
     assert_eq!(l.status, 200);
     assert_eq!(l.header("content-type"), Some("text/html; charset=utf-8"));
@@ -520,6 +524,24 @@ fn tls_and_basic_auth_via_curl() {
         );
         assert!(!out.contains("rtmon_test_up"), "{out}");
     }
+    // TLS 1.2 is refused when min_version is TLS13.
+    let web13 = dir.path().join("web13.yml");
+    std::fs::write(
+        &web13,
+        "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  min_version: TLS13\n",
+    )
+    .expect("write web13.yml");
+    let (addr13, _) = start(
+        Arc::new(Ctx::default()),
+        &[&format!("--web.config.file={}", web13.display())],
+    );
+    let url13 = format!("https://{addr13}/metrics");
+    assert_eq!(curl(&["--cacert", &cacert, "--tlsv1.3", &url13]).0, 200);
+    assert_ne!(
+        curl(&["--cacert", &cacert, "--tls-max", "1.2", &url13]).0,
+        200,
+        "TLS 1.2 must be refused"
+    );
     // Plain HTTP on the TLS port gets no answer.
     let plain = http_get(&addr, "/metrics");
     assert!(
