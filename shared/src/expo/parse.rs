@@ -225,6 +225,12 @@ fn assemble(lines: Vec<(usize, Line)>, errors: &mut Vec<ParseError>) -> MetricSe
             (MetricType::Summary, "") if !has("quantile") => {
                 Some("summary sample without a `quantile` label")
             }
+            (MetricType::Histogram, "_bucket") if !float_label(&s.labels, "le") => {
+                Some("histogram bucket with a non-numeric `le` label")
+            }
+            (MetricType::Summary, "") if !float_label(&s.labels, "quantile") => {
+                Some("summary sample with a non-numeric `quantile` label")
+            }
             (MetricType::Histogram, "_sum" | "_count") if has("le") => {
                 Some("histogram _sum/_count must not have an `le` label")
             }
@@ -256,6 +262,14 @@ fn assemble(lines: Vec<(usize, Line)>, errors: &mut Vec<ParseError>) -> MetricSe
     // HELP/TYPE lines without samples produce no family.
     set.prune_empty();
     set
+}
+
+/// Whether label `name` is present and holds a float (`+Inf` included).
+fn float_label(labels: &[Label], name: &str) -> bool {
+    labels
+        .iter()
+        .find(|(k, _)| k == name)
+        .is_some_and(|(_, v)| parse_value(v).is_some())
 }
 
 /// Finds a sample's family: its own name if declared, else the base of a
@@ -634,17 +648,19 @@ mod tests {
             "h_seconds_bucket{le=\"+Inf\"} 3\n",
             "h_seconds_sum 0.7\n",
             "h_seconds_count 3\n",
-            "h_seconds_bucket 4\n",        // 7: no le
-            "h_seconds 1\n",               // 8: bare name
-            "h_seconds_sum{le=\"1\"} 1\n", // 9: le on sum
-            "# TYPE s summary\n",
+            "h_seconds_bucket 4\n",             // 7: no le
+            "h_seconds 1\n",                    // 8: bare name
+            "h_seconds_sum{le=\"1\"} 1\n",      // 9: le on sum
+            "h_seconds_bucket{le=\"big\"} 1\n", // 10: le not a number
+            "# TYPE s summary\n",               // 11
             "s{quantile=\"0.5\"} 0.2\n",
             "s_sum 1\n",
             "s_count 5\n",
-            "s 9\n",                  // 14: no quantile
-            "s_bucket{le=\"1\"} 1\n", // 15: not grouped, own untyped family
+            "s 9\n",                    // 15: no quantile
+            "s_bucket{le=\"1\"} 1\n",   // 16: not grouped, own untyped family
+            "s{quantile=\"half\"} 1\n", // 17: quantile not a number
         ));
-        assert_eq!(lines(&r), vec![7, 8, 9, 14]);
+        assert_eq!(lines(&r), vec![7, 8, 9, 10, 15, 17]);
         let h = r.set.get("h_seconds").expect("histogram");
         assert_eq!(h.kind, MetricType::Histogram);
         assert_eq!(h.help, "Latency.");
