@@ -381,3 +381,37 @@ fn mutated_files_never_panic_and_errors_point_inside_the_file() {
     // Both outcomes occur (some mutations are harmless, e.g. a space inside a title).
     assert!(ok > 0 && failed > 0, "ok {ok}, failed {failed}");
 }
+
+/// Shape mistakes at every level, each with its exact place and message.
+#[test]
+fn shape_mistakes_at_every_level() {
+    let hosts = "  - host: a\n    interface: eth0\n  - host: b\n    interface: eth1\n";
+    let cases: Vec<(String, usize, usize, &str)> = vec![
+        ("flow: f\npath: dtn-a\n".into(), 2, 7, "`path` must be a list of hops, found a string"),
+        (format!("flow: f\ntitel: T\npath:\n{hosts}"), 2, 1, "unknown key `titel`, did you mean `title`?"),
+        ("flows: {}\n".into(), 1, 8, "`flows` must be a list of flows, found a mapping"),
+        ("flows: []\n".into(), 1, 8, "`flows` is empty"),
+        ("- flow: f\n".into(), 1, 1, "a flow file must be a mapping, found a list"),
+        (format!("path:\n{hosts}"), 1, 1, "flow: missing required key `flow`"),
+        (format!("flow: f\npath:\n  - dtn-a\n{hosts}"), 3, 5, "a hop must be a mapping, found a string"),
+        (format!("flow: f\npath:\n  - {{host: a, switch: s}}\n{hosts}"), 3, 15, "a hop is either a `host:` or a `switch:`, not both"),
+        (format!("flow: f\npath:\n  - name: x\n{hosts}"), 3, 5, "a hop needs a `host:` or a `switch:` key"),
+        (format!("flow: f\npath:\n{hosts}  - switch: s\n    target: 192.0.2.1\n    in: {{port: a}}\n    out: hundredGigE 1/31\n"), 10, 10, "`out` must be a mapping, found a string"),
+        (format!("flow: f\npath:\n  - host: a\n    interface: eth0\n  - switch: s\n    target: 192.0.2.1\n    modules: []\n    in: {{port: a}}\n    out: {{port: b}}\n  - host: b\n    interface: e\n"), 7, 14, "`modules` must not be empty (leave it out for `[if_mib]`)"),
+        (format!("flow: f\npath:\n  - host: a\n    interface: eth0\n    vlan: \"1000\"\n  - host: b\n    interface: e\n"), 5, 11, "`vlan` must be an integer in 1..=4094, found a string"),
+    ];
+    for (text, line, column, message) in cases {
+        let errs = flow::validate_str(Path::new("s.yml"), &text)
+            .err()
+            .unwrap_or_default();
+        let got: Vec<(Option<Location>, &str)> = errs
+            .iter()
+            .map(|e| (e.location, e.message.as_str()))
+            .collect();
+        assert_eq!(
+            got.first().copied(),
+            Some((Some(Location { line, column }), message)),
+            "{text}\n{got:#?}"
+        );
+    }
+}
