@@ -397,8 +397,8 @@ fn shape_mistakes_at_every_level() {
         (format!("flow: f\npath:\n  - {{host: a, switch: s}}\n{hosts}"), 3, 15, "a hop is either a `host:` or a `switch:`, not both"),
         (format!("flow: f\npath:\n  - name: x\n{hosts}"), 3, 5, "a hop needs a `host:` or a `switch:` key"),
         (format!("flow: f\npath:\n{hosts}  - switch: s\n    target: 192.0.2.1\n    in: {{port: a}}\n    out: hundredGigE 1/31\n"), 10, 10, "`out` must be a mapping, found a string"),
-        (format!("flow: f\npath:\n  - host: a\n    interface: eth0\n  - switch: s\n    target: 192.0.2.1\n    modules: []\n    in: {{port: a}}\n    out: {{port: b}}\n  - host: b\n    interface: e\n"), 7, 14, "`modules` must not be empty (leave it out for `[if_mib]`)"),
-        (format!("flow: f\npath:\n  - host: a\n    interface: eth0\n    vlan: \"1000\"\n  - host: b\n    interface: e\n"), 5, 11, "`vlan` must be an integer in 1..=4094, found a string"),
+        ("flow: f\npath:\n  - host: a\n    interface: eth0\n  - switch: s\n    target: 192.0.2.1\n    modules: []\n    in: {port: a}\n    out: {port: b}\n  - host: b\n    interface: e\n".into(), 7, 14, "`modules` must not be empty (leave it out for `[if_mib]`)"),
+        ("flow: f\npath:\n  - host: a\n    interface: eth0\n    vlan: \"1000\"\n  - host: b\n    interface: e\n".into(), 5, 11, "`vlan` must be an integer in 1..=4094, found a string"),
     ];
     for (text, line, column, message) in cases {
         let errs = flow::validate_str(Path::new("s.yml"), &text)
