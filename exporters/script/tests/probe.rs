@@ -512,3 +512,73 @@ fn bad_config_fails_at_start_with_location() {
         assert!(help.contains(flag), "{flag} missing from --help");
     }
 }
+
+#[test]
+fn cache_reuses_a_result_per_parameter_set() {
+    let f = start(
+        &[("c.sh", "echo run >> \"$COUNT_FILE\"; echo \"runs $(wc -l < \"$COUNT_FILE\")\"")],
+        "scripts:\n  - name: c\n    command: $DIR/c.sh\n    env: {COUNT_FILE: $DIR/count}\n    cache: {duration: 60s}\n    params:\n      - {name: k, regex: '[a-z]'}\n",
+        &[],
+    );
+    let runs = || {
+        std::fs::read_to_string(f.path("count"))
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    let b = f.get("/probe?script=c&k=a").text();
+    assert_eq!(v(&b, "script_cached", &[("script", "c")]), Some(0.0), "{b}");
+    assert_eq!(v(&b, "runs", &[]), Some(1.0));
+    let b = f.get("/probe?script=c&k=a").text();
+    assert_eq!(v(&b, "script_cached", &[("script", "c")]), Some(1.0), "{b}");
+    assert_eq!(v(&b, "runs", &[]), Some(1.0));
+    assert_eq!(runs(), 1);
+    // Another parameter value is another cache entry.
+    let b = f.get("/probe?script=c&k=b").text();
+    assert_eq!(v(&b, "script_cached", &[("script", "c")]), Some(0.0), "{b}");
+    assert_eq!(runs(), 2);
+    let m = f.get("/metrics").text();
+    assert_eq!(
+        v(&m, "rtmon_script_cache_hits_total", &[("script", "c")]),
+        Some(1.0),
+        "{m}"
+    );
+    assert_eq!(
+        v(&m, "rtmon_script_runs_total", &[("script", "c")]),
+        Some(2.0),
+        "{m}"
+    );
+}
+
+#[test]
+fn self_metrics_pass_promtool_lint() {
+    if !rtmon_testkit::available("promtool lint of /metrics", &["promtool"], false) {
+        return;
+    }
+    let f = start(
+        &[("ok.sh", "echo x 1")],
+        "scripts:\n  - name: ok\n    command: $DIR/ok.sh\n",
+        &[],
+    );
+    assert_eq!(f.get("/probe?script=ok").status, 200);
+    let body = f.get("/metrics").body;
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool");
+    if let Some(mut stdin) = child.stdin.take() {
+        std::io::Write::write_all(&mut stdin, &body).expect("write");
+    }
+    let out = child.wait_with_output().expect("promtool");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    // Only rtmon_script_* families are ours to lint (the runtime adds its own).
+    let ours: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("rtmon_script"))
+        .collect();
+    assert!(ours.is_empty(), "{text}");
+}
