@@ -321,27 +321,29 @@ pub fn prepare_body(mut set: MetricSet, key: &[(String, String)]) -> Result<Prep
             h.write_u8(0xff);
             sorted.hash(&mut h);
             let slot = seen.entry(h.finish()).or_default();
-            let full = |fi: usize, si: usize| -> (String, Vec<(&str, &str)>) {
-                let f = &fams[fi];
-                let s = &f.samples[si];
-                let mut l: Vec<(&str, &str)> = s
-                    .labels
-                    .iter()
-                    .map(|(k, v)| (k.as_ref(), v.as_str()))
-                    .collect();
-                l.sort_unstable();
-                (format!("{}{}", f.name, s.suffix), l)
-            };
-            let me = full(fi, si);
-            if slot.iter().any(|&(a, b)| full(a, b) == me) {
-                return Err(PushError::Config(format!(
-                    "duplicate series {}{{{}}} in the pushed metric set",
-                    me.0,
-                    me.1.iter()
-                        .map(|(k, v)| format!("{k}={v:?}"))
-                        .collect::<Vec<_>>()
-                        .join(",")
-                )));
+            // Same hash seen before (rare): compare for real.
+            if !slot.is_empty() {
+                let name = format!("{}{}", f.name, s.suffix);
+                let dup = slot.iter().any(|&(a, b)| {
+                    let (of, os) = (&fams[a], &fams[a].samples[b]);
+                    let mut l: Vec<(&str, &str)> = os
+                        .labels
+                        .iter()
+                        .map(|(k, v)| (k.as_ref(), v.as_str()))
+                        .collect();
+                    l.sort_unstable();
+                    format!("{}{}", of.name, os.suffix) == name && l == sorted
+                });
+                if dup {
+                    return Err(PushError::Config(format!(
+                        "duplicate series {name}{{{}}} in the pushed metric set",
+                        sorted
+                            .iter()
+                            .map(|(k, v)| format!("{k}={v:?}"))
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    )));
+                }
             }
             slot.push((fi, si));
         }
@@ -432,6 +434,9 @@ impl Pusher {
                 "--push.url: scheme {:?} is not http or https",
                 parsed.scheme()
             )));
+        }
+        if args.username.is_some() && parsed.scheme() == "http" {
+            tracing::warn!("--push.username over plain http: the password crosses the network unencrypted; use https");
         }
         if !parsed.username().is_empty() || parsed.password().is_some() {
             return Err(PushError::Config(

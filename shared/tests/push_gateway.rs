@@ -642,3 +642,97 @@ fn once_through_the_app_runtime_sets_the_exit_code() {
         std::process::ExitCode::SUCCESS
     );
 }
+
+/// Measurement, not a test (run on demand, release build):
+/// `cargo test -p rtmon --release --test push_gateway -- --ignored --nocapture bench_`.
+/// Pushes an 8,000-series snapshot 20 times through rtmon's client (validate + encode +
+/// gzip + PUT) and, side by side, the same body with `curl -X PUT --data-binary` (the
+/// cron + curl containers push mode replaces); prints medians and the ratio.
+#[test]
+#[ignore = "benchmark: run on demand"]
+fn bench_push_8k_series_vs_curl() {
+    if !available(
+        "bench_push_8k_series_vs_curl",
+        &[PUSHGATEWAY_BIN, "curl"],
+        false,
+    ) {
+        return;
+    }
+    let pgw = Pushgateway::start().expect("pushgateway");
+    let mut set = MetricSet::new();
+    let f = set.family(
+        "ifHCInOctets",
+        "The total number of octets received on the interface.",
+        MetricType::Counter,
+    );
+    for sw in 0..8u64 {
+        for port in 0..1000u64 {
+            f.add_owned(
+                vec![
+                    (
+                        std::borrow::Cow::Borrowed("ifAlias"),
+                        format!("uplink {sw}/{port}"),
+                    ),
+                    (
+                        std::borrow::Cow::Borrowed("ifDescr"),
+                        format!("hundredGigE 1/{port}"),
+                    ),
+                    (std::borrow::Cow::Borrowed("ifIndex"), port.to_string()),
+                    (
+                        std::borrow::Cow::Borrowed("ifName"),
+                        format!("sw{sw}-hu1/{port}"),
+                    ),
+                ],
+                port * 1_000_003 + sw,
+            );
+        }
+    }
+    let a = args(&pgw.url(), "rtmon_bench", &[("instance", "i1")]);
+    let rt = runtime();
+    let pusher = push::Pusher::new(&a).expect("pusher");
+    let median = |mut v: Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let mut prep = Vec::new();
+    let mut ours = Vec::new();
+    for _ in 0..20 {
+        let s = set.clone();
+        let t = std::time::Instant::now();
+        let p = push::prepare_body(s, pusher.key()).expect("valid");
+        prep.push(t.elapsed());
+        let s = set.clone();
+        let t = std::time::Instant::now();
+        rt.block_on(pusher.push(s)).expect("push");
+        ours.push(t.elapsed());
+        drop(p);
+    }
+    let body = push::prepare_body(set.clone(), pusher.key())
+        .expect("valid")
+        .body;
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("body.prom");
+    std::fs::write(&file, &body).expect("write");
+    let url = format!("{}/metrics/job/rtmon_bench_curl/instance/i1", pgw.url());
+    let mut theirs = Vec::new();
+    for _ in 0..20 {
+        let t = std::time::Instant::now();
+        let st = std::process::Command::new("curl")
+            .args(["-sf", "-o", "/dev/null", "-X", "PUT", "--data-binary"])
+            .arg(format!("@{}", file.display()))
+            .arg(&url)
+            .status()
+            .expect("curl");
+        theirs.push(t.elapsed());
+        assert!(st.success());
+    }
+    let (p, o, c) = (median(prep), median(ours), median(theirs));
+    println!(
+        "8000 series, body {} bytes: rtmon validate+encode {:?}; rtmon push (validate+encode+gzip+PUT) {:?}; curl PUT {:?}; ratio rtmon/curl {:.2}",
+        body.len(),
+        p,
+        o,
+        c,
+        o.as_secs_f64() / c.as_secs_f64()
+    );
+}
