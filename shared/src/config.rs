@@ -759,6 +759,8 @@ pub struct Decoder<'s> {
     pub source: &'s str,
     /// Errors found so far, in the order found.
     pub errors: Vec<ConfigError>,
+    /// Warnings: likely mistakes that do not stop loading.
+    pub warnings: Vec<ConfigError>,
 }
 
 impl<'s> Decoder<'s> {
@@ -768,7 +770,16 @@ impl<'s> Decoder<'s> {
             file: file.to_path_buf(),
             source,
             errors: Vec::new(),
+            warnings: Vec::new(),
         }
+    }
+
+    /// Records a warning at `at` with a hint.
+    pub fn warn(&mut self, at: Location, message: impl Into<String>, hint: impl Into<String>) {
+        let w = ConfigError::new(&self.file, Some(at), message)
+            .with_hint(hint)
+            .with_source(self.source);
+        self.warnings.push(w);
     }
 
     /// Records an error at `at`.

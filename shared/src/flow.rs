@@ -243,6 +243,23 @@ pub fn validate(paths: &[PathBuf]) -> Result<Vec<Flow>, Vec<ConfigError>> {
 /// Parses and checks the flows in `text`; each flow comes with the location of its id.
 /// Returns every error found.
 pub fn validate_str(file: &Path, text: &str) -> Result<Vec<(Flow, Location)>, Vec<ConfigError>> {
+    decode_all(file, text).map(|(flows, _)| flows)
+}
+
+/// Likely mistakes in a valid flow file that do not stop loading (for
+/// `rtmon-dashboards validate`): a host's VLAN that differs from the VLAN of the
+/// switch port facing it, a flow that enters and leaves a switch by the same port, two
+/// hosts of a flow with the same IP. Empty when the file has errors (see [`validate`]).
+pub fn warnings(file: &Path, text: &str) -> Vec<ConfigError> {
+    decode_all(file, text).map(|(_, w)| w).unwrap_or_default()
+}
+
+/// The flows (with the location of their ids) and warnings, or every error.
+#[allow(clippy::type_complexity)]
+fn decode_all(
+    file: &Path,
+    text: &str,
+) -> Result<(Vec<(Flow, Location)>, Vec<ConfigError>), Vec<ConfigError>> {
     let root = config::parse_tree(file, text).map_err(|e| vec![e])?;
     let mut d = Decoder::new(file, text);
     let mut out = Vec::new();
@@ -311,7 +328,9 @@ pub fn validate_str(file: &Path, text: &str) -> Result<Vec<(Flow, Location)>, Ve
         );
     }
     if d.errors.is_empty() {
-        Ok(out)
+        d.warnings
+            .sort_by_key(|e| e.location.map(|l| (l.line, l.column)));
+        Ok((out, d.warnings))
     } else {
         d.errors
             .sort_by_key(|e| e.location.map(|l| (l.line, l.column)));
@@ -467,7 +486,79 @@ fn decode_path(d: &mut Decoder<'_>, node: &Node) -> Option<Vec<Hop>> {
     if d.errors.len() > before {
         return None;
     }
+    lint_path(d, items, &hops);
     Some(hops.into_iter().map(|(h, _)| h).collect())
+}
+
+/// Warnings for a valid path; `items[i]` is the node of `hops[i]`.
+fn lint_path(d: &mut Decoder<'_>, items: &[Node], hops: &[(Hop, Location)]) {
+    let vlan_at = |node: &Node, port: Option<&str>| {
+        let n = match port {
+            Some(p) => node.get(p)?.get("vlan")?,
+            None => node.get("vlan")?,
+        };
+        Some(n.location)
+    };
+    for (i, (hop, at)) in hops.iter().enumerate() {
+        let Hop::Switch(sw) = hop else { continue };
+        let node = items.get(i);
+        if sw.in_port.port == sw.out_port.port {
+            d.warn(
+                node.and_then(|n| n.get("out")).map_or(*at, |n| n.location),
+                format!(
+                    "the flow enters and leaves `{}` by the same port `{}`",
+                    sw.name, sw.in_port.port
+                ),
+                "`in` is the port facing the previous hop, `out` the one facing the next",
+            );
+        }
+        // The host before faces `in`, the host after faces `out`.
+        let neighbours = [
+            (
+                i.checked_sub(1).and_then(|j| hops.get(j)),
+                &sw.in_port,
+                "in",
+            ),
+            (hops.get(i + 1), &sw.out_port, "out"),
+        ];
+        for (next, port, key) in neighbours {
+            let (Some((Hop::Host(h), _)), Some(pv)) = (next, port.vlan) else {
+                continue;
+            };
+            let Some(hv) = h.vlan else { continue };
+            if hv != pv {
+                let place = node.and_then(|n| vlan_at(n, Some(key))).unwrap_or(*at);
+                d.warn(
+                    place,
+                    format!(
+                        "`{key}` vlan {pv} of `{}` differs from vlan {hv} of host `{}`",
+                        sw.name, h.name
+                    ),
+                    "fine if the switch or the host translates VLANs; otherwise a typo",
+                );
+            }
+        }
+    }
+    // Two hosts with the same IP.
+    for (i, (hop, _)) in hops.iter().enumerate() {
+        let Hop::Host(h) = hop else { continue };
+        let Some(ip) = h.ip else { continue };
+        let first = hops[..i].iter().find_map(|(g, _)| match g {
+            Hop::Host(g) if g.ip == Some(ip) => Some(g.name.as_str()),
+            _ => None,
+        });
+        if let Some(first) = first {
+            let place = items
+                .get(i)
+                .and_then(|n| n.get("ip"))
+                .map_or(Location { line: 1, column: 1 }, |n| n.location);
+            d.warn(
+                place,
+                format!("host `{}` has the same ip {ip} as host `{first}`", h.name),
+                "the hosts of a flow ping each other's ip: give each its own",
+            );
+        }
+    }
 }
 
 /// Decodes one hop; the location returned is that of its name.

@@ -415,3 +415,27 @@ fn shape_mistakes_at_every_level() {
         );
     }
 }
+
+/// Likely mistakes that do not stop loading come back as located warnings.
+#[test]
+fn warnings_for_vlan_mismatch_same_port_and_same_ip() {
+    let text = "flow: w\npath:\n  - host: a\n    interface: eth0.1000\n    ip: 203.0.113.1\n    vlan: 1000\n  - switch: s\n    target: 192.0.2.1\n    in: {port: \"hundredGigE 1/27\", vlan: 2000}\n    out: {port: \"hundredGigE 1/27\", vlan: 1000}\n  - host: b\n    interface: eth0.1000\n    ip: 203.0.113.1\n    vlan: 1000\n";
+    let file = Path::new("w.yml");
+    // It loads.
+    let flows = flow::from_str(file, text).unwrap_or_else(|e| panic!("{}", e.render()));
+    assert_eq!(flows.len(), 1);
+    let got: Vec<String> = flow::warnings(file, text)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            "w.yml:9:42: `in` vlan 2000 of `s` differs from vlan 1000 of host `a`",
+            "w.yml:10:10: the flow enters and leaves `s` by the same port `hundredGigE 1/27`",
+            "w.yml:13:9: host `b` has the same ip 203.0.113.1 as host `a`",
+        ]
+    );
+    // A file with errors has no warnings (the errors come first).
+    assert!(flow::warnings(file, "flow: x\n").is_empty());
+}

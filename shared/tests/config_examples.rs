@@ -38,6 +38,12 @@ fn every_example_flow_loads() {
             assert!(matches!(fl.path.last(), Some(Hop::Host(_))));
         }
     }
+    // The examples are clean: no warnings either.
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap_or_else(|e| panic!("{e}"));
+        let w = flow::warnings(f, &text);
+        assert!(w.is_empty(), "{w:#?}");
+    }
     // Ids are unique across all example files.
     let all = flow::load_files(&files).unwrap_or_else(|e| panic!("{}", e.render()));
     assert_eq!(all.len(), 4);
