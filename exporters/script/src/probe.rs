@@ -324,6 +324,10 @@ impl State {
             "SCRIPT_TIMEOUT".into(),
             format!("{:.3}", remaining.as_secs_f64()),
         ));
+        if let Ok(now) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+            let at = (now + remaining).as_secs_f64();
+            env.push(("SCRIPT_DEADLINE".into(), format!("{at:.3}")));
+        }
         let mut args = script.args.clone();
         args.extend(inv.args);
         let spec = RunSpec {
@@ -569,5 +573,62 @@ pub struct SelfMetrics(pub Arc<State>);
 impl Source for SelfMetrics {
     fn collect<'a>(&'a self, _s: &'a Scrape) -> BoxFuture<'a, MetricSet> {
         Box::pin(async move { self.0.self_metrics() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn script() -> Script {
+        let cfg = crate::config::parse(
+            Path::new("t.yml"),
+            "scripts:\n  - name: s\n    command: /bin/true\n    args: [fixed]\n    params:\n      - {name: a, regex: '[a-z]+'}\n      - {name: b, regex: '[0-9]+', flag: --b, default: '7'}\n      - {name: c, regex: '[a-z]+', env: S_C}\n      - {name: d, regex: '[a-z]+'}\n",
+        )
+        .expect("config");
+        cfg.scripts[0].clone()
+    }
+
+    fn q(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn declared_parameters_map_to_args_and_env() {
+        let s = script();
+        let inv = validate(
+            &s,
+            &q(&[("script", "s"), ("d", "x"), ("c", "y"), ("a", "z")]),
+        )
+        .expect("ok");
+        // Positional ones keep their declared position ("" for a missing one).
+        assert_eq!(inv.args, vec!["z", "--b", "7", "x"]);
+        assert_eq!(inv.env, vec![("S_C".to_string(), "y".to_string())]);
+        let inv = validate(&s, &q(&[("script", "s"), ("timeout", "2.5")])).expect("ok");
+        assert_eq!(inv.args, vec!["", "--b", "7", ""]);
+        assert_eq!(inv.timeout, Some(Duration::from_millis(2500)));
+    }
+
+    #[test]
+    fn anything_else_is_refused_with_a_reason() {
+        let s = script();
+        for (query, needle) in [
+            (vec![("a", "Z")], "does not match"),
+            (vec![("a", "z\nx")], "does not match"),
+            (vec![("b", "1 2")], "does not match"),
+            (vec![("e", "x")], "not allowed"),
+            (vec![("S_C", "x")], "not allowed"),
+            (vec![("a", "x"), ("a", "y")], "more than once"),
+            (vec![("timeout", "-1")], "timeout"),
+            (vec![("params", "a,LD_PRELOAD")], "not allowed"),
+        ] {
+            let e = validate(&s, &q(&query)).expect_err(needle);
+            assert!(e.contains(needle), "{query:?}: {e}");
+            assert!(!e.contains('\n'), "one line: {e:?}");
+        }
     }
 }
