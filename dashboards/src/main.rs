@@ -216,20 +216,16 @@ impl GenArgs {
     }
 }
 
+/// Loads and validates every flow file, reporting every error of every file (with the
+/// offending line and a hint), and flow ids repeated across files.
 fn load_flows(files: &[PathBuf]) -> Result<Vec<rtmon::flow::Flow>, String> {
-    let mut all = Vec::new();
-    let mut errors = Vec::new();
-    for f in files {
-        match rtmon::flow::load_file(f) {
-            Ok(fl) => all.extend(fl),
-            Err(e) => errors.push(e.to_string()),
-        }
-    }
-    if errors.is_empty() {
-        Ok(all)
-    } else {
-        Err(errors.join("\n"))
-    }
+    rtmon::flow::validate(files).map_err(|errors| {
+        errors
+            .iter()
+            .map(|e| e.render())
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
 }
 
 fn write_file(path: &std::path::Path, content: &str) -> Result<(), String> {
