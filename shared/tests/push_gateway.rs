@@ -739,3 +739,57 @@ fn bench_push_8k_series_vs_curl() {
         o.as_secs_f64() / c.as_secs_f64()
     );
 }
+
+#[test]
+fn delete_on_shutdown_with_the_gateway_gone_stops_within_the_timeout() {
+    if !available(
+        "delete_on_shutdown_with_the_gateway_gone_stops_within_the_timeout",
+        &[PUSHGATEWAY_BIN],
+        false,
+    ) {
+        return;
+    }
+    let mut pgw = Pushgateway::start().expect("pushgateway");
+    let source = TestSource::new(&[("reachable", 1)]);
+    let mut a = args(&pgw.url(), "rtmon_gone", &[("instance", "i1")]);
+    a.delete_on_shutdown = true;
+    a.timeout = Duration::from_secs(1);
+    let mut lp = Loop::start(&a, source, None);
+    wait_for(WAIT, || (lp.stats().pushes_total() == 1).then_some(())).expect("pushed");
+    assert_eq!(lp.stats().failures("transient"), 0);
+    pgw.stop();
+    // Loop::shutdown fails the test if the loop takes more than 10 s to stop.
+    lp.shutdown();
+    assert!(
+        lp.stats().failures("transient") >= 1,
+        "the failed DELETE is counted"
+    );
+}
+
+#[test]
+fn pushed_body_with_self_metrics_is_promtool_clean() {
+    if !available(
+        "pushed_body_with_self_metrics_is_promtool_clean",
+        &[rtmon_testkit::prom::PROMTOOL_BIN],
+        false,
+    ) {
+        return;
+    }
+    let mut set = MetricSet::new();
+    set.family("rtmon_test_rtt_seconds", "RTT.", MetricType::Histogram)
+        .add_histogram(&[("target", "a")], &[(0.001, 2), (0.01, 5)], 0.02, 6);
+    set.gauge("rtmon_test_up", "Up.", &[("target", "a/b")], 1u64);
+    push::PushStats::default().write(&mut set);
+    let key = push::grouping_key("rtmon_test", &[], "h").expect("key");
+    let body = push::prepare_body(set, &key).expect("valid").body;
+    for name in [
+        "rtmon_push_last_success_timestamp_seconds",
+        "rtmon_push_failures_total{reason=\"config\"}",
+        "rtmon_push_duration_seconds",
+        "rtmon_pushes_total",
+    ] {
+        assert!(body.contains(name), "{name} missing in:\n{body}");
+    }
+    let (code, out) = rtmon_testkit::prom::promtool_check_metrics(&body).expect("promtool");
+    assert_eq!(code, 0, "promtool check metrics:\n{out}\n{body}");
+}
