@@ -148,7 +148,10 @@ measure() { # label scrape(0/1)
   a1=$(cpu_ms "$ARP_PID"); n1=0; [ $HAVE_NODE = 1 ] && n1=$(cpu_ms "$NODE_PID")
   awk -v l="$1" -v s="$SECS" -v a=$((${a1%.*} - ${a0%.*})) -v n=$((${n1%.*} - ${n0%.*})) -v hn=$HAVE_NODE 'BEGIN {
     printf "%-28s rtmon-arp-exporter %6d ms CPU in %d s (%.2f%% of a core)", l, a, s, a / s / 10
-    if (hn) printf " | node_exporter arp %6d ms (%.2f%%)  ratio rtmon/node %.2f", n, n / s / 10, (n > 0 ? a / n : 0)
+    if (hn) {
+      printf " | node_exporter arp %6d ms (%.2f%%)", n, n / s / 10
+      if (n > 0) printf "  ratio rtmon/node %.2f", a / n; else printf "  ratio n/a (node_exporter idle = 0)"
+    }
     printf "\n" }'
 }
 measure "idle (no scrapes):" 0

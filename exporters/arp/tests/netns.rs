@@ -419,6 +419,46 @@ fn restart_with_state_file_and_corrupt_state_file() {
 }
 
 #[test]
+fn max_entries_bounds_info_series_and_counts_drops() {
+    if !available(
+        "max_entries_bounds_info_series_and_counts_drops",
+        &["ip", "ping", "curl"],
+        true,
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let Pair { a, b: _b } = pair();
+    let _exp = start(
+        &a,
+        dir.path(),
+        "max",
+        &[
+            "--arp.max-entries=1",
+            "--arp.address=10.209.0.0/24",
+            "--arp.address=fd00:209::/64",
+        ],
+    );
+    a.run(&["ping", "-c1", "-W2", "10.209.0.2"]).expect("ping");
+    a.run(&["ping", "-6", "-c1", "-W2", "fd00:209::2"])
+        .expect("ping6");
+    let t = wait_metrics(&a, Duration::from_secs(3), "one dropped entry", |t| {
+        value(t, "rtmon_arp_entries_dropped_total", &[]) == 1.0
+    });
+    let infos = t
+        .lines()
+        .filter(|l| l.starts_with("rtmon_arp_entry_info{"))
+        .count();
+    assert_eq!(infos, 1, "{t}");
+    let total: f64 = t
+        .lines()
+        .filter(|l| l.starts_with("rtmon_arp_entries{"))
+        .filter_map(|l| l.rsplit_once(' ').and_then(|(_, v)| v.parse::<f64>().ok()))
+        .sum();
+    assert_eq!(total, 2.0, "entry counts include the dropped entry: {t}");
+}
+
+#[test]
 fn proc_fallback_mode() {
     if !available("proc_fallback_mode", &["ip", "ping", "curl"], true) {
         return;
