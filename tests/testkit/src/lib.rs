@@ -11,6 +11,7 @@
 
 pub mod netns;
 pub mod prom;
+pub mod rig;
 pub mod snmp;
 
 use std::io::{Read, Write};
