@@ -227,18 +227,25 @@ pub fn main(args: crate::cli::CommonArgs, exporter: Exporter) -> std::process::E
         eprintln!("{}: {e}", exporter.name);
         return std::process::ExitCode::from(2);
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread()
+    block_on(run(args, exporter))
+}
+
+/// Runs `fut` on the runtime every rtmon binary uses (multi-threaded, 2 workers, I/O and
+/// timers enabled). For exporters that must start background tasks before serving, or
+/// do work after it: they initialise logging, then `block_on` their own async main,
+/// which calls [`run`].
+pub fn block_on(fut: impl Future<Output = std::process::ExitCode>) -> std::process::ExitCode {
+    match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
     {
-        Ok(rt) => rt,
+        Ok(rt) => rt.block_on(fut),
         Err(e) => {
             tracing::error!(error = %e, "cannot start the async runtime");
-            return std::process::ExitCode::from(1);
+            std::process::ExitCode::from(1)
         }
-    };
-    rt.block_on(run(args, exporter))
+    }
 }
 
 /// Runs the exporter inside an existing runtime (see [`main`]).

@@ -240,18 +240,7 @@ fn main() -> ExitCode {
     };
     // Push on change is what this exporter is for.
     args.common.push.on_change = true;
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot start the async runtime");
-            return ExitCode::from(1);
-        }
-    };
-    rt.block_on(run(args, filter, flow))
+    rtmon::app::block_on(run(args, filter, flow))
 }
 
 async fn run(args: Args, filter: Filter, flow: Option<String>) -> ExitCode {
