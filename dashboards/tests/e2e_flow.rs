@@ -8,7 +8,8 @@
 //!    check healthy; `rtmon:flow:healthy` is 1; `status` exits 0 `healthy`;
 //! 2. the switch port towards host B goes oper-down in the simulated switch: its
 //!    `port_oper_up` rule goes 0 and `status` exits 1 naming the port;
-//! 3. port restored: healthy again;
+//! 3. port restored: healthy again; host B's MAC changes and the switch's
+//!    `fdb_learned` check for B goes 0, then back;
 //! 4. host B's data-plane link goes down: host A's `ping_peer` rule goes 0 and `status`
 //!    exits 1 naming the hop and the check.
 //!
@@ -158,7 +159,7 @@ fn flow_rig_dashboards_check_rules_and_status() {
         let mut c = dashboards();
         c.arg("check")
             .arg(&flow)
-            .args(["--prometheus", &url, "--require-healthy"]);
+            .args(["--prometheus", &url, "--require-healthy", "--verbose"]);
         let (code, text) = run(c);
         if code == 0 {
             break text;
@@ -179,10 +180,27 @@ fn flow_rig_dashboards_check_rules_and_status() {
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
     assert!(total > 20, "too few expressions checked: {check_out}");
+    // Verbose: one line per expression, each with data (`ok`) or a healthy check.
+    let states: Vec<&str> = check_out
+        .lines()
+        .filter(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(states.len(), total, "{check_out}");
+    assert!(
+        states.iter().all(|s| *s == "ok" || *s == "healthy"),
+        "{check_out}"
+    );
+    let n_rules = rig.rules.matches("record: rtmon:flow_check:ok").count();
+    assert_eq!(
+        states.iter().filter(|s| **s == "healthy").count(),
+        n_rules,
+        "{check_out}"
+    );
 
     // The rules Prometheus loaded evaluate to healthy, one series per check.
     wait_rule(&mut rig, &flow_sel, 1.0);
-    let n_checks = rig.rules.matches("record: rtmon:flow_check:ok").count();
+    let n_checks = n_rules;
     let rows = rig
         .prom
         .query(&format!("rtmon:flow_check:ok{{flow=\"{}\"}}", rig::FLOW_ID))
@@ -248,6 +266,22 @@ fn flow_rig_dashboards_check_rules_and_status() {
     let (code, text) = status_text(&flow, &url);
     assert_eq!(code, 1, "{text}");
     assert!(text.contains(&format!("FAIL {down}")), "{text}");
+    // The generated alert for that check is pending or firing.
+    let alerts = rig
+        .prom
+        .query(&format!(
+            "ALERTS{{alertname=\"RtmonFlowCheckFailed\",flow=\"{}\",hop=\"{}\",check=\"port_oper_up\"}}",
+            rig::FLOW_ID,
+            rig::SWITCH
+        ))
+        .expect("query alerts");
+    assert!(
+        !alerts.is_empty()
+            && alerts
+                .iter()
+                .all(|a| a.0.get("subject").map(String::as_str) == Some(rig::OUT_PORT)),
+        "{alerts:?}"
+    );
 
     // 3. Restored.
     rig.switch
@@ -256,6 +290,32 @@ fn flow_rig_dashboards_check_rules_and_status() {
     wait_rule(&mut rig, &flow_sel, 1.0);
     let v = wait_status(&mut rig, 0);
     assert_eq!(v["status"], "healthy", "{v}");
+
+    // The FDB check follows the host's real MAC (node_network_info joined with the
+    // switch FDB): host B's interface gets a MAC the switch never learned.
+    rig.b
+        .ns
+        .ip(&["link", "set", rig::DATA_IF, "address", "02:00:5e:99:00:02"])
+        .expect("set mac");
+    wait_rule(
+        &mut rig,
+        &rule(rig::SWITCH, "fdb_learned", rig::HOST_B),
+        0.0,
+    );
+    wait_rule(
+        &mut rig,
+        &rule(rig::SWITCH, "fdb_learned", rig::HOST_A),
+        1.0,
+    );
+    rig.b
+        .ns
+        .ip(&["link", "set", rig::DATA_IF, "address", rig::MAC_B])
+        .expect("restore mac");
+    wait_rule(
+        &mut rig,
+        &rule(rig::SWITCH, "fdb_learned", rig::HOST_B),
+        1.0,
+    );
 
     // 4. Host B's data-plane link goes down: A can no longer reach its peer.
     rig.b

@@ -189,24 +189,10 @@ impl SimSwitch {
 
     /// Sets ifOperStatus of `if_index` (1 up, 2 down) and restarts the agent.
     pub fn set_oper_status(&mut self, if_index: u32, status: u32) -> Result<()> {
-        let prefix = format!("1.3.6.1.2.1.2.2.1.8.{if_index}|");
-        let mut found = false;
-        let text: String = self
-            .snmprec
-            .lines()
-            .map(|l| {
-                if l.starts_with(&prefix) {
-                    found = true;
-                    format!("{prefix}2|{status}\n")
-                } else {
-                    format!("{l}\n")
-                }
-            })
-            .collect();
-        if !found {
-            bail!("ifIndex {if_index} is not in the simulated switch");
+        match with_oper_status(&self.snmprec, if_index, status) {
+            Some(text) => self.replace(text),
+            None => bail!("ifIndex {if_index} is not in the simulated switch"),
         }
-        self.replace(text)
     }
 
     fn restart(&mut self) -> Result<()> {
@@ -240,6 +226,24 @@ impl SimSwitch {
         }
         Ok(())
     }
+}
+
+/// `snmprec` with ifOperStatus.`if_index` set to `status`; None if the row is missing.
+pub fn with_oper_status(snmprec: &str, if_index: u32, status: u32) -> Option<String> {
+    let prefix = format!("1.3.6.1.2.1.2.2.1.8.{if_index}|");
+    let mut found = false;
+    let text = snmprec
+        .lines()
+        .map(|l| {
+            if l.starts_with(&prefix) {
+                found = true;
+                format!("{prefix}2|{status}\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    found.then_some(text)
 }
 
 /// Deletes root-namespace links on drop (the namespaces' ends go with the namespaces).
@@ -501,4 +505,53 @@ fn scrape_configs(a: &RigHost, b: &RigHost, target: &str, snmp_exporter: &str) -
         "  - job_name: 'snmp'\n    scrape_interval: 2s\n    scrape_timeout: 2s\n    metrics_path: /snmp\n    params:\n      auth: ['{AUTH}']\n      module: ['if_mib', 'bridge_fdb']\n    static_configs:\n      - targets: ['{target}']\n    relabel_configs:\n      - source_labels: [__address__]\n        target_label: __param_target\n      - source_labels: [__param_target]\n        target_label: instance\n      - target_label: __address__\n        replacement: '{snmp_exporter}'\n"
     ));
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oper_status_rewrite_touches_one_row() {
+        let rec = switch_snmprec("sw", SWITCH_PORTS, 0);
+        let down = with_oper_status(&rec, OUT_IFINDEX, 2).expect("row");
+        assert!(down.contains("1.3.6.1.2.1.2.2.1.8.2|2|2\n"), "{down}");
+        assert!(down.contains("1.3.6.1.2.1.2.2.1.8.1|2|1\n"), "{down}");
+        assert!(!down.contains("1.3.6.1.2.1.2.2.1.8.2|2|1\n"));
+        assert_eq!(
+            rec.lines()
+                .zip(down.lines())
+                .filter(|(a, b)| a != b)
+                .count(),
+            1
+        );
+        assert_eq!(
+            with_oper_status(&down, OUT_IFINDEX, 1).as_deref(),
+            Some(&*rec)
+        );
+        assert_eq!(with_oper_status(&rec, 99, 2), None);
+    }
+
+    #[test]
+    fn switch_matches_the_flow() {
+        let rec = switch_snmprec(COMMUNITY, SWITCH_PORTS, 0);
+        for (idx, port, mac) in [(IN_IFINDEX, IN_PORT, MAC_A), (OUT_IFINDEX, OUT_PORT, MAC_B)] {
+            assert!(rec.contains(&format!("1.3.6.1.2.1.31.1.1.1.1.{idx}|4|{port}\n")));
+            assert!(rec.contains(&format!("1.3.6.1.2.1.2.2.1.8.{idx}|2|1\n")));
+            let mac_oid: Vec<String> = mac
+                .split(':')
+                .map(|b| {
+                    u8::from_str_radix(b, 16)
+                        .map(|b| b.to_string())
+                        .unwrap_or_default()
+                })
+                .collect();
+            // dot1qTpFdbPort.VLAN.MAC = bridge port idx.
+            let fdb = format!(
+                "1.3.6.1.2.1.17.7.1.2.2.1.2.{VLAN}.{}|2|{idx}\n",
+                mac_oid.join(".")
+            );
+            assert!(rec.contains(&fdb), "{fdb}");
+        }
+    }
 }
