@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""Writes the simulated switch of scripts/run-local.sh as an snmpsim .snmprec file.
+
+Mirrors rtmon_testkit::snmp::switch_snmprec (tests/testkit/src/snmp.rs): system group,
+ifTable, ifXTable and a dot1q FDB holding MAC 00:1b:21:00:00:p on bridge port p, VLAN 1000
+(p = 1..4). Port p is `hundredGigE 1/p`, the last three are `Port-channel 101..103`,
+every 7th port is oper-down.
+
+usage: gen-snmprec.py NAME PORTS > NAME.snmprec
+"""
+import sys
+
+
+def if_name(n, p):
+    return f"Port-channel {101 + p + 3 - n - 1}" if p + 3 > n else f"hundredGigE 1/{p}"
+
+
+def snmprec(name, n):
+    rows = []
+    add = lambda oid, tag, v: rows.append((tuple(oid), tag, str(v)))
+    sysg = [1, 3, 6, 1, 2, 1, 1]
+    add(sysg + [1, 0], "4", f"rtmon simulated switch {name}, {n} ports")
+    add(sysg + [2, 0], "6", "1.3.6.1.4.1.8072.3.2.10")
+    add(sysg + [3, 0], "67", 123456)
+    add(sysg + [5, 0], "4", name)
+    add([1, 3, 6, 1, 2, 1, 2, 1, 0], "2", n)
+    it = [1, 3, 6, 1, 2, 1, 2, 2, 1]
+    xt = [1, 3, 6, 1, 2, 1, 31, 1, 1, 1]
+    for p in range(1, n + 1):
+        i = p
+        t = lambda col, tag, v: add(it + [col, i], tag, v)
+        t(1, "2", i)
+        t(2, "4", if_name(n, p).replace(" ", "").replace("hundredGigE", "HundredGigE"))
+        t(3, "2", 161 if p + 3 > n else 6)
+        t(4, "2", 9216)
+        t(5, "66", 4294967295)
+        t(6, "4x", f"001b21{p:06x}")
+        t(7, "2", 1)
+        t(8, "2", 2 if p % 7 == 0 else 1)
+        t(9, "67", 1000 + p)
+        for col, mul in [(10, 1000), (11, 10), (12, 5), (13, 1), (14, 2)]:
+            t(col, "65", (p * mul) % (1 << 32))
+        t(15, "65", 0)
+        for col, mul in [(16, 2000), (17, 20), (18, 6), (19, 3), (20, 4)]:
+            t(col, "65", (p * mul) % (1 << 32))
+        t(21, "66", 0)
+        x = lambda col, tag, v: add(xt + [col, i], tag, v)
+        x(1, "4", if_name(n, p))
+        for col, mul in [(2, 7), (3, 11), (4, 13), (5, 17)]:
+            x(col, "65", p * mul)
+        x(6, "70", (1 << 53) + 1 + 1000 * p)
+        for col, mul in [(7, 100), (8, 7), (9, 11)]:
+            x(col, "70", p * mul)
+        x(10, "70", (1 << 62) + 7919 * p)
+        for col, mul in [(11, 200), (12, 13), (13, 17)]:
+            x(col, "70", p * mul)
+        x(14, "2", 1)
+        x(15, "66", 100000)
+        x(16, "2", 2)
+        x(17, "2", 1)
+        x(18, "4", f"uplink-{p}" if p % 10 == 0 else "")
+        x(19, "67", 0)
+        if p <= 4:
+            add([1, 3, 6, 1, 2, 1, 17, 1, 4, 1, 2, p], "2", i)
+            fdb = [1, 3, 6, 1, 2, 1, 17, 7, 1, 2, 2, 1]
+            mac = [0, 0x1B, 0x21, 0, 0, p]
+            add(fdb + [2, 1000] + mac, "2", p)
+            add(fdb + [3, 1000] + mac, "2", 3)
+    rows.sort(key=lambda r: r[0])
+    return "".join(f"{'.'.join(map(str, o))}|{tag}|{v}\n" for o, tag, v in rows)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3 or not sys.argv[2].isdigit() or not 4 <= int(sys.argv[2]) <= 512:
+        sys.exit("usage: gen-snmprec.py NAME PORTS(4..512) > NAME.snmprec")
+    sys.stdout.write(snmprec(sys.argv[1], int(sys.argv[2])))

@@ -1,0 +1,359 @@
+#!/usr/bin/env bash
+# Runs the whole rtmon suite on this machine, against a local example flow, and prints the URLs.
+#
+#   scripts/run-local.sh                    # build (release), start everything, wait for Ctrl-C
+#   scripts/run-local.sh --check-and-exit   # start, wait until `rtmon-dashboards check` passes, stop
+#
+# Options:
+#   --check-and-exit   exit after the check (exit code = the check's: 0 every query has data)
+#   --bin-dir DIR      use the binaries in DIR, do not build (default: cargo build --release)
+#   --out DIR          where dashboards, rules and provisioning go (default: out/local)
+#   --timeout SECS     how long to wait for the check to pass (default 120)
+#   --keep             keep the temp dir (configs, logs, Prometheus data) after exit
+#
+# What it starts (all on loopback or in network namespaces it creates; nothing else is touched):
+#   as root: two network namespaces (hosts A and B) joined by a veth data plane (VLAN-less,
+#            fixed MACs), each running rtmon-node/arp/ping-exporter on its management veth;
+#   not root: host A and B are 127.0.0.2 / 127.0.0.3 on lo (limited: no neighbour entries on lo,
+#            so ARP and switch-FDB checks have no data, and ping needs ping_group_range or
+#            CAP_NET_RAW);
+#   always:  snmpsim serving an 8-port switch (config_flow/local/gen-snmprec.py) behind
+#            rtmon-snmp-exporter, rtmon-script-exporter with a demo script, Prometheus
+#            (scraping all of it, evaluating the generated rules) and Pushgateway when installed.
+# Ctrl-C (or any exit) stops every process it started, by PID, and deletes its namespaces/links.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+check_and_exit=0
+bin_dir=""
+out_dir="$root/out/local"
+timeout_s=120
+keep=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --check-and-exit) check_and_exit=1 ;;
+    --bin-dir) bin_dir=${2:?--bin-dir needs a directory}; shift ;;
+    --bin-dir=*) bin_dir=${1#*=} ;;
+    --out) out_dir=${2:?--out needs a directory}; shift ;;
+    --out=*) out_dir=${1#*=} ;;
+    --timeout) timeout_s=${2:?--timeout needs seconds}; shift ;;
+    --timeout=*) timeout_s=${1#*=} ;;
+    --keep) keep=1 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    *) echo "run-local: unknown option $1 (try --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+case "$timeout_s" in ''|*[!0-9]*) echo "run-local: --timeout must be a number of seconds" >&2; exit 2 ;; esac
+
+log() { printf '[run-local] %s\n' "$*"; }
+die() { printf '[run-local] error: %s\n' "$*" >&2; exit 1; }
+
+VENV=${RTMON_VENV:-/opt/rtmon-venv}
+SNMPSIM=""
+for c in "$VENV/bin/snmpsim-command-responder" "$(command -v snmpsim-command-responder || true)"; do
+  [ -n "$c" ] && [ -x "$c" ] && { SNMPSIM=$c; break; }
+done
+PROMETHEUS=$(command -v prometheus || true)
+PUSHGATEWAY=$(command -v prometheus-pushgateway || command -v pushgateway || true)
+command -v curl >/dev/null || die "curl is needed (apt-get install curl)"
+
+# ---- build -------------------------------------------------------------------------------
+if [ -z "$bin_dir" ]; then
+  log "cargo build --release (first time: a few minutes)"
+  cargo build --release --locked --bins -q
+  bin_dir="$root/target/release"
+fi
+bin_dir=$(cd "$bin_dir" && pwd)
+for b in rtmon-node-exporter rtmon-arp-exporter rtmon-ping-exporter rtmon-snmp-exporter \
+         rtmon-script-exporter rtmon-dashboards; do
+  [ -x "$bin_dir/$b" ] || die "$bin_dir/$b is missing (cargo build --release --bins)"
+done
+
+# ---- cleanup (trap) ----------------------------------------------------------------------
+work=$(mktemp -d /tmp/rtmon-local.XXXXXX)
+pids=()
+netns=()
+links=()
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  local p
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for _ in $(seq 1 50); do
+    local alive=0
+    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.1
+  done
+  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  for l in "${links[@]}"; do ip link del "$l" 2>/dev/null || true; done
+  for n in "${netns[@]}"; do ip netns del "$n" 2>/dev/null || true; done
+  if [ "$keep" = 1 ]; then log "kept $work"; else rm -rf "$work"; fi
+  log "stopped everything it started"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# start NAME CMD...: runs CMD in the background, logs to $work/NAME.log, remembers its PID.
+start() {
+  local name=$1; shift
+  "$@" >"$work/$name.log" 2>&1 &
+  pids+=("$!")
+}
+
+free_port() {
+  python3 -c 'import socket,sys
+s=socket.socket(socket.AF_INET, getattr(socket,"SOCK_"+sys.argv[1])); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' "${1:-STREAM}"
+}
+
+# wait_http NAME URL: until URL answers (any HTTP status), 30 s at most.
+wait_http() {
+  local name=$1 url=$2
+  for _ in $(seq 1 150); do
+    curl -s -o /dev/null --max-time 1 "$url" && return 0
+    sleep 0.2
+  done
+  echo "--- $name log:" >&2; tail -20 "$work/$name.log" >&2 || true
+  die "$name did not answer on $url"
+}
+
+# ---- hosts -------------------------------------------------------------------------------
+FLOW_ID=local-a-b-1000
+SWITCH=sw-local
+COMMUNITY=swlocal
+MAC_A=00:1b:21:00:00:01
+MAC_B=00:1b:21:00:00:02
+if [ "$(id -u)" -eq 0 ] && ip netns list >/dev/null 2>&1; then
+  mode=netns
+  # A /24 index k with 10.241.k.0/24 and 10.242.k.0/24 unused here.
+  used="$(ip -4 -o addr; ip -4 route)"
+  k=""
+  for i in $(seq 0 249); do
+    c=$(( ($$ + i) % 250 + 1 ))
+    case "$used" in *"10.241.$c."*|*"10.242.$c."*) ;; *) k=$c; break ;; esac
+  done
+  [ -n "$k" ] || die "no free 10.241.k.0/24 subnet"
+  ns_a="rtmon-local-$$-a"; ns_b="rtmon-local-$$-b"
+  ip netns add "$ns_a"; netns+=("$ns_a")
+  ip netns add "$ns_b"; netns+=("$ns_b")
+  ip -n "$ns_a" link set lo up; ip -n "$ns_b" link set lo up
+  ip link add data0 netns "$ns_a" address $MAC_A type veth peer name data0 netns "$ns_b" address $MAC_B
+  A_DATA=10.242.$k.1; B_DATA=10.242.$k.2
+  A_MGMT=10.241.$k.2; B_MGMT=10.241.$k.6
+  ip -n "$ns_a" addr add "$A_DATA/24" dev data0; ip -n "$ns_a" link set data0 up
+  ip -n "$ns_b" addr add "$B_DATA/24" dev data0; ip -n "$ns_b" link set data0 up
+  idx=0
+  for h in a b; do
+    ns_var="ns_$h"; root_if="rtl$$$h"
+    ip link add "$root_if" type veth peer name mgmt0 netns "${!ns_var}"; links+=("$root_if")
+    ip addr add "10.241.$k.$((4 * idx + 1))/30" dev "$root_if"; ip link set "$root_if" up
+    ip -n "${!ns_var}" addr add "10.241.$k.$((4 * idx + 2))/30" dev mgmt0
+    ip -n "${!ns_var}" link set mgmt0 up
+    idx=$((idx + 1))
+  done
+  DATA_IF=data0
+  A_NODE=$A_MGMT:9100; A_ARP=$A_MGMT:9105; A_PING=$A_MGMT:9107
+  B_NODE=$B_MGMT:9100; B_ARP=$B_MGMT:9105; B_PING=$B_MGMT:9107
+  in_a=(ip netns exec "$ns_a"); in_b=(ip netns exec "$ns_b")
+else
+  mode=loopback
+  log "not root (or no 'ip netns'): hosts A/B are 127.0.0.2/127.0.0.3 on lo. Limited: lo has no"
+  log "neighbour entries and no real MAC, so the ARP and switch-FDB checks will have no data;"
+  log "ping needs net.ipv4.ping_group_range to include your group (or CAP_NET_RAW). Run as root"
+  log "for the full flow in network namespaces."
+  A_MGMT=127.0.0.2; B_MGMT=127.0.0.3; A_DATA=127.0.0.2; B_DATA=127.0.0.3; DATA_IF=lo
+  A_NODE=$A_MGMT:$(free_port); A_ARP=$A_MGMT:$(free_port); A_PING=$A_MGMT:$(free_port)
+  B_NODE=$B_MGMT:$(free_port); B_ARP=$B_MGMT:$(free_port); B_PING=$B_MGMT:$(free_port)
+  in_a=(); in_b=()
+fi
+
+# ---- the simulated switch -------------------------------------------------------------------
+SNMP_EXPORTER=127.0.0.1:$(free_port)
+if [ -n "$SNMPSIM" ]; then
+  SW_PORT=$(free_port DGRAM)
+  mkdir -p "$work/snmpsim/data" "$work/snmpsim/cache"
+  "$VENV/bin/python3" "$root/config_flow/local/gen-snmprec.py" "$COMMUNITY" 8 \
+    >"$work/snmpsim/data/$COMMUNITY.snmprec" 2>/dev/null \
+    || python3 "$root/config_flow/local/gen-snmprec.py" "$COMMUNITY" 8 >"$work/snmpsim/data/$COMMUNITY.snmprec"
+  sim_user=()
+  [ "$(id -u)" -eq 0 ] && sim_user=(--process-user=root --process-group=root)
+  start snmpsim "$SNMPSIM" --data-dir="$work/snmpsim/data" --cache-dir="$work/snmpsim/cache" \
+    --agent-udpv4-endpoint="127.0.0.1:$SW_PORT" "${sim_user[@]}" --logging-method=stdout
+  SW_TARGET=127.0.0.1:$SW_PORT
+else
+  log "snmpsim not found ($VENV/bin/snmpsim-command-responder): the switch hop has no agent."
+  log "  install it with: python3 -m venv $VENV && $VENV/bin/pip install snmpsim"
+  log "  (or: sudo scripts/install-test-deps.sh). SNMP checks will show no data."
+  SW_TARGET=127.0.0.1:$(free_port DGRAM)
+fi
+
+# ---- the flow ----------------------------------------------------------------------------
+mkdir -p "$out_dir"
+out_dir=$(cd "$out_dir" && pwd)
+FLOW=$out_dir/flow.yml
+cat >"$FLOW" <<EOF
+# Written by scripts/run-local.sh ($mode mode): host A -> $SWITCH -> host B on this machine.
+flow: $FLOW_ID
+title: rtmon local example (run-local.sh)
+path:
+  - host: local-a
+    instance: $A_MGMT
+    interface: $DATA_IF
+    ip: $A_DATA
+    vlan: 1000
+  - switch: $SWITCH
+    target: "$SW_TARGET"
+    auth: local
+    modules: [if_mib, bridge_fdb]
+    in: {port: "hundredGigE 1/1", vlan: 1000}
+    out: {port: "hundredGigE 1/2", vlan: 1000}
+  - host: local-b
+    instance: $B_MGMT
+    interface: $DATA_IF
+    ip: $B_DATA
+    vlan: 1000
+EOF
+
+# ---- exporters ---------------------------------------------------------------------------
+printf 'auths:\n  local:\n    community: %s\n' "$COMMUNITY" >"$work/snmp.yml"
+chmod 600 "$work/snmp.yml"
+start snmp-exporter "$bin_dir/rtmon-snmp-exporter" --web.listen-address="$SNMP_EXPORTER" \
+  --config.file="$work/snmp.yml"
+
+SCRIPT_EXPORTER=127.0.0.1:$(free_port)
+cat >"$work/demo.sh" <<'EOF'
+#!/bin/sh
+# Demo script for rtmon-script-exporter: one gauge.
+echo '# HELP rtmon_local_demo_up A demo metric from run-local.sh.'
+echo '# TYPE rtmon_local_demo_up gauge'
+echo 'rtmon_local_demo_up 1'
+EOF
+chmod 755 "$work/demo.sh"
+printf 'scripts:\n  - name: demo\n    command: %s\n    timeout: 5s\n' "$work/demo.sh" >"$work/script.yml"
+start script-exporter "$bin_dir/rtmon-script-exporter" --web.listen-address="$SCRIPT_EXPORTER" \
+  --config.file="$work/script.yml"
+
+for h in a b; do
+  H=${h^^}
+  node_var=${H}_NODE; arp_var=${H}_ARP; ping_var=${H}_PING
+  pre="in_$h[@]"; pre=("${!pre}")
+  start "node-$h" "${pre[@]}" "$bin_dir/rtmon-node-exporter" --web.listen-address="${!node_var}"
+  start "arp-$h" "${pre[@]}" "$bin_dir/rtmon-arp-exporter" --web.listen-address="${!arp_var}" \
+    --flow="$FLOW" --host="local-$h"
+  start "ping-$h" "${pre[@]}" "$bin_dir/rtmon-ping-exporter" --web.listen-address="${!ping_var}" \
+    --flow="$FLOW" --host="local-$h"
+done
+
+wait_http snmp-exporter "http://$SNMP_EXPORTER/-/healthy"
+wait_http script-exporter "http://$SCRIPT_EXPORTER/-/healthy"
+for h in a b; do
+  H=${h^^}
+  for e in node arp ping; do
+    v=${H}_${e^^}
+    wait_http "$e-$h" "http://${!v}/-/healthy"
+  done
+done
+if [ -n "$SNMPSIM" ]; then
+  for _ in $(seq 1 300); do
+    curl -s --max-time 5 "http://$SNMP_EXPORTER/snmp?target=$SW_TARGET&module=if_mib&auth=local" \
+      | grep -q '^snmp_up 1\|^up 1\|ifHCInOctets{' && break
+    sleep 0.2
+  done
+fi
+
+# ---- generator: dashboards, rules, provisioning -----------------------------------------------
+DASH=$bin_dir/rtmon-dashboards
+"$DASH" generate "$FLOW" --out "$out_dir/dashboards" >/dev/null
+"$DASH" rules "$FLOW" --out "$out_dir/rtmon-rules.yml" --eval-interval=2s --alert-for=10s >/dev/null
+
+# ---- Prometheus and Pushgateway ---------------------------------------------------------------
+PUSHGW=""
+if [ -n "$PUSHGATEWAY" ]; then
+  PUSHGW=127.0.0.1:$(free_port)
+  start pushgateway "$PUSHGATEWAY" --web.listen-address="$PUSHGW"
+  wait_http pushgateway "http://$PUSHGW/-/ready"
+else
+  log "Pushgateway not installed (apt-get install prometheus-pushgateway): push mode not shown"
+fi
+
+PROM=""
+if [ -n "$PROMETHEUS" ]; then
+  PROM=127.0.0.1:$(free_port)
+  {
+    printf 'global: {scrape_interval: 2s, scrape_timeout: 2s, evaluation_interval: 2s}\n'
+    printf 'rule_files: ["%s"]\n' "$out_dir/rtmon-rules.yml"
+    printf 'scrape_configs:\n'
+    printf "  - {job_name: node, static_configs: [{targets: ['%s', '%s']}]}\n" "$A_NODE" "$B_NODE"
+    printf "  - {job_name: arp, static_configs: [{targets: ['%s', '%s']}]}\n" "$A_ARP" "$B_ARP"
+    printf "  - {job_name: ping, static_configs: [{targets: ['%s', '%s']}]}\n" "$A_PING" "$B_PING"
+    printf "  - job_name: snmp\n    metrics_path: /snmp\n    params: {auth: [local], module: [if_mib, bridge_fdb]}\n"
+    printf "    static_configs: [{targets: ['%s']}]\n" "$SW_TARGET"
+    printf "    relabel_configs:\n      - {source_labels: [__address__], target_label: __param_target}\n"
+    printf "      - {source_labels: [__param_target], target_label: instance}\n"
+    printf "      - {target_label: __address__, replacement: '%s'}\n" "$SNMP_EXPORTER"
+    printf "  - {job_name: snmp-exporter, static_configs: [{targets: ['%s']}]}\n" "$SNMP_EXPORTER"
+    printf "  - {job_name: script, metrics_path: /probe, params: {script: [demo]}, static_configs: [{targets: ['%s']}]}\n" "$SCRIPT_EXPORTER"
+    if [ -n "$PUSHGW" ]; then
+      printf "  - {job_name: pushgateway, honor_labels: true, static_configs: [{targets: ['%s']}]}\n" "$PUSHGW"
+    fi
+  } >"$out_dir/prometheus.yml"
+  start prometheus "$PROMETHEUS" --config.file="$out_dir/prometheus.yml" \
+    --storage.tsdb.path="$work/prometheus" --web.listen-address="$PROM" \
+    --storage.tsdb.retention.time=1d
+  wait_http prometheus "http://$PROM/-/ready"
+  "$DASH" provision "$FLOW" --out "$out_dir/provisioning" --prometheus-url "http://$PROM" >/dev/null
+else
+  log "Prometheus not installed (apt-get install prometheus): no dashboards check possible"
+  "$DASH" provision "$FLOW" --out "$out_dir/provisioning" >/dev/null
+fi
+
+# ---- URLs --------------------------------------------------------------------------------------
+cat <<EOF
+
+rtmon is running ($mode mode). Flow: $FLOW
+  host A exporters   node http://$A_NODE/metrics  arp http://$A_ARP/metrics  ping http://$A_PING/metrics
+  host B exporters   node http://$B_NODE/metrics  arp http://$B_ARP/metrics  ping http://$B_PING/metrics
+  snmp exporter      http://$SNMP_EXPORTER/snmp?target=$SW_TARGET&module=if_mib&auth=local  (switch: snmpsim $SW_TARGET)
+  script exporter    http://$SCRIPT_EXPORTER/probe?script=demo
+  prometheus         ${PROM:+http://$PROM}${PROM:-(not installed)}
+  pushgateway        ${PUSHGW:+http://$PUSHGW}${PUSHGW:-(not installed)}
+  dashboards         $out_dir/dashboards/   (import into Grafana, or use $out_dir/provisioning/)
+  rules              $out_dir/rtmon-rules.yml
+  logs               $work/*.log
+
+EOF
+
+# ---- check ---------------------------------------------------------------------------------------
+rc=0
+if [ -n "$PROM" ]; then
+  log "waiting (at most ${timeout_s}s) until every panel query and rule selector has data"
+  deadline=$(( $(date +%s) + timeout_s ))
+  while :; do
+    set +e
+    "$DASH" check "$FLOW" --prometheus "http://$PROM" --verbose >"$work/check.out" 2>&1
+    rc=$?
+    set -e
+    [ "$rc" = 0 ] && break
+    [ "$(date +%s)" -ge "$deadline" ] && break
+    sleep 3
+  done
+  echo "\$ rtmon-dashboards check $FLOW --prometheus http://$PROM --verbose"
+  cat "$work/check.out"
+  if [ "$rc" = 0 ]; then log "check passed: every generated query returns data"
+  else log "check FAILED (exit $rc) after ${timeout_s}s; exporter logs: $work"; fi
+else
+  rc=3
+fi
+
+if [ "$check_and_exit" = 1 ]; then
+  [ "$rc" = 3 ] && log "no Prometheus: nothing to check"
+  exit "$rc"
+fi
+log "running; Ctrl-C stops everything"
+while :; do sleep 1; done
