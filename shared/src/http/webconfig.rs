@@ -45,9 +45,48 @@ struct RawWebConfig {
     #[serde(default)]
     tls_server_config: Option<RawTls>,
     #[serde(default)]
-    basic_auth_users: Option<BTreeMap<String, String>>,
+    basic_auth_users: Option<BTreeMap<String, HashValue>>,
     #[serde(default)]
     http_server_config: Option<RawHttp>,
+}
+
+/// A `basic_auth_users` value. Deserialized by hand so that a wrongly typed value (say a
+/// plaintext numeric password) never appears in an error message: serde's own
+/// "invalid type: integer `123456`" would echo it.
+#[derive(Debug)]
+struct HashValue(String);
+
+impl<'de> Deserialize<'de> for HashValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = HashValue;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a bcrypt hash string")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<HashValue, E> {
+                Ok(HashValue(v.to_string()))
+            }
+            // Scalars of other types: keep them (the hash check rejects them later,
+            // without echoing the value).
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<HashValue, E> {
+                Ok(HashValue(v.to_string()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<HashValue, E> {
+                Ok(HashValue(v.to_string()))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<HashValue, E> {
+                Ok(HashValue(v.to_string()))
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<HashValue, E> {
+                Ok(HashValue(v.to_string()))
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<HashValue, E> {
+                Ok(HashValue(String::new()))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -319,7 +358,7 @@ impl WebConfig {
             });
         }
         if let Some(users) = raw.basic_auth_users {
-            for (user, hash) in users {
+            for (user, HashValue(hash)) in users {
                 if user.is_empty() || user.contains(':') {
                     return Err(err(format!(
                         "basic_auth_users: invalid user name {user:?} (must be non-empty, without ':')"
@@ -590,6 +629,14 @@ mod tests {
         let s = e.to_string();
         assert!(s.contains("basic_auth_users.prom"), "{s}");
         assert!(!s.contains("s3cret"), "{s}");
+        for v in ["123456", "12.5", "true", "", "[s3cret]", "{a: s3cret}"] {
+            let e = parse(&format!("basic_auth_users:\n  prom: {v}\n")).expect_err(v);
+            let s = e.to_string();
+            assert!(s.contains("prom") || s.contains("line 2"), "{v}: {s}");
+            for leak in ["123456", "12.5", "true", "s3cret"] {
+                assert!(!s.contains(leak), "{v}: {s}");
+            }
+        }
         let e = parse("tls_server_config:\n  cert_file: a\n").expect_err("no key");
         assert!(e.to_string().contains("key_file"), "{e}");
         let e =
