@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderName, HeaderValue};
 use hyper::{Method, StatusCode};
@@ -45,6 +45,10 @@ use self::webconfig::WebConfig;
 
 /// Largest accepted request body; larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 1 << 20;
+/// An oversized body is read and discarded up to this size before the 413 is sent.
+pub const DRAIN_MAX_BYTES: usize = 8 << 20;
+/// Time allowed for reading a request body.
+pub const DRAIN_TIME: Duration = Duration::from_secs(10);
 /// How long in-flight requests may run on after SIGTERM/SIGINT.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// Time allowed for a client to send its request headers (and for a TLS handshake).
@@ -450,19 +454,16 @@ async fn route(state: &State, req: hyper::Request<Incoming>) -> Response {
         Instant::now(),
     );
     let (parts, body) = req.into_parts();
-    let too_big = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-        .is_some_and(|n| n > MAX_BODY_BYTES as u64);
-    if too_big {
-        return body_too_large();
-    }
-    let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => return body_too_large(),
-        Err(e) => {
+    let body = match read_body(body).await {
+        Ok(b) => b,
+        Err(BodyError::TooLarge) => return body_too_large(),
+        Err(BodyError::Slow) => {
+            return text(
+                StatusCode::REQUEST_TIMEOUT,
+                format!("request body not received within {DRAIN_TIME:?}\n"),
+            )
+        }
+        Err(BodyError::Read(e)) => {
             tracing::debug!(error = %e, "cannot read request body");
             return text(StatusCode::BAD_REQUEST, "cannot read the request body\n");
         }
@@ -477,6 +478,52 @@ async fn route(state: &State, req: hyper::Request<Incoming>) -> Response {
     };
     let reply = handler(request).await;
     reply_response(reply, &parts.headers)
+}
+
+/// Why a request body is unusable.
+enum BodyError {
+    /// Larger than [`MAX_BODY_BYTES`] (413).
+    TooLarge,
+    /// Not received within [`DRAIN_TIME`] (408).
+    Slow,
+    /// The connection failed while reading (400).
+    Read(hyper::Error),
+}
+
+/// Reads a request body of at most [`MAX_BODY_BYTES`]. For a larger one, reads and
+/// discards the rest (up to [`DRAIN_MAX_BYTES`] within [`DRAIN_TIME`]) so that the client
+/// finishes sending and sees the 413 rather than a connection reset.
+async fn read_body(mut body: Incoming) -> Result<Bytes, BodyError> {
+    let mut buf = bytes::BytesMut::new();
+    let mut too_big = false;
+    let mut seen = 0usize;
+    let read = async {
+        while let Some(frame) = body.frame().await {
+            let Ok(data) = frame?.into_data() else {
+                continue;
+            };
+            seen = seen.saturating_add(data.len());
+            if seen > MAX_BODY_BYTES {
+                too_big = true;
+                buf.clear();
+                if seen > DRAIN_MAX_BYTES {
+                    break;
+                }
+            } else {
+                buf.extend_from_slice(&data);
+            }
+        }
+        Ok::<(), hyper::Error>(())
+    };
+    let res = tokio::time::timeout(DRAIN_TIME, read).await;
+    if too_big {
+        return Err(BodyError::TooLarge);
+    }
+    match res {
+        Ok(Ok(())) => Ok(buf.freeze()),
+        Ok(Err(e)) => Err(BodyError::Read(e)),
+        Err(_) => Err(BodyError::Slow),
+    }
 }
 
 fn body_too_large() -> Response {

@@ -14,6 +14,10 @@
 //!     Strict-Transport-Security: max-age=31536000
 //! ```
 //!
+//! The file is read once at startup (exporter-toolkit re-reads it on every request;
+//! rtmon needs a restart to pick up changes, SIGHUP reloads only the exporter's own
+//! configuration). Relative paths are relative to the file's directory.
+//!
 //! Parsing ([`WebConfig::parse`]) is pure; [`WebConfig::load`] reads the file and the
 //! certificate files it names and builds the rustls server configuration. Errors name
 //! the file and the key; they never contain a password hash or key material.
