@@ -384,7 +384,8 @@ fn flow_rig_dashboards_check_rules_and_status() {
         check(&v, rig::SWITCH, "port_oper_up", rig::OUT_PORT)["healthy"],
         true
     );
-    wait_status_text(&rig, 1, &format!("FAIL {unreachable}"));
+    let text = wait_status_text(&rig, 1, &format!("FAIL {unreachable}"));
+    eprintln!("status with host B's link down:\n{text}");
 
     eprintln!("flow rig end-to-end: {:.1?}", started.elapsed());
 }
