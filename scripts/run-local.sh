@@ -314,6 +314,7 @@ else
 fi
 
 # ---- URLs --------------------------------------------------------------------------------------
+url_or() { if [ -n "$1" ]; then echo "http://$1"; else echo "(not installed)"; fi; }
 cat <<EOF
 
 rtmon is running ($mode mode). Flow: $FLOW
@@ -321,8 +322,8 @@ rtmon is running ($mode mode). Flow: $FLOW
   host B exporters   node http://$B_NODE/metrics  arp http://$B_ARP/metrics  ping http://$B_PING/metrics
   snmp exporter      http://$SNMP_EXPORTER/snmp?target=$SW_TARGET&module=if_mib&auth=local  (switch: snmpsim $SW_TARGET)
   script exporter    http://$SCRIPT_EXPORTER/probe?script=demo
-  prometheus         ${PROM:+http://$PROM}${PROM:-(not installed)}
-  pushgateway        ${PUSHGW:+http://$PUSHGW}${PUSHGW:-(not installed)}
+  prometheus         $(url_or "$PROM")
+  pushgateway        $(url_or "$PUSHGW")
   dashboards         $out_dir/dashboards/   (import into Grafana, or use $out_dir/provisioning/)
   rules              $out_dir/rtmon-rules.yml
   logs               $work/*.log
