@@ -70,7 +70,8 @@ pub struct WebArgs {
     )]
     pub config_file: Option<std::path::PathBuf>,
 
-    /// Maximum number of requests served at once; further ones get 503.
+    /// Maximum number of metrics/probe requests served at once; further ones get 503.
+    /// Health endpoints are not counted. 0 means no limit.
     #[arg(long = "web.max-requests", value_name = "N", default_value_t = 40)]
     pub max_requests: usize,
 
