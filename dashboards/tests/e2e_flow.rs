@@ -235,13 +235,14 @@ fn flow_rig_dashboards_check_rules_and_status() {
 
     // The rules Prometheus loaded evaluate to healthy, one series per check.
     wait_rule(&mut rig, &flow_sel, 1.0);
-    let n_checks = n_rules;
     let rows = rig
         .prom
-        .query(&format!("rtmon:flow_check:ok{{flow=\"{}\"}}", rig::FLOW_ID))
-        .expect("query rules");
-    assert_eq!(rows.len(), n_checks, "{rows:?}");
-    assert!(rows.iter().all(|r| r.1 == 1.0), "{rows:?}");
+        .wait_for_query(
+            &format!("rtmon:flow_check:ok{{flow=\"{}\"}}", rig::FLOW_ID),
+            |r| r.len() == n_rules && r.iter().all(|r| r.1 == 1.0),
+            DEADLINE,
+        )
+        .unwrap_or_else(|e| panic!("{e:#}"));
     // Every kind of check is on the rig, including the FDB join through node_network_info.
     for kind in [
         "exporter_up",
