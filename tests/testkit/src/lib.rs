@@ -7,7 +7,8 @@
 //! missing requirement is a test failure instead, so CI runs everything.
 //!
 //! Modules: [`netns`] (namespaces + veth), [`prom`] (Prometheus, Pushgateway),
-//! [`snmp`] (snmpd, snmpsim).
+//! [`snmp`] (snmpd, snmpsim), [`rig`] (a whole flow: host namespaces running the
+//! exporters, an snmpsim switch, Prometheus with the generated rules).
 
 pub mod netns;
 pub mod prom;
