@@ -8,6 +8,7 @@
 #
 # Usage (root): scripts/bench-ping.sh            # N=1000 DUR=60
 #               N=200 DUR=20 scripts/bench-ping.sh
+# NO_BUILD=1 skips the cargo build (uses target/release as is).
 # Needs: iproute2, curl, prometheus, prometheus-blackbox-exporter (apt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +21,7 @@ for b in ip curl prometheus prometheus-blackbox-exporter; do
 done
 [ "$(id -u)" = 0 ] || { echo "bench-ping: needs root (network namespace)" >&2; exit 2; }
 
-cargo build --release -q -p rtmon-ping-exporter
+[ "${NO_BUILD:-0}" = 1 ] || cargo build --release -q -p rtmon-ping-exporter
 bin=$PWD/target/release/rtmon-ping-exporter
 
 work=$(mktemp -d)
@@ -82,7 +83,7 @@ wait_http() {
 }
 
 echo "== rtmon-ping-exporter: $N targets, 1 s interval, ${DUR} s"
-inns "$bin" --config.file "$work/targets.yml" --ping.interval=1s --ping.timeout=1s \
+ip netns exec "$ns" "$bin" --config.file "$work/targets.yml" --ping.interval=1s --ping.timeout=1s \
   --web.listen-address=127.0.0.1:19107 --log.level=warn >"$work/rtmon.log" 2>&1 &
 rpid=$!; pids+=("$rpid")
 wait_http http://127.0.0.1:19107/-/healthy
@@ -120,11 +121,11 @@ EOF
   echo "      - {source_labels: [__param_target], target_label: instance}"
   echo "      - {target_label: __address__, replacement: '127.0.0.1:19115'}"
 } >"$work/prometheus.yml"
-inns prometheus-blackbox-exporter --config.file "$work/blackbox.yml" \
+ip netns exec "$ns" prometheus-blackbox-exporter --config.file "$work/blackbox.yml" \
   --web.listen-address=127.0.0.1:19115 --log.level=warn >"$work/bbx.log" 2>&1 &
 bpid=$!; pids+=("$bpid")
 wait_http "http://127.0.0.1:19115/probe?module=icmp&target=127.0.0.1"
-inns prometheus --config.file "$work/prometheus.yml" --storage.tsdb.path "$work/tsdb" \
+ip netns exec "$ns" prometheus --config.file "$work/prometheus.yml" --storage.tsdb.path "$work/tsdb" \
   --web.listen-address=127.0.0.1:19090 --log.level=warn >"$work/prom.log" 2>&1 &
 ppid=$!; pids+=("$ppid")
 wait_http http://127.0.0.1:19090/-/ready
