@@ -126,12 +126,12 @@ impl NodeSource {
                 .collect()
         };
         let defs = select(&self.enabled, &pick("collect[]"), &pick("exclude[]"))?;
-        let cfg = Arc::clone(&self.cfg);
-        // Blocking file reads and statfs run off the async workers, so a slow mount
-        // delays only its own scrape.
-        tokio::task::spawn_blocking(move || scrape(&cfg, &defs))
-            .await
-            .map_err(|e| format!("scrape task failed: {e}"))
+        // Collected right here on the worker: every read is of an in-memory pseudo
+        // file, and a hand-off to the blocking pool cost more CPU and memory (one
+        // thread and malloc arena per concurrent scrape) than it saved (measured with
+        // scripts/bench-node.sh). No lock is shared, so scrapes on different workers
+        // run in parallel.
+        Ok(scrape(&self.cfg, &defs))
     }
 
     /// Handler for a route: 400 with a one-line reason on bad filters (what

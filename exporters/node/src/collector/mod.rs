@@ -234,6 +234,60 @@ pub fn parse_error(path: &Path, line: usize, what: impl std::fmt::Display) -> Co
     CollectError::Failed(format!("{}:{line}: {what}", path.display()))
 }
 
+/// A directory opened once (`O_PATH`) so its attributes are opened relative to it:
+/// one path walk per directory instead of one per attribute (sysfs paths go through
+/// symlinks, and netclass reads ~20 attributes per interface).
+#[derive(Debug)]
+pub struct Dir(rustix::fd::OwnedFd);
+
+impl Dir {
+    /// Opens a directory.
+    pub fn open(path: &Path) -> io::Result<Dir> {
+        use rustix::fs::{Mode, OFlags};
+        let fd = rustix::fs::open(
+            path,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        Ok(Dir(fd))
+    }
+
+    /// Reads a small attribute (up to `buf.len()` bytes) into `buf`, trimmed of
+    /// trailing whitespace. `None` when it cannot be read or is not UTF-8.
+    pub fn read_attr<'b>(&self, name: &str, buf: &'b mut [u8]) -> Option<&'b str> {
+        use rustix::fs::{Mode, OFlags};
+        let fd = rustix::fs::openat(
+            &self.0,
+            name,
+            OFlags::RDONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .ok()?;
+        let mut n = 0;
+        while n < buf.len() {
+            match rustix::io::read(&fd, &mut buf[n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(_) => return None,
+            }
+        }
+        std::str::from_utf8(&buf[..n])
+            .ok()
+            .map(|s| s.trim_end_matches(['\n', ' ', '\t']))
+    }
+
+    /// Reads an integer attribute (decimal, or hex with `0x`).
+    pub fn read_int(&self, name: &str) -> Option<i64> {
+        let mut buf = [0u8; 64];
+        let s = self.read_attr(name, &mut buf)?.trim();
+        match s.strip_prefix("0x") {
+            Some(h) => i64::from_str_radix(h, 16).ok(),
+            None => s.parse().ok(),
+        }
+    }
+}
+
 /// Sorted entries of a directory (names only). Missing directory → NotApplicable.
 pub fn dir_names(path: &Path) -> Result<Vec<String>, CollectError> {
     let rd = std::fs::read_dir(path).map_err(|e| io_error(path, &e))?;

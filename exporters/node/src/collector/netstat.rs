@@ -7,8 +7,8 @@ use super::{io_error, parse_error, CollectError, CollectResult};
 use crate::config::Config;
 
 /// Parses the paired header/value line format of `netstat` and `snmp`:
-/// `Tcp: A B` / `Tcp: 1 2` → (`Tcp_A`, 1), (`Tcp_B`, 2).
-pub fn parse_pairs(text: &str, out: &mut Vec<(String, f64)>) -> Result<(), (usize, String)> {
+/// `Tcp: A B` / `Tcp: 1 2` → `f("Tcp", "A", 1.0)`, `f("Tcp", "B", 2.0)`.
+pub fn parse_pairs(text: &str, f: &mut impl FnMut(&str, &str, f64)) -> Result<(), (usize, String)> {
     let mut lines = text.lines().enumerate();
     while let Some((i, names)) = lines.next() {
         if names.trim().is_empty() {
@@ -33,7 +33,7 @@ pub fn parse_pairs(text: &str, out: &mut Vec<(String, f64)>) -> Result<(), (usiz
             let val: f64 = value
                 .parse()
                 .map_err(|_| (i + 2, format!("{proto}{name}: invalid value {value:?}")))?;
-            out.push((format!("{proto}_{name}"), val));
+            f(proto, name, val);
         }
     }
     Ok(())
@@ -41,7 +41,7 @@ pub fn parse_pairs(text: &str, out: &mut Vec<(String, f64)>) -> Result<(), (usiz
 
 /// Parses `/proc/net/snmp6` (`Ip6InOctets 128` → (`Ip6_InOctets`, 128)); like
 /// node_exporter, the protocol ends at the first `6` and lines without one are skipped.
-pub fn parse_snmp6(text: &str, out: &mut Vec<(String, f64)>) -> Result<(), (usize, String)> {
+pub fn parse_snmp6(text: &str, f: &mut impl FnMut(&str, &str, f64)) -> Result<(), (usize, String)> {
     for (i, line) in text.lines().enumerate() {
         let mut it = line.split_ascii_whitespace();
         let (Some(key), Some(value)) = (it.next(), it.next()) else {
@@ -51,14 +51,36 @@ pub fn parse_snmp6(text: &str, out: &mut Vec<(String, f64)>) -> Result<(), (usiz
         let val: f64 = value
             .parse()
             .map_err(|_| (i + 1, format!("{key}: invalid value {value:?}")))?;
-        out.push((format!("{}_{}", &key[..=six], &key[six + 1..]), val));
+        f(&key[..=six], &key[six + 1..], val);
     }
     Ok(())
 }
 
 /// Reads the three files (snmp6 is optional: no IPv6).
 pub fn collect(cfg: &Config, out: &mut MetricSet) -> CollectResult {
-    let mut stats = Vec::with_capacity(256);
+    let mut key = String::with_capacity(64);
+    let mut name = String::with_capacity(64);
+    let mut help = String::with_capacity(64);
+    let mut seen = 0usize;
+    let mut emit = |proto: &str, field: &str, v: f64| {
+        seen += 1;
+        key.clear();
+        key.push_str(proto);
+        key.push('_');
+        key.push_str(field);
+        if !cfg.netstat_fields.is_match(&key) {
+            return;
+        }
+        name.clear();
+        name.push_str("node_netstat_");
+        name.push_str(&key);
+        help.clear();
+        help.push_str("Statistic ");
+        help.push_str(proto);
+        help.push_str(field);
+        help.push('.');
+        out.family(&name, &help, MetricType::Untyped).add(&[], v);
+    };
     for (file, optional) in [
         ("net/netstat", false),
         ("net/snmp", false),
@@ -71,34 +93,14 @@ pub fn collect(cfg: &Config, out: &mut MetricSet) -> CollectResult {
             Err(e) => return Err(io_error(&path, &e)),
         };
         let r = if file == "net/snmp6" {
-            parse_snmp6(&text, &mut stats)
+            parse_snmp6(&text, &mut emit)
         } else {
-            parse_pairs(&text, &mut stats)
+            parse_pairs(&text, &mut emit)
         };
         r.map_err(|(l, m)| parse_error(&path, l, m))?;
     }
-    if stats.is_empty() {
+    if seen == 0 {
         return Err(CollectError::Failed("no netstat fields found".into()));
-    }
-    let mut name = String::with_capacity(64);
-    let mut help = String::with_capacity(64);
-    for (key, v) in &stats {
-        if !cfg.netstat_fields.is_match(key) {
-            continue;
-        }
-        name.clear();
-        name.push_str("node_netstat_");
-        name.push_str(key);
-        help.clear();
-        help.push_str("Statistic ");
-        help.extend(key.chars().filter(|&c| c != '_').take(0));
-        // node_exporter's help is protocol + field without the separator.
-        if let Some((p, f)) = key.split_once('_') {
-            help.push_str(p);
-            help.push_str(f);
-        }
-        help.push('.');
-        out.family(&name, &help, MetricType::Untyped).add(&[], *v);
     }
     Ok(())
 }
@@ -107,14 +109,27 @@ pub fn collect(cfg: &Config, out: &mut MetricSet) -> CollectResult {
 mod tests {
     use super::*;
 
+    fn pairs(t: &str) -> Result<Vec<(String, f64)>, (usize, String)> {
+        let mut v = Vec::new();
+        parse_pairs(t, &mut |p: &str, n: &str, x| {
+            v.push((format!("{p}_{n}"), x))
+        })?;
+        Ok(v)
+    }
+
+    fn snmp6(t: &str) -> Vec<(String, f64)> {
+        let mut v = Vec::new();
+        parse_snmp6(t, &mut |p: &str, n: &str, x| {
+            v.push((format!("{p}_{n}"), x))
+        })
+        .expect("parse");
+        v
+    }
+
     #[test]
     fn pairs_and_snmp6() {
-        let mut v = Vec::new();
-        parse_pairs(
-            "Tcp: RtoAlgorithm CurrEstab\nTcp: 1 5\nUdp: InDatagrams\nUdp: 7\n",
-            &mut v,
-        )
-        .expect("parse");
+        let v = pairs("Tcp: RtoAlgorithm CurrEstab\nTcp: 1 5\nUdp: InDatagrams\nUdp: 7\n")
+            .expect("parse");
         assert_eq!(
             v,
             vec![
@@ -123,17 +138,11 @@ mod tests {
                 ("Udp_InDatagrams".into(), 7.0)
             ]
         );
-        v.clear();
-        parse_snmp6(
-            "Ip6InOctets  128\nUdpLite6InErrors 0\nIcmp6InMsgs 3\n",
-            &mut v,
-        )
-        .expect("parse");
+        let v = snmp6("Ip6InOctets  128\nUdpLite6InErrors 0\nIcmp6InMsgs 3\n");
         assert_eq!(v[0], ("Ip6_InOctets".into(), 128.0));
         assert_eq!(v[1], ("UdpLite6_InErrors".into(), 0.0));
         assert_eq!(v[2], ("Icmp6_InMsgs".into(), 3.0));
-        let e = parse_pairs("Tcp: A\nUdp: 1\n", &mut v).expect_err("mismatch");
-        assert_eq!(e.0, 2);
-        assert!(parse_pairs("Tcp: A\n", &mut v).is_err());
+        assert_eq!(pairs("Tcp: A\nUdp: 1\n").expect_err("mismatch").0, 2);
+        assert!(pairs("Tcp: A\n").is_err());
     }
 }
