@@ -206,12 +206,15 @@ impl IcmpSocket {
                 .fd
                 .ready(tokio::io::Interest::READABLE | tokio::io::Interest::ERROR)
                 .await?;
-            if !self.raw {
-                match recv_error_queue(fd, buf) {
-                    Ok(Some(e)) => return Ok(e),
-                    Ok(None) => {}
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    Err(e) => return Err(e),
+            // Ping sockets queue ICMP errors (IP_RECVERR), signalled as an error event.
+            if !self.raw && guard.ready().is_error() {
+                loop {
+                    match recv_error_queue(fd, buf) {
+                        Ok(Some(e)) => return Ok(e),
+                        Ok(None) => continue,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(e) => return Err(e),
+                    }
                 }
             }
             match recvmsg(fd, buf) {

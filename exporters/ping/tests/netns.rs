@@ -286,8 +286,16 @@ fn ipv6_peer_is_probed_with_hop_limit() {
         PEER6,
         "--ping.interval=100ms",
         "--ping.ttl=7",
+        "--ping.size=1000",
+        "--ping.source=fd00:203::1",
     ]);
     rig.wait_value("rtmon_ping_up", PEER6, 10, |v| v == 1.0);
+    let m = rig.metrics();
+    assert!(
+        m.contains("rtmon_ping_socket_info{family=\"ipv6\"")
+            && m.contains("source=\"fd00:203::1\""),
+        "{m}"
+    );
     assert_eq!(rig.value("rtmon_ping_reply_ttl", PEER6), Some(64.0));
     let rtt = rig.wait_value("rtmon_ping_rtt_max_seconds", PEER6, 5, |_| true);
     assert!(rtt > 0.0 && rtt < 0.05, "implausible RTT {rtt}");
