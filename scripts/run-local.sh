@@ -242,7 +242,7 @@ start script-exporter "$bin_dir/rtmon-script-exporter" --web.listen-address="$SC
 for h in a b; do
   H=${h^^}
   node_var=${H}_NODE; arp_var=${H}_ARP; ping_var=${H}_PING
-  pre="in_$h[@]"; pre=("${!pre}")
+  if [ "$h" = a ]; then pre=("${in_a[@]}"); else pre=("${in_b[@]}"); fi
   start "node-$h" "${pre[@]}" "$bin_dir/rtmon-node-exporter" --web.listen-address="${!node_var}"
   start "arp-$h" "${pre[@]}" "$bin_dir/rtmon-arp-exporter" --web.listen-address="${!arp_var}" \
     --flow="$FLOW" --host="local-$h"
