@@ -307,7 +307,6 @@ fn main() -> ExitCode {
         }
     };
     let source = NodeSource::new(cfg, enabled);
-    tracing::info!(collectors = ?source.enabled(), "enabled collectors");
     let exporter = Exporter::new("rtmon-node-exporter", Arc::new(source));
     rtmon::app::main(args.common, exporter)
 }

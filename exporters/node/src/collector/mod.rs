@@ -267,6 +267,12 @@ impl Dir {
         while n < buf.len() {
             match rustix::io::read(&fd, &mut buf[n..]) {
                 Ok(0) => break,
+                // sysfs hands out a whole attribute in one read: a short read is the
+                // end, which saves the extra read(2) that would return 0.
+                Ok(k) if n + k < buf.len() => {
+                    n += k;
+                    break;
+                }
                 Ok(k) => n += k,
                 Err(rustix::io::Errno::INTR) => continue,
                 Err(_) => return None,
