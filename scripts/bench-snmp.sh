@@ -28,7 +28,7 @@ cleanup() {
     [ -f "$WORK/snmpd.pid" ] && kill "$(cat "$WORK/snmpd.pid")" 2>/dev/null || true
     ip netns del "$NS" 2>/dev/null || true
     ip link del "${VETH}a" 2>/dev/null || true
-    rm -rf "$WORK"
+    sleep 0.3; rm -rf "$WORK" 2>/dev/null || true
 }
 trap cleanup EXIT
 
@@ -158,11 +158,13 @@ PY
 # --- TARGETS distinct targets (agent ports) at once, two rounds (cold, then warm) ---
 concurrent() {
     local name=$1 base=$2 q=$3 t0 t1
+    local pids=()
     t0=$(date +%s.%N)
     for i in $(seq 1 "$TARGETS"); do
-        curl -s -H "$H" -o "$WORK/$name.c$i" "$base/snmp?target=$NET.2:$((20000 + i))&module=if_mib$q" &
+        curl -s -m 60 -H "$H" -o "$WORK/$name.c$i" "$base/snmp?target=$NET.2:$((20000 + i))&module=if_mib$q" &
+        pids+=($!)
     done
-    wait
+    wait "${pids[@]}" || true
     t1=$(date +%s.%N)
     local ok
     ok=$(grep -l '^ifHCInOctets{' "$WORK/$name".c* | wc -l)
