@@ -3,7 +3,7 @@
 #
 #   apt:  prometheus (+promtool), prometheus-pushgateway, prometheus-node-exporter,
 #         prometheus-snmp-exporter, prometheus-blackbox-exporter, snmpd, snmp, iproute2,
-#         iputils-ping, curl, openssl, nodejs/npm (only if node is missing)
+#         iputils-ping, nftables, curl, openssl, nodejs/npm (only if node is missing)
 #   pip:  snmpsim, pysmi, cryptography, jsonschema, kubernetes-validate, check-jsonschema
 #         (in a venv at $RTMON_VENV, default /opt/rtmon-venv)
 #   npm:  @grafana/schema + ts-json-schema-generator (dashboards/schema/, when present)
@@ -23,7 +23,7 @@ fi
 
 log() { printf '==> %s\n' "$*"; }
 
-apt_pkgs=(prometheus prometheus-pushgateway prometheus-node-exporter prometheus-snmp-exporter
+apt_pkgs=(prometheus prometheus-pushgateway prometheus-node-exporter prometheus-snmp-exporter nftables
           prometheus-blackbox-exporter snmpd snmp iproute2 iputils-ping curl openssl procps
           kmod ca-certificates)
 command -v node >/dev/null 2>&1 || apt_pkgs+=(nodejs npm)

@@ -31,7 +31,8 @@ pub struct Defaults {
     pub push_job: &'static str,
 }
 
-/// All shared flags.
+/// All shared flags. Their clap ids are their long names (`web.config.file`, …), so an
+/// exporter's own fields (`config_file`, `interval`, …) never collide with them.
 #[derive(Args, Clone, Debug, Default)]
 pub struct CommonArgs {
     /// HTTP serving.
@@ -51,11 +52,12 @@ pub struct CommonArgs {
 pub struct WebArgs {
     /// Address to listen on for HTTP (repeatable). `:PORT` means all interfaces.
     /// An empty value disables serving (push-only mode).
-    #[arg(long = "web.listen-address", value_name = "[HOST]:PORT", action = clap::ArgAction::Append)]
+    #[arg(id = "web.listen-address", long = "web.listen-address", value_name = "[HOST]:PORT", action = clap::ArgAction::Append)]
     pub listen_addresses: Vec<String>,
 
     /// Path under which to expose metrics.
     #[arg(
+        id = "web.telemetry-path",
         long = "web.telemetry-path",
         value_name = "PATH",
         default_value = "/metrics"
@@ -64,6 +66,7 @@ pub struct WebArgs {
 
     /// Path to an exporter-toolkit web config file (TLS, basic auth with bcrypt hashes).
     #[arg(
+        id = "web.config.file",
         long = "web.config.file",
         value_name = "FILE",
         env = "RTMON_WEB_CONFIG_FILE"
@@ -72,11 +75,16 @@ pub struct WebArgs {
 
     /// Maximum number of metrics/probe requests served at once; further ones get 503.
     /// Health endpoints are not counted. 0 means no limit.
-    #[arg(long = "web.max-requests", value_name = "N", default_value_t = 40)]
+    #[arg(
+        id = "web.max-requests",
+        long = "web.max-requests",
+        value_name = "N",
+        default_value_t = 40
+    )]
     pub max_requests: usize,
 
     /// Subtracted from Prometheus' X-Prometheus-Scrape-Timeout-Seconds to get the deadline.
-    #[arg(long = "web.timeout-offset", value_name = "DURATION", default_value = "500ms", value_parser = parse_duration)]
+    #[arg(id = "web.timeout-offset", long = "web.timeout-offset", value_name = "DURATION", default_value = "500ms", value_parser = parse_duration)]
     pub timeout_offset: Duration,
 }
 
@@ -85,12 +93,12 @@ pub struct WebArgs {
 #[command(next_help_heading = "Logging")]
 pub struct LogArgs {
     /// Only log messages with the given severity or above.
-    #[arg(long = "log.level", value_name = "LEVEL", default_value = "info",
+    #[arg(id = "log.level", long = "log.level", value_name = "LEVEL", default_value = "info",
           value_parser = ["debug", "info", "warn", "error"])]
     pub level: String,
 
     /// Output format of log messages (to stderr).
-    #[arg(long = "log.format", value_name = "FORMAT", default_value = "logfmt",
+    #[arg(id = "log.format", long = "log.format", value_name = "FORMAT", default_value = "logfmt",
           value_parser = ["logfmt", "json"])]
     pub format: String,
 }
@@ -109,41 +117,47 @@ impl Default for LogArgs {
 #[command(next_help_heading = "Push mode")]
 pub struct PushArgs {
     /// Pushgateway base URL (e.g. http://pgw:9091). Enables push mode.
-    #[arg(long = "push.url", value_name = "URL", env = "RTMON_PUSH_URL")]
+    #[arg(
+        id = "push.url",
+        long = "push.url",
+        value_name = "URL",
+        env = "RTMON_PUSH_URL"
+    )]
     pub url: Option<String>,
 
     /// Job name of the pushed group.
-    #[arg(long = "push.job", value_name = "JOB")]
+    #[arg(id = "push.job", long = "push.job", value_name = "JOB")]
     pub job: Option<String>,
 
     /// Extra grouping label NAME=VALUE (repeatable), e.g. instance=dtn-a. Without an
     /// `instance` label, the host name is used.
-    #[arg(long = "push.grouping", value_name = "NAME=VALUE", action = clap::ArgAction::Append,
+    #[arg(id = "push.grouping", long = "push.grouping", value_name = "NAME=VALUE", action = clap::ArgAction::Append,
           value_parser = parse_grouping)]
     pub grouping: Vec<(String, String)>,
 
     /// Heartbeat: push at least this often.
-    #[arg(long = "push.interval", value_name = "DURATION", default_value = "15s", value_parser = parse_duration)]
+    #[arg(id = "push.interval", long = "push.interval", value_name = "DURATION", default_value = "15s", value_parser = parse_duration)]
     pub interval: Duration,
 
     /// Also push as soon as the exporter reports a change (debounced by --push.min-interval).
-    #[arg(long = "push.on-change")]
+    #[arg(id = "push.on-change", long = "push.on-change")]
     pub on_change: bool,
 
     /// Minimum time between two pushes triggered by changes.
-    #[arg(long = "push.min-interval", value_name = "DURATION", default_value = "200ms", value_parser = parse_duration)]
+    #[arg(id = "push.min-interval", long = "push.min-interval", value_name = "DURATION", default_value = "200ms", value_parser = parse_duration)]
     pub min_interval: Duration,
 
     /// Delete the pushed group on clean shutdown (SIGTERM/SIGINT).
-    #[arg(long = "push.delete-on-shutdown")]
+    #[arg(id = "push.delete-on-shutdown", long = "push.delete-on-shutdown")]
     pub delete_on_shutdown: bool,
 
     /// Timeout of one push request.
-    #[arg(long = "push.timeout", value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    #[arg(id = "push.timeout", long = "push.timeout", value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub timeout: Duration,
 
     /// Basic-auth user for the Pushgateway; the password comes from --push.password-file.
     #[arg(
+        id = "push.username",
         long = "push.username",
         value_name = "USER",
         env = "RTMON_PUSH_USERNAME"
@@ -152,6 +166,7 @@ pub struct PushArgs {
 
     /// File holding the Pushgateway basic-auth password (never given on the command line).
     #[arg(
+        id = "push.password-file",
         long = "push.password-file",
         value_name = "FILE",
         env = "RTMON_PUSH_PASSWORD_FILE"
@@ -159,7 +174,7 @@ pub struct PushArgs {
     pub password_file: Option<std::path::PathBuf>,
 
     /// Push one snapshot and exit (drop-in for a cron line). Exit code 0 on success.
-    #[arg(long = "once")]
+    #[arg(id = "once", long = "once")]
     pub once: bool,
 }
 
@@ -239,8 +254,8 @@ where
     A: Into<std::ffi::OsString> + Clone,
 {
     let cmd = T::command()
-        .mut_arg("listen_addresses", |a| a.default_value(d.listen_address))
-        .mut_arg("job", |a| a.default_value(d.push_job))
+        .mut_arg("web.listen-address", |a| a.default_value(d.listen_address))
+        .mut_arg("push.job", |a| a.default_value(d.push_job))
         .version(env!("CARGO_PKG_VERSION"));
     let mut matches = cmd.try_get_matches_from(args)?;
     T::from_arg_matches_mut(&mut matches)

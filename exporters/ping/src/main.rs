@@ -236,18 +236,7 @@ fn main() -> ExitCode {
         eprintln!("rtmon-ping-exporter: {e}");
         return ExitCode::from(2);
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot start the async runtime");
-            return ExitCode::from(1);
-        }
-    };
-    rt.block_on(run(args))
+    rtmon::app::block_on(run(args))
 }
 
 async fn run(args: Args) -> ExitCode {
