@@ -251,7 +251,10 @@ elif ! command -v buildah >/dev/null; then
   skip "buildah not installed (apt-get install buildah)"
 else
   src=$musl_dir
-  [ "$have_musl" = 1 ] || { src=target/release; [ -x "$src/rtmon-node-exporter" ] || src=target/debug; }
+  if [ "$have_musl" = 0 ]; then  # the newer of this checkout's release and debug builds
+    src=target/debug
+    [ target/release/rtmon-node-exporter -nt target/debug/rtmon-node-exporter ] && src=target/release
+  fi
   missing=0
   for b in "${bins[@]}"; do [ -x "$src/$b" ] || missing=1; done
   if [ "$missing" = 1 ]; then
