@@ -41,7 +41,7 @@ while [ $# -gt 0 ]; do
     --timeout) timeout_s=${2:?--timeout needs seconds}; shift ;;
     --timeout=*) timeout_s=${1#*=} ;;
     --keep) keep=1 ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run-local: unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
   shift
