@@ -7,7 +7,7 @@
 # state — as rtmon/snmp_exporter ratios; then TARGETS agents' ports scraped at once
 # (each a distinct target to the exporters) against one 15 s interval.
 #
-# Usage (root): scripts/bench-snmp.sh            N=10 scrapes, TARGETS=50
+# Usage (root): scripts/bench-snmp.sh            N=10 scrapes, TARGETS=50 (SKIP_BUILD=1: no cargo build)
 #               N=20 TARGETS=50 V=3 scripts/bench-snmp.sh   (V=3: SHA/AES authPriv)
 # Needs: snmpd, prometheus-snmp-exporter, curl, python3, iproute2; cargo for the build.
 set -euo pipefail
@@ -37,9 +37,12 @@ for b in snmpd prometheus-snmp-exporter curl python3 ip; do
     command -v "$b" >/dev/null || { echo "bench-snmp: missing $b" >&2; exit 1; }
 done
 
-echo "# building rtmon-snmp-exporter (release)"
-(cd "$ROOT" && cargo build --release -q -p rtmon-snmp-exporter)
-RTMON=$ROOT/target/release/rtmon-snmp-exporter
+RTMON=${RTMON:-$ROOT/target/release/rtmon-snmp-exporter}
+if [ -z "${SKIP_BUILD:-}" ]; then
+    echo "# building rtmon-snmp-exporter (release); SKIP_BUILD=1 uses the existing $RTMON"
+    (cd "$ROOT" && cargo build --release -q -p rtmon-snmp-exporter)
+fi
+[ -x "$RTMON" ] || { echo "bench-snmp: no binary $RTMON" >&2; exit 1; }
 
 echo "# namespace $NS with $PORTS bridges, snmpd on $NET.2 ports 161 and 20001..$((20000 + TARGETS))"
 ip netns add "$NS"
