@@ -76,6 +76,13 @@ pub trait Source: Send + Sync + 'static {
     /// Collects a fresh snapshot. Must not fail as a whole: report partial failures as
     /// metrics (`*_up 0`, error counters) — the failure convention of design.md §3.
     fn collect<'a>(&'a self, scrape: &'a Scrape) -> BoxFuture<'a, MetricSet>;
+
+    /// Checks an HTTP scrape's query before collecting: `Err(reason)` makes the server
+    /// answer 400 with that one-line reason instead of collecting (node_exporter's
+    /// answer to `collect[]=nonexist`). The default accepts everything.
+    fn validate(&self, _scrape: &Scrape) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// An HTTP request as seen by an extra route.

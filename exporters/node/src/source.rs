@@ -12,7 +12,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use rtmon::app::{BoxFuture, Reply, Request, Scrape, Source};
+use rtmon::app::{BoxFuture, Scrape, Source};
 use rtmon::expo::{MetricSet, MetricType};
 
 use crate::collector::{self, CollectError, Def};
@@ -118,14 +118,8 @@ impl NodeSource {
 
     /// Collects for a query (`collect[]`, `exclude[]`); `Err` is a bad request.
     pub async fn collect_query(&self, query: &[(String, String)]) -> Result<MetricSet, String> {
-        let pick = |k: &str| -> Vec<&str> {
-            query
-                .iter()
-                .filter(|(n, _)| n == k)
-                .map(|(_, v)| v.as_str())
-                .collect()
-        };
-        let defs = select(&self.enabled, &pick("collect[]"), &pick("exclude[]"))?;
+        let (collect, exclude) = filters(query);
+        let defs = select(&self.enabled, &collect, &exclude)?;
         // Collected right here on the worker: every read is of an in-memory pseudo
         // file, and a hand-off to the blocking pool cost more CPU and memory (one
         // thread and malloc arena per concurrent scrape) than it saved (measured with
@@ -133,43 +127,35 @@ impl NodeSource {
         // run in parallel.
         Ok(scrape(&self.cfg, &defs))
     }
+}
 
-    /// Handler for a route: 400 with a one-line reason on bad filters (what
-    /// node_exporter answers to `collect[]=nonexist`).
-    pub async fn handle(&self, req: Request) -> Reply {
-        match self.collect_query(&req.query).await {
-            Ok(m) => Reply::Metrics(m),
-            Err(e) => Reply::bad_request(e),
-        }
-    }
+/// The `collect[]` / `exclude[]` values of a query.
+fn filters(query: &[(String, String)]) -> (Vec<&str>, Vec<&str>) {
+    let pick = |k: &str| -> Vec<&str> {
+        query
+            .iter()
+            .filter(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    };
+    (pick("collect[]"), pick("exclude[]"))
 }
 
 impl Source for NodeSource {
+    /// Unknown or disabled names in `collect[]` / `exclude[]` answer 400, as
+    /// node_exporter does.
+    fn validate(&self, s: &Scrape) -> Result<(), String> {
+        let (collect, exclude) = filters(&s.query);
+        select(&self.enabled, &collect, &exclude).map(|_| ())
+    }
+
     fn collect<'a>(&'a self, s: &'a Scrape) -> BoxFuture<'a, MetricSet> {
         Box::pin(async move {
-            match self.collect_query(&s.query).await {
-                Ok(m) => m,
-                Err(e) => {
-                    // The Source contract cannot answer 400 (node_exporter does): keep
-                    // the known names of the filter and say what was ignored.
-                    tracing::warn!(error = %e, "bad collect[]/exclude[] filter; unknown names ignored");
-                    let known: Vec<(String, String)> = s
-                        .query
-                        .iter()
-                        .filter(|(k, v)| {
-                            !(k == "collect[]" || k == "exclude[]")
-                                || self.enabled.iter().any(|d| d.name == v.as_str())
-                        })
-                        .cloned()
-                        .collect();
-                    let only_unknown = known.iter().all(|(k, _)| k != "collect[]")
-                        && s.query.iter().any(|(k, _)| k == "collect[]");
-                    if only_unknown {
-                        return MetricSet::new();
-                    }
-                    self.collect_query(&known).await.unwrap_or_default()
-                }
-            }
+            // HTTP scrapes were validated; pushes carry no query.
+            self.collect_query(&s.query).await.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "bad collect[]/exclude[] filter");
+                MetricSet::new()
+            })
         })
     }
 }

@@ -288,6 +288,19 @@ fn filters_textfile_collisions_and_concurrent_scrapes_over_http() {
         !fams.contains_key("node_cpu_seconds_total"),
         "cpu not asked for"
     );
+    // Unknown collector names answer 400 with a one-line reason, as node_exporter does.
+    for q in [
+        "collect[]=nonexist",
+        "collect[]=loadavg&collect[]=nonexist",
+        "exclude[]=nonexist",
+    ] {
+        let (st, t) = scrape(&addr, &format!("/metrics?{q}"));
+        assert_eq!(st, 400, "{q}: {t}");
+        assert!(
+            t.contains("nonexist") && t.trim_end().lines().count() == 1,
+            "{q}: {t}"
+        );
+    }
     let (_, t) = scrape(&addr, "/metrics?exclude[]=cpu");
     let (fams, _) = parse(&t);
     assert!(!fams.contains_key("node_cpu_seconds_total"));

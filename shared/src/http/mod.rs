@@ -386,6 +386,9 @@ async fn route(state: &State, req: hyper::Request<Incoming>) -> Response {
             query,
             push: false,
         };
+        if let Err(e) = state.exporter.source.validate(&scrape) {
+            return text(StatusCode::BAD_REQUEST, format!("{e}\n"));
+        }
         let mut set = state.exporter.source.collect(&scrape).await;
         set.gauge(
             "rtmon_build_info",
