@@ -25,7 +25,7 @@
 //! }
 //! # fn main() -> std::process::ExitCode {
 //! let args: Args = rtmon::cli::parse_with_defaults(rtmon::cli::Defaults {
-//!     listen_address: ":9999", push_job: "hello",
+//!     listen_address: ":9999", push_job: "hello", max_requests: 40,
 //! });
 //! rtmon::app::main(args.common, Exporter::new("hello-exporter", Arc::new(Hello)))
 //! # }

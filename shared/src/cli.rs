@@ -14,7 +14,7 @@
 //!     name: String,
 //! }
 //! let args: Args = rtmon::cli::parse_with_defaults(rtmon::cli::Defaults {
-//!     listen_address: ":9999", push_job: "hello",
+//!     listen_address: ":9999", push_job: "hello", max_requests: 40,
 //! });
 //! ```
 
@@ -29,6 +29,10 @@ pub struct Defaults {
     pub listen_address: &'static str,
     /// Default `--push.job`, e.g. `rtmon_node`.
     pub push_job: &'static str,
+    /// Default `--web.max-requests`: node_exporter's 40 for one-target exporters; a
+    /// multi-target exporter that Prometheus scrapes once per target (snmp) needs more, and
+    /// queues work behind its own per-target limits instead.
+    pub max_requests: usize,
 }
 
 /// All shared flags. Their clap ids are their long names (`web.config.file`, …), so an
@@ -256,6 +260,9 @@ where
     let cmd = T::command()
         .mut_arg("web.listen-address", |a| a.default_value(d.listen_address))
         .mut_arg("push.job", |a| a.default_value(d.push_job))
+        .mut_arg("web.max-requests", |a| {
+            a.default_value(d.max_requests.to_string())
+        })
         .version(env!("CARGO_PKG_VERSION"));
     let mut matches = cmd.try_get_matches_from(args)?;
     T::from_arg_matches_mut(&mut matches)
@@ -291,6 +298,7 @@ mod tests {
     const D: Defaults = Defaults {
         listen_address: ":9100",
         push_job: "rtmon_node",
+        max_requests: 40,
     };
 
     #[test]
@@ -300,6 +308,16 @@ mod tests {
         assert_eq!(t.common.push.job.as_deref(), Some("rtmon_node"));
         assert_eq!(t.common.web.telemetry_path, "/metrics");
         assert_eq!(t.common.push.interval, Duration::from_secs(15));
+        assert_eq!(t.common.web.max_requests, 40);
+        let multi = Defaults {
+            max_requests: 1024,
+            ..D
+        };
+        let t: T = try_parse_from_with_defaults(["x"], multi).expect("parse");
+        assert_eq!(t.common.web.max_requests, 1024);
+        let t: T =
+            try_parse_from_with_defaults(["x", "--web.max-requests=7"], multi).expect("parse");
+        assert_eq!(t.common.web.max_requests, 7);
     }
 
     #[test]

@@ -140,6 +140,7 @@ fn parse_args(listen: &str, extra: &[String]) -> Cli {
         rtmon::cli::Defaults {
             listen_address: ":0",
             push_job: "rtmon_test",
+            max_requests: 40,
         },
     )
     .expect("test flags parse")
@@ -582,6 +583,7 @@ fn child_process_entry() {
         rtmon::cli::Defaults {
             listen_address: ":0",
             push_job: "rtmon_test",
+            max_requests: 40,
         },
     )
     .expect("child flags");

@@ -629,6 +629,7 @@ fn once_through_the_app_runtime_sets_the_exit_code() {
             rtmon::cli::Defaults {
                 listen_address: "127.0.0.1:0",
                 push_job: "rtmon_once",
+                max_requests: 40,
             },
         )
         .expect("flags");

@@ -222,6 +222,7 @@ fn main() -> ExitCode {
     let mut args: Args = rtmon::cli::parse_with_defaults(rtmon::cli::Defaults {
         listen_address: ":9105",
         push_job: "rtmon_arp",
+        max_requests: 40,
     });
     if let Err(e) = rtmon::log::init(&args.common.log) {
         eprintln!("{NAME}: {e}");
@@ -389,6 +390,7 @@ mod tests {
             rtmon::cli::Defaults {
                 listen_address: ":9105",
                 push_job: "rtmon_arp",
+                max_requests: 40,
             },
         )
         .expect("parse");
@@ -399,6 +401,7 @@ mod tests {
             rtmon::cli::Defaults {
                 listen_address: ":9105",
                 push_job: "rtmon_arp",
+                max_requests: 40,
             },
         )
         .expect_err("bad cidr");

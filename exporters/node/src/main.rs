@@ -298,6 +298,7 @@ fn main() -> ExitCode {
     let args: Args = rtmon::cli::parse_with_defaults(rtmon::cli::Defaults {
         listen_address: ":9100",
         push_job: "rtmon_node",
+        max_requests: 40,
     });
     let (cfg, enabled) = match build(&args) {
         Ok(x) => x,
@@ -321,6 +322,7 @@ mod tests {
             rtmon::cli::Defaults {
                 listen_address: ":9100",
                 push_job: "rtmon_node",
+                max_requests: 40,
             },
         )
     }

@@ -231,6 +231,7 @@ fn main() -> ExitCode {
     let args: Args = rtmon::cli::parse_with_defaults(rtmon::cli::Defaults {
         listen_address: ":9107",
         push_job: "rtmon_ping",
+        max_requests: 40,
     });
     if let Err(e) = rtmon::log::init(&args.common.log) {
         eprintln!("rtmon-ping-exporter: {e}");
@@ -327,6 +328,7 @@ mod tests {
             rtmon::cli::Defaults {
                 listen_address: ":9107",
                 push_job: "rtmon_ping",
+                max_requests: 40,
             },
         )
     }

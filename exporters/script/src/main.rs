@@ -68,6 +68,7 @@ fn main() -> ExitCode {
     let args: Args = rtmon::cli::parse_with_defaults(rtmon::cli::Defaults {
         listen_address: ":9469",
         push_job: "rtmon_script",
+        max_requests: 40,
     });
     let config = match rtmon_script_exporter::config::load(&args.script_config) {
         Ok(c) => c,

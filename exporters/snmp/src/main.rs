@@ -67,6 +67,7 @@ fn main() -> std::process::ExitCode {
     let args: Args = rtmon::cli::parse_with_defaults(rtmon::cli::Defaults {
         listen_address: ":9116",
         push_job: "rtmon_snmp",
+        max_requests: 1024,
     });
     let config = match Config::load(args.config_file.as_deref()) {
         Ok(c) => c,
