@@ -5,7 +5,10 @@
 # Prints, for the same if_mib metrics (ifTable + ifXTable, ifName/ifDescr/ifAlias
 # labels): wall time per scrape, packets sent, exporter CPU — first scrape and steady
 # state — as rtmon/snmp_exporter ratios; then TARGETS agents' ports scraped at once
-# (each a distinct target to the exporters) against one 15 s interval.
+# (each a distinct target to the exporters, all served by the one snmpd) against one 15 s
+# interval; then a fleet: FLEET separate snmpd agents (one process per simulated switch,
+# FLEET_PORTS ports each, in a second namespace) scraped at once, the issue's
+# "50 simulated switches polled concurrently within one 15 s interval".
 #
 # Usage (root): scripts/bench-snmp.sh            N=10 scrapes, TARGETS=50 (SKIP_BUILD=1: no cargo build)
 #               N=20 TARGETS=50 V=3 scripts/bench-snmp.sh   (V=3: SHA/AES authPriv)
@@ -15,19 +18,27 @@ set -euo pipefail
 N=${N:-10}
 TARGETS=${TARGETS:-50}
 PORTS=${PORTS:-1000}
+FLEET=${FLEET:-50}
+FLEET_PORTS=${FLEET_PORTS:-48}
 V=${V:-2}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 NS=rtmon-bsnmp-$$
 VETH=vbs$$
 NET=10.231.$(($$ % 200 + 20))
+NS2=rtmon-bsnmpf-$$
+VETH2=vbf$$
+NET2=10.232.$(($$ % 200 + 20))
 WORK=$(mktemp -d /tmp/rtmon-bench-snmp.XXXXXX)
 PIDS=()
 
 cleanup() {
     for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
     [ -f "$WORK/snmpd.pid" ] && kill "$(cat "$WORK/snmpd.pid")" 2>/dev/null || true
+    for f in "$WORK"/fleet*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true; done
     ip netns del "$NS" 2>/dev/null || true
+    ip netns del "$NS2" 2>/dev/null || true
     ip link del "${VETH}a" 2>/dev/null || true
+    ip link del "${VETH2}a" 2>/dev/null || true
     sleep 0.3; rm -rf "$WORK" 2>/dev/null || true
 }
 trap cleanup EXIT
@@ -159,12 +170,12 @@ for label, rr, pp in [("first scrape", r[:1], p[:1]), (f"steady state (avg of {n
 PY
 
 # --- TARGETS distinct targets (agent ports) at once, two rounds (cold, then warm) ---
-concurrent() {
-    local name=$1 base=$2 q=$3 t0 t1
+concurrent() { # name base-url query-extra agent-ip first-port count
+    local name=$1 base=$2 q=$3 ip=$4 first=$5 count=$6 t0 t1
     local pids=()
     t0=$(date +%s.%N)
-    for i in $(seq 1 "$TARGETS"); do
-        curl -s -m 60 -H "$H" -o "$WORK/$name.c$i" "$base/snmp?target=$NET.2:$((20000 + i))&module=if_mib$q" &
+    for i in $(seq 1 "$count"); do
+        curl -s -m 60 -H "$H" -o "$WORK/$name.c$i" "$base/snmp?target=$ip:$((first + i))&module=if_mib$q" &
         pids+=($!)
     done
     wait "${pids[@]}" || true
@@ -172,14 +183,48 @@ concurrent() {
     local ok
     ok=$(grep -l '^ifHCInOctets{' "$WORK/$name".c* | wc -l)
     local up
-    up=$(cat "$WORK/$name".c* | awk '/^snmp_up /{s+=$2} END{print s+0}')
-    python3 -c "print(f'{\"$name\":<14}{$TARGETS} targets in {($t1 - $t0):.2f} s, {$ok} with interface data (snmp_up sum: $up)')"
+    up=$(cat "$WORK/$name".c* | awk '/^snmp_up /{s+=$2; n++} END{print n ? s : "n/a: no such metric"}')
+    python3 -c "print(f'{\"$name\":<14}{$count} targets in {($t1 - $t0):.2f} s, {$ok} with interface data (snmp_up sum: $up)')"
     rm -f "$WORK/$name".c*
 }
 echo
-echo "## $TARGETS targets x $PORTS ports scraped at once (limit: one 15 s interval)"
+echo "## $TARGETS targets x $PORTS ports, all served by one snmpd process, scraped at once (limit: one 15 s interval)"
 for round in cold warm; do
     echo "# round: $round"
-    concurrent rtmon "http://127.0.0.1:$RP" "&auth=$AUTH"
-    concurrent snmp_exporter "http://127.0.0.1:$PP" ""
+    concurrent rtmon "http://127.0.0.1:$RP" "&auth=$AUTH" "$NET.2" 20000 "$TARGETS"
+    concurrent snmp_exporter "http://127.0.0.1:$PP" "" "$NET.2" 20000 "$TARGETS"
+done
+
+# --- a fleet: FLEET separate agents (one snmpd process each), FLEET_PORTS ports each ---
+ip netns add "$NS2"
+ip link add "${VETH2}a" type veth peer name "${VETH2}b"
+ip link set "${VETH2}b" netns "$NS2"
+ip addr add "$NET2.1/24" dev "${VETH2}a"
+ip link set "${VETH2}a" up
+ip -n "$NS2" addr add "$NET2.2/24" dev "${VETH2}b"
+ip -n "$NS2" link set "${VETH2}b" up
+ip -n "$NS2" link set lo up
+python3 -c "
+for i in range(1, $FLEET_PORTS + 1):
+    print(f'link add fsw{i} type bridge'); print(f'link set fsw{i} up')" >"$WORK/fleet-bridges.batch"
+ip -n "$NS2" -batch "$WORK/fleet-bridges.batch"
+for i in $(seq 1 "$FLEET"); do
+    mkdir -p "$WORK/fleet-persist$i"
+    sed "s|^agentAddress .*|agentAddress udp:$NET2.2:$((21000 + i))|; s|$NET.0/24|$NET2.0/24|" \
+        "$WORK/snmpd.conf" >"$WORK/fleet$i.conf"
+    ip netns exec "$NS2" env SNMP_PERSISTENT_DIR="$WORK/fleet-persist$i" snmpd -Lf "$WORK/fleet$i.log" -C \
+        -c "$WORK/fleet$i.conf" -p "$WORK/fleet$i.pid" -m ""
+done
+for i in $(seq 1 "$FLEET"); do
+    for _ in $(seq 50); do
+        snmpget -m "" -v2c -c bench-comm -t 0.3 -r 0 "$NET2.2:$((21000 + i))" .1.3.6.1.2.1.2.1.0 >/dev/null 2>&1 && break
+        sleep 0.2
+    done
+done
+echo
+echo "## fleet: $FLEET switches x $FLEET_PORTS ports, one snmpd process each, scraped at once (limit: one 15 s interval)"
+for round in cold warm; do
+    echo "# round: $round"
+    concurrent rtmon "http://127.0.0.1:$RP" "&auth=$AUTH" "$NET2.2" 21000 "$FLEET"
+    concurrent snmp_exporter "http://127.0.0.1:$PP" "" "$NET2.2" 21000 "$FLEET"
 done
