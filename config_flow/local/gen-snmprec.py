@@ -6,8 +6,13 @@ ifTable, ifXTable and a dot1q FDB holding MAC 00:1b:21:00:00:p on bridge port p,
 (p = 1..4). Port p is `hundredGigE 1/p`, the last three are `Port-channel 101..103`,
 every 7th port is oper-down.
 
-usage: gen-snmprec.py NAME PORTS > NAME.snmprec
+usage: gen-snmprec.py NAME PORTS [--fdb VLAN,MAC,PORT]... [--up PORT]... > NAME.snmprec
+
+--fdb replaces the default FDB with the given entries (MAC aa:bb:cc:dd:ee:ff learned on
+port PORT in VLAN VLAN); --up keeps port PORT oper-up even when it is a 7th port.
+scripts/run-local.sh uses them to build the switch of a bundled example flow.
 """
+import argparse
 import sys
 
 
@@ -15,7 +20,8 @@ def if_name(n, p):
     return f"Port-channel {101 + p + 3 - n - 1}" if p + 3 > n else f"hundredGigE 1/{p}"
 
 
-def snmprec(name, n):
+def snmprec(name, n, fdb=None, up=()):
+    """fdb: None for the default entries, else a list of (vlan, [6 ints], port)."""
     rows = []
     add = lambda oid, tag, v: rows.append((tuple(oid), tag, str(v)))
     sysg = [1, 3, 6, 1, 2, 1, 1]
@@ -36,7 +42,7 @@ def snmprec(name, n):
         t(5, "66", 4294967295)
         t(6, "4x", f"001b21{p:06x}")
         t(7, "2", 1)
-        t(8, "2", 2 if p % 7 == 0 else 1)
+        t(8, "2", 2 if p % 7 == 0 and p not in up else 1)
         t(9, "67", 1000 + p)
         for col, mul in [(10, 1000), (11, 10), (12, 5), (13, 1), (14, 2)]:
             t(col, "65", (p * mul) % (1 << 32))
@@ -60,17 +66,38 @@ def snmprec(name, n):
         x(17, "2", 1)
         x(18, "4", f"uplink-{p}" if p % 10 == 0 else "")
         x(19, "67", 0)
-        if p <= 4:
-            add([1, 3, 6, 1, 2, 1, 17, 1, 4, 1, 2, p], "2", i)
-            fdb = [1, 3, 6, 1, 2, 1, 17, 7, 1, 2, 2, 1]
-            mac = [0, 0x1B, 0x21, 0, 0, p]
-            add(fdb + [2, 1000] + mac, "2", p)
-            add(fdb + [3, 1000] + mac, "2", 3)
+    entries = fdb if fdb is not None else [(1000, [0, 0x1B, 0x21, 0, 0, p], p) for p in range(1, 5)]
+    for port in sorted({port for _, _, port in entries}):
+        add([1, 3, 6, 1, 2, 1, 17, 1, 4, 1, 2, port], "2", port)  # dot1dBasePortIfIndex
+    for vlan, mac, port in entries:
+        base = [1, 3, 6, 1, 2, 1, 17, 7, 1, 2, 2, 1]  # dot1qTpFdbTable
+        add(base + [2, vlan] + mac, "2", port)
+        add(base + [3, vlan] + mac, "2", 3)  # learned
     rows.sort(key=lambda r: r[0])
     return "".join(f"{'.'.join(map(str, o))}|{tag}|{v}\n" for o, tag, v in rows)
 
 
+def fdb_entry(s):
+    try:
+        vlan, mac, port = s.split(",")
+        octets = [int(x, 16) for x in mac.split(":")]
+        if len(octets) != 6 or not all(0 <= o <= 255 for o in octets):
+            raise ValueError
+        return int(vlan), octets, int(port)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--fdb {s!r}: expected VLAN,aa:bb:cc:dd:ee:ff,PORT")
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 3 or not sys.argv[2].isdigit() or not 4 <= int(sys.argv[2]) <= 512:
-        sys.exit("usage: gen-snmprec.py NAME PORTS(4..512) > NAME.snmprec")
-    sys.stdout.write(snmprec(sys.argv[1], int(sys.argv[2])))
+    ap = argparse.ArgumentParser(description="Writes a simulated switch as an snmpsim .snmprec file.")
+    ap.add_argument("name")
+    ap.add_argument("ports", type=int, help="number of ports, 4..512")
+    ap.add_argument("--fdb", type=fdb_entry, action="append", metavar="VLAN,MAC,PORT")
+    ap.add_argument("--up", type=int, action="append", default=[], metavar="PORT")
+    a = ap.parse_args()
+    if not 4 <= a.ports <= 512:
+        ap.error("PORTS must be 4..512")
+    for _, _, port in a.fdb or []:
+        if not 1 <= port <= a.ports:
+            ap.error(f"--fdb port {port} is not one of the {a.ports} ports")
+    sys.stdout.write(snmprec(a.name, a.ports, a.fdb, set(a.up)))

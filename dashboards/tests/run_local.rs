@@ -1,5 +1,6 @@
 //! End-to-end test of `scripts/run-local.sh --check-and-exit`: the newcomer's one command
-//! starts the whole suite on this machine (two host namespaces with rtmon's node, arp and
+//! starts the whole suite on this machine for the bundled example flow
+//! (`config_flow/one-switch.yml`, unchanged: two host namespaces with rtmon's node, arp and
 //! ping exporters, an snmpsim switch behind rtmon-snmp-exporter, the script exporter,
 //! Pushgateway and a real Prometheus evaluating the generated rules), writes the flow's
 //! dashboard, rules and provisioning, runs `rtmon-dashboards check`, and stops everything.
@@ -123,6 +124,20 @@ fn run_local_check_and_exit_finds_data_for_every_panel_query() {
         })
         .collect();
     assert!(left.is_empty(), "processes left behind: {left:?}");
+
+    // It ran the bundled example flow itself, unchanged (as root: netns mode).
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config_flow/one-switch.yml");
+    assert_eq!(
+        std::fs::read_to_string(&flow).expect("flow.yml"),
+        std::fs::read_to_string(&example).expect("config_flow/one-switch.yml"),
+        "run-local.sh did not run the bundled example flow"
+    );
+    assert!(text.contains("\nflow dtn-a-dtn-b-1000\n"), "{text}");
+    // And wrote the dashboards of every bundled example (4 flows in 3 files).
+    let examples = std::fs::read_dir(out.path().join("examples/dashboards"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(examples, 4, "dashboards of config_flow/*.yml");
 
     // The generated artefacts.
     assert!(out.path().join("rtmon-rules.yml").is_file());
