@@ -3,7 +3,7 @@
 //! end-to-end row (ping, ARP).
 
 use rtmon::flow::{Flow, Hop, HostHop, SwitchHop};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::checks::{self, host_matcher, promql_str, switch_matcher, Check};
 use crate::layout::Grid;
@@ -347,10 +347,10 @@ pub fn build(flow: &Flow, opts: &Options) -> Value {
     ));
 
     let ds_current = match &opts.datasource_uid {
-        Some(u) => json!({"selected": true, "text": u, "value": u}),
-        None => json!({"selected": true, "text": "default", "value": "default"}),
+        Some(u) => crate::jv!({"selected": true, "text": u, "value": u}),
+        None => crate::jv!({"selected": true, "text": "default", "value": "default"}),
     };
-    json!({
+    crate::jv!({
         "annotations": {"list": [{
             "builtIn": 1,
             "datasource": {"type": "grafana", "uid": "-- Grafana --"},

@@ -1,7 +1,7 @@
 //! Grid layout: Grafana's 24-column grid, filled left to right, top to bottom, with
 //! full-width rows. One function owns every gridPos, so panels never overlap.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// Grid width in columns.
 pub const COLUMNS: u32 = 24;
@@ -22,7 +22,7 @@ pub struct GridPos {
 impl GridPos {
     /// As Grafana JSON.
     pub fn to_json(self) -> Value {
-        json!({"x": self.x, "y": self.y, "w": self.w, "h": self.h})
+        crate::jv!({"x": self.x, "y": self.y, "w": self.w, "h": self.h})
     }
 
     /// Whether two positions overlap.

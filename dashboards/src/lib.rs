@@ -9,6 +9,7 @@ pub mod check;
 pub mod checks;
 pub mod client;
 pub mod dashboard;
+pub mod jv;
 pub mod layout;
 pub mod legacy;
 pub mod names;

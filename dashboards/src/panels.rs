@@ -1,13 +1,13 @@
 //! Grafana panel builders (Classic JSON), fully specified so the strict schema passes.
 //! Every panel and target references the `${ds_prometheus}` datasource variable.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::layout::GridPos;
 
 /// The datasource reference used by every panel and target.
 pub fn ds() -> Value {
-    json!({"type": "prometheus", "uid": "${ds_prometheus}"})
+    crate::jv!({"type": "prometheus", "uid": "${ds_prometheus}"})
 }
 
 /// A query of a panel.
@@ -61,13 +61,13 @@ fn targets(queries: &[Query], table: bool) -> Value {
             .iter()
             .enumerate()
             .map(|(i, q)| {
-                json!({
+                crate::jv!({
                     "datasource": ds(),
                     "editorMode": "code",
-                    "expr": q.expr,
+                    "expr": &q.expr,
                     "format": if table { "table" } else { "time_series" },
                     "instant": q.instant,
-                    "legendFormat": q.legend,
+                    "legendFormat": &q.legend,
                     "range": !q.instant,
                     "refId": ref_id(i),
                 })
@@ -77,15 +77,15 @@ fn targets(queries: &[Query], table: bool) -> Value {
 }
 
 fn thresholds(steps: &[(&str, Option<f64>)]) -> Value {
-    json!({
+    crate::jv!({
         "mode": "absolute",
-        "steps": steps.iter().map(|(c, v)| json!({"color": c, "value": v})).collect::<Vec<_>>(),
+        "steps": steps.iter().map(|(c, v)| crate::jv!({"color": c, "value": v})).collect::<Vec<_>>(),
     })
 }
 
 /// Value mapping 1 → UP (green), 0 → DOWN (red).
 pub fn up_down_mapping() -> Value {
-    json!([{"type": "value", "options": {
+    crate::jv!([{"type": "value", "options": {
         "0": {"color": "red", "index": 1, "text": "DOWN"},
         "1": {"color": "green", "index": 0, "text": "UP"},
     }}])
@@ -93,7 +93,7 @@ pub fn up_down_mapping() -> Value {
 
 /// Value mapping of SNMP ifOperStatus (1 up … 7 lowerLayerDown).
 pub fn oper_status_mapping() -> Value {
-    json!([{"type": "value", "options": {
+    crate::jv!([{"type": "value", "options": {
         "1": {"color": "green", "index": 0, "text": "up"},
         "2": {"color": "red", "index": 1, "text": "down"},
         "3": {"color": "orange", "index": 2, "text": "testing"},
@@ -106,7 +106,7 @@ pub fn oper_status_mapping() -> Value {
 
 /// A full-width expanded row header.
 pub fn row(id: u32, title: &str, pos: GridPos) -> Value {
-    json!({
+    crate::jv!({
         "collapsed": false,
         "gridPos": pos.to_json(),
         "id": id,
@@ -118,7 +118,7 @@ pub fn row(id: u32, title: &str, pos: GridPos) -> Value {
 
 /// A markdown text panel.
 pub fn text(id: u32, title: &str, markdown: &str, pos: GridPos) -> Value {
-    json!({
+    crate::jv!({
         "gridPos": pos.to_json(),
         "id": id,
         "options": {"code": {"language": "plaintext", "showLineNumbers": false, "showMiniMap": false},
@@ -140,13 +140,13 @@ pub fn timeseries(
     pos: GridPos,
 ) -> Value {
     let overrides = match negative_y {
-        Some(re) => json!([{
+        Some(re) => crate::jv!([{
             "matcher": {"id": "byRegexp", "options": re},
             "properties": [{"id": "custom.transform", "value": "negative-Y"}],
         }]),
-        None => json!([]),
+        None => crate::jv!([]),
     };
-    json!({
+    crate::jv!({
         "datasource": ds(),
         "description": description,
         "fieldConfig": {
@@ -184,7 +184,7 @@ pub fn stat(
     unit: &str,
     pos: GridPos,
 ) -> Value {
-    json!({
+    crate::jv!({
         "datasource": ds(),
         "description": description,
         "fieldConfig": {
@@ -212,7 +212,7 @@ pub fn stat(
 
 /// A plain number stat (MTU, speed): no colouring by thresholds.
 pub fn value_stat(id: u32, title: &str, queries: &[Query], unit: &str, pos: GridPos) -> Value {
-    json!({
+    crate::jv!({
         "datasource": ds(),
         "fieldConfig": {
             "defaults": {
@@ -245,7 +245,7 @@ pub fn state_timeline(
     mappings: Value,
     pos: GridPos,
 ) -> Value {
-    json!({
+    crate::jv!({
         "datasource": ds(),
         "description": description,
         "fieldConfig": {
@@ -272,7 +272,7 @@ pub fn state_timeline(
 
 /// A table of an instant query (e.g. the ARP table).
 pub fn table(id: u32, title: &str, description: &str, query: Query, pos: GridPos) -> Value {
-    json!({
+    crate::jv!({
         "datasource": ds(),
         "description": description,
         "fieldConfig": {"defaults": {"thresholds": thresholds(&[("green", None)])}, "overrides": []},
@@ -290,7 +290,7 @@ pub fn table(id: u32, title: &str, description: &str, query: Query, pos: GridPos
 
 /// The Mermaid path diagram (jdbranham-diagram-panel plugin; opt-in).
 pub fn mermaid(id: u32, title: &str, content: &str, queries: &[Query], pos: GridPos) -> Value {
-    json!({
+    crate::jv!({
         "datasource": ds(),
         "gridPos": pos.to_json(),
         "id": id,
