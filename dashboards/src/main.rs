@@ -197,6 +197,15 @@ struct GenArgs {
     /// Pin the dashboards' datasource variable to this Grafana datasource uid.
     #[arg(long = "datasource-uid")]
     datasource_uid: Option<String>,
+    /// Prometheus `job` of the node exporters [default: node; push mode: rtmon_node].
+    #[arg(long = "node-job", value_name = "JOB")]
+    node_job: Option<String>,
+    /// Prometheus `job` of the ARP exporters [default: arp; push mode: rtmon_arp].
+    #[arg(long = "arp-job", value_name = "JOB")]
+    arp_job: Option<String>,
+    /// Prometheus `job` of the ping exporters [default: ping; push mode: rtmon_ping].
+    #[arg(long = "ping-job", value_name = "JOB")]
+    ping_job: Option<String>,
 }
 
 impl GenArgs {
@@ -218,6 +227,18 @@ impl GenArgs {
         o.schema_version = self.schema_version;
         o.mermaid = self.mermaid;
         o.datasource_uid = self.datasource_uid.clone();
+        for (flag, value, job) in [
+            ("--node-job", &self.node_job, &mut o.jobs.node),
+            ("--arp-job", &self.arp_job, &mut o.jobs.arp),
+            ("--ping-job", &self.ping_job, &mut o.jobs.ping),
+        ] {
+            if let Some(v) = value {
+                if v.trim().is_empty() {
+                    return Err(format!("{flag} must not be empty"));
+                }
+                job.clone_from(v);
+            }
+        }
         Ok(o)
     }
 }

@@ -311,3 +311,46 @@ fn every_expression_passes_promtool() {
         .expect("promtool");
     assert!(!out.status.success());
 }
+
+/// `--node-job`/`--arp-job`/`--ping-job` rename the jobs in every generated query; an
+/// empty one is refused.
+#[test]
+fn job_flags_rename_the_jobs_in_rules_and_dashboards() {
+    let bin = env!("CARGO_BIN_EXE_rtmon-dashboards");
+    let flow = root().join("config_flow/one-switch.yml");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rules = dir.path().join("rules.yml");
+    let out = std::process::Command::new(bin)
+        .args(["rules", "--node-job", "hosts", "--arp-job", "neigh"])
+        .args(["--ping-job", "icmp", "--out"])
+        .arg(&rules)
+        .arg(&flow)
+        .output()
+        .expect("run rtmon-dashboards rules");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&rules).expect("rules written");
+    // The rules file is YAML with double-quoted strings: `job=\"hosts\"`.
+    let has = |job: &str| text.contains(&format!("up{{job=\\\"{job}\\\""));
+    for job in ["hosts", "neigh", "icmp"] {
+        assert!(has(job), "job {job} missing:\n{text}");
+    }
+    for job in ["node", "arp", "ping"] {
+        assert!(!has(job), "default job {job} left:\n{text}");
+    }
+    let gen = std::process::Command::new(bin)
+        .args(["generate", "--node-job", " ", "--out"])
+        .arg(dir.path().join("d"))
+        .arg(&flow)
+        .output()
+        .expect("run rtmon-dashboards generate");
+    assert_eq!(gen.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&gen.stderr).contains("--node-job must not be empty"),
+        "{}",
+        String::from_utf8_lossy(&gen.stderr)
+    );
+}
