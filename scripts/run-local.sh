@@ -240,6 +240,7 @@ EOF
   A_NODE=$A_MGMT:9100; A_ARP=$A_MGMT:9105; A_PING=$A_MGMT:9107
   B_NODE=$B_MGMT:9100; B_ARP=$B_MGMT:9105; B_PING=$B_MGMT:9107
   in_a=(ip netns exec "$ns_a"); in_b=(ip netns exec "$ns_b")
+  node_extra=()
 else
   mode=loopback
   log "not root (or no 'ip netns'): hosts A/B are 127.0.0.2/127.0.0.3 on lo, in a flow of the"
@@ -253,6 +254,7 @@ else
   A_NODE=$A_MGMT:$(free_port); A_ARP=$A_MGMT:$(free_port); A_PING=$A_MGMT:$(free_port)
   B_NODE=$B_MGMT:$(free_port); B_ARP=$B_MGMT:$(free_port); B_PING=$B_MGMT:$(free_port)
   in_a=(); in_b=()
+  node_extra=(--collector.netdev.device-include='^lo$')  # lo is excluded by default
 fi
 
 # ---- the simulated switch -------------------------------------------------------------------
@@ -261,7 +263,7 @@ if [ -n "$SNMPSIM" ]; then
   SW_PORT=$(free_port DGRAM)
   mkdir -p "$work/snmpsim/data" "$work/snmpsim/cache"
   # shellcheck disable=SC2086 # SW_ARGS: words without spaces, from the example
-  "$VENV/bin/python3" "$root/config_flow/local/gen-snmprec.py" "$COMMUNITY" "$SW_PORTS" $SW_ARGS \
+  python3 "$root/config_flow/local/gen-snmprec.py" "$COMMUNITY" "$SW_PORTS" $SW_ARGS \
     >"$work/snmpsim/data/$COMMUNITY.snmprec" || die "gen-snmprec.py failed"
   sim_user=()
   [ "$(id -u)" -eq 0 ] && sim_user=(--process-user=root --process-group=root)
@@ -325,7 +327,7 @@ for h in a b; do
   H=${h^^}
   node_var=${H}_NODE; arp_var=${H}_ARP; ping_var=${H}_PING; name_var=${H}_NAME
   if [ "$h" = a ]; then pre=("${in_a[@]}"); else pre=("${in_b[@]}"); fi
-  start "node-$h" "${pre[@]}" "$bin_dir/rtmon-node-exporter" --web.listen-address="${!node_var}"
+  start "node-$h" "${pre[@]}" "$bin_dir/rtmon-node-exporter" --web.listen-address="${!node_var}" "${node_extra[@]}"
   start "arp-$h" "${pre[@]}" "$bin_dir/rtmon-arp-exporter" --web.listen-address="${!arp_var}" \
     --flow="$FLOW" --host="${!name_var}"
   start "ping-$h" "${pre[@]}" "$bin_dir/rtmon-ping-exporter" --web.listen-address="${!ping_var}" \
