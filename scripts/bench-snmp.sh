@@ -56,18 +56,24 @@ fi
 [ -x "$RTMON" ] || { echo "bench-snmp: no binary $RTMON" >&2; exit 1; }
 
 echo "# namespace $NS with $PORTS bridges, snmpd on $NET.2 ports 161 and 20001..$((20000 + TARGETS))"
-ip netns add "$NS"
-ip link add "${VETH}a" type veth peer name "${VETH}b"
-ip link set "${VETH}b" netns "$NS"
-ip addr add "$NET.1/24" dev "${VETH}a"
-ip link set "${VETH}a" up
-ip -n "$NS" addr add "$NET.2/24" dev "${VETH}b"
-ip -n "$NS" link set "${VETH}b" up
-ip -n "$NS" link set lo up
-python3 -c "
-for i in range(1, $PORTS + 1):
-    print(f'link add sw{i} type bridge'); print(f'link set sw{i} up')" >"$WORK/bridges.batch"
-ip -n "$NS" -batch "$WORK/bridges.batch"
+# switch_ns NS VETH NET PREFIX PORTS: a namespace at NET.2 (this side NET.1) with PORTS
+# bridge interfaces PREFIX1.. — the simulated switch's ports, as snmpd's ifTable sees them.
+switch_ns() {
+    local ns=$1 veth=$2 net=$3 prefix=$4 ports=$5
+    ip netns add "$ns"
+    ip link add "${veth}a" type veth peer name "${veth}b"
+    ip link set "${veth}b" netns "$ns"
+    ip addr add "$net.1/24" dev "${veth}a"
+    ip link set "${veth}a" up
+    ip -n "$ns" addr add "$net.2/24" dev "${veth}b"
+    ip -n "$ns" link set "${veth}b" up
+    ip -n "$ns" link set lo up
+    python3 -c "
+for i in range(1, $ports + 1):
+    print(f'link add $prefix{i} type bridge'); print(f'link set $prefix{i} up')" >"$WORK/$prefix.batch"
+    ip -n "$ns" -batch "$WORK/$prefix.batch"
+}
+switch_ns "$NS" "$VETH" "$NET" sw "$PORTS"
 
 ADDRS="udp:$NET.2:161"
 for i in $(seq 1 "$TARGETS"); do ADDRS="$ADDRS,udp:$NET.2:$((20000 + i))"; done
@@ -196,18 +202,7 @@ for round in cold warm; do
 done
 
 # --- a fleet: FLEET separate agents (one snmpd process each), FLEET_PORTS ports each ---
-ip netns add "$NS2"
-ip link add "${VETH2}a" type veth peer name "${VETH2}b"
-ip link set "${VETH2}b" netns "$NS2"
-ip addr add "$NET2.1/24" dev "${VETH2}a"
-ip link set "${VETH2}a" up
-ip -n "$NS2" addr add "$NET2.2/24" dev "${VETH2}b"
-ip -n "$NS2" link set "${VETH2}b" up
-ip -n "$NS2" link set lo up
-python3 -c "
-for i in range(1, $FLEET_PORTS + 1):
-    print(f'link add fsw{i} type bridge'); print(f'link set fsw{i} up')" >"$WORK/fleet-bridges.batch"
-ip -n "$NS2" -batch "$WORK/fleet-bridges.batch"
+switch_ns "$NS2" "$VETH2" "$NET2" fsw "$FLEET_PORTS"
 for i in $(seq 1 "$FLEET"); do
     mkdir -p "$WORK/fleet-persist$i"
     sed "s|^agentAddress .*|agentAddress udp:$NET2.2:$((21000 + i))|; s|$NET.0/24|$NET2.0/24|" \
