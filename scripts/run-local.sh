@@ -18,7 +18,8 @@
 #
 # What it starts (all on loopback or in network namespaces it creates; nothing else is touched):
 #   as root: the example flow itself, unchanged: its two hosts as network namespaces whose
-#            data-plane interfaces (a veth pair) have the example's names, MACs and addresses, each running rtmon-node/arp/ping-exporter on a management veth
+#            data-plane interfaces (a veth pair) have the example's names, MACs and
+#            addresses, each running rtmon-node/arp/ping-exporter on a management veth
 #            that Prometheus scrapes under the example's `instance` labels; its switch as
 #            snmpsim with the example's ports and the hosts' MACs in its FDB, scraped under
 #            the example's `target`;
@@ -148,8 +149,8 @@ wait_http() {
 # ---- the flow and its hosts ----------------------------------------------------------------
 # As root: the bundled example flow ($EXAMPLE, default config_flow/one-switch.yml), unchanged.
 # Its two hosts become network namespaces whose data-plane interfaces carry the example's
-# names, addresses, VLAN and MACs; Prometheus labels their exporters with the example's
-# `instance` values, and the simulated switch has the example's ports and FDB.
+# names, addresses and MACs; Prometheus labels their exporters with the example's
+# `instance` values, and the simulated switch has the example's ports and FDB (with VLAN).
 # Without root: a flow of the same shape on loopback (lo has no neighbours and no MAC).
 COMMUNITY=swlocal
 mkdir -p "$out_dir"
