@@ -56,7 +56,7 @@ while [ $# -gt 0 ]; do
     --no-install) no_install=1 ;;
     --flow) EXAMPLE=${2:?--flow needs a file}; shift ;;
     --flow=*) EXAMPLE=${1#*=} ;;
-    -h|--help) sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,/^set -euo pipefail/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "run-local: unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
   shift
