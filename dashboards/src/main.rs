@@ -5,16 +5,16 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use rtmon_dashboards::provision::{self, ProvisionOptions};
+use rtmon_dashboards::{
+    check, client, dashboard, legacy, resolve, rules, status, upload, Mode, Options,
+};
 
 /// `generate` builds and frees millions of small JSON nodes on every core, where glibc's
 /// malloc took ~40 % of the time. Measured with `scripts/bench-dashboards.sh` (1,000 flows,
 /// after `jv!`): 1.01-1.08 s with glibc, 0.52-0.56 s with mimalloc.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use rtmon_dashboards::provision::{self, ProvisionOptions};
-use rtmon_dashboards::{
-    check, client, dashboard, legacy, resolve, rules, status, upload, Mode, Options,
-};
 
 #[derive(Parser, Debug)]
 #[command(
