@@ -1,5 +1,5 @@
-//! `rtmon-dashboards`: flow config → Grafana dashboards (and, as the crate grows,
-//! rules, provisioning, upload and live checks).
+//! `rtmon-dashboards`: flow config → Grafana dashboards, Prometheus rules, provisioning
+//! files, upload through Grafana's API, query checks and flow status.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
