@@ -16,6 +16,19 @@ use crate::config::{AuthConfig, Base, Config, IfFilter, Module, Version};
 use crate::ifmib::{self, IfCache};
 use crate::walk::{self, Policy, Stats, WalkError};
 
+/// SNMP work stops this long before the answer's deadline, so a request cut short by it
+/// ends, and is classified (an agent that never answered is a `timeout`), before the
+/// scrape-wide guard fires at the deadline itself (`deadline` then means the exporter's
+/// own work ran out of time). Under load the two used to race for the same instant.
+const WORK_GRACE: Duration = Duration::from_millis(100);
+
+/// When the SNMP requests of an answer due at `deadline` must be over.
+fn work_deadline(deadline: Instant) -> Instant {
+    deadline
+        .checked_sub(WORK_GRACE)
+        .map_or(deadline, |d| d.max(Instant::now()))
+}
+
 /// Engine options (from flags).
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -280,7 +293,7 @@ impl Engine {
         let start = Instant::now();
         let mut out = MetricSet::new();
         // Everything below stops at the deadline; answer a bit before it.
-        let body = self.scrape_inner(&job, deadline, &mut out);
+        let body = self.scrape_inner(&job, work_deadline(deadline), &mut out);
         let result = tokio::time::timeout_at(deadline.into(), body).await;
         let (up, errs) = match result {
             Ok(r) => r,
@@ -627,7 +640,7 @@ impl Engine {
                 .unwrap_or(if auth.version == Version::V3 { 40 } else { 400 }),
             retries: m.retries,
             timeout: m.timeout,
-            deadline: Some(deadline),
+            deadline: Some(work_deadline(deadline)),
         };
         let work = async {
             let (cache, _, _) = self
