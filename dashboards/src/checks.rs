@@ -82,17 +82,11 @@ impl Check {
 }
 
 /// Escapes a string for a PromQL double-quoted literal.
+/// The escapes are those of an exposition-format label value (`\\`, `"`, newline).
 pub fn promql_str(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
+    rtmon::expo::escape_label_value(s, &mut out);
     out.push('"');
     out
 }
