@@ -184,49 +184,47 @@ pub fn stat(
     unit: &str,
     pos: GridPos,
 ) -> Value {
-    crate::jv!({
-        "datasource": ds(),
-        "description": description,
-        "fieldConfig": {
-            "defaults": {
-                "color": {"mode": "thresholds"},
-                "mappings": mappings,
-                "noValue": "no data",
-                "thresholds": thresholds(&[("red", None), ("green", Some(1.0))]),
-                "unit": unit,
-            },
-            "overrides": [],
-        },
-        "gridPos": pos.to_json(),
-        "id": id,
-        "options": {
-            "colorMode": "background", "graphMode": "none", "justifyMode": "center",
-            "orientation": "auto", "textMode": "value_and_name", "wideLayout": true,
-            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": false},
-        },
-        "targets": targets(queries, false),
-        "title": title,
-        "type": "stat",
-    })
+    let defaults = crate::jv!({
+        "color": {"mode": "thresholds"},
+        "mappings": mappings,
+        "noValue": "no data",
+        "thresholds": thresholds(&[("red", None), ("green", Some(1.0))]),
+        "unit": unit,
+    });
+    let mut panel = stat_panel(id, title, queries, defaults, "background", pos);
+    if let Value::Object(m) = &mut panel {
+        m.insert("description".into(), description.into());
+    }
+    panel
 }
 
 /// A plain number stat (MTU, speed): no colouring by thresholds.
 pub fn value_stat(id: u32, title: &str, queries: &[Query], unit: &str, pos: GridPos) -> Value {
+    let defaults = crate::jv!({
+        "color": {"mode": "fixed", "fixedColor": "blue"},
+        "noValue": "no data",
+        "thresholds": thresholds(&[("blue", None)]),
+        "unit": unit,
+    });
+    stat_panel(id, title, queries, defaults, "value", pos)
+}
+
+/// What both kinds of stat panel share; `defaults` is their `fieldConfig.defaults`.
+fn stat_panel(
+    id: u32,
+    title: &str,
+    queries: &[Query],
+    defaults: Value,
+    color_mode: &str,
+    pos: GridPos,
+) -> Value {
     crate::jv!({
         "datasource": ds(),
-        "fieldConfig": {
-            "defaults": {
-                "color": {"mode": "fixed", "fixedColor": "blue"},
-                "noValue": "no data",
-                "thresholds": thresholds(&[("blue", None)]),
-                "unit": unit,
-            },
-            "overrides": [],
-        },
+        "fieldConfig": {"defaults": defaults, "overrides": []},
         "gridPos": pos.to_json(),
         "id": id,
         "options": {
-            "colorMode": "value", "graphMode": "none", "justifyMode": "center",
+            "colorMode": color_mode, "graphMode": "none", "justifyMode": "center",
             "orientation": "auto", "textMode": "value_and_name", "wideLayout": true,
             "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": false},
         },
