@@ -250,55 +250,21 @@ pub enum Recv {
 }
 
 fn recv_error_queue(fd: i32, buf: &mut [u8]) -> io::Result<Option<Recv>> {
-    let mut name = MaybeUninit::<libc::sockaddr_storage>::zeroed();
-    let mut control = [0u64; 32];
-    let mut iov = libc::iovec {
-        iov_base: buf.as_mut_ptr().cast(),
-        iov_len: buf.len(),
-    };
-    // SAFETY: msghdr is plain data; zeroed is a valid initial value.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_name = name.as_mut_ptr().cast();
-    msg.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = std::mem::size_of_val(&control) as _;
-    // SAFETY: all pointers in msg point to live buffers of the stated sizes.
-    let n = unsafe { libc::recvmsg(fd, &mut msg, libc::MSG_ERRQUEUE | libc::MSG_DONTWAIT) };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: the kernel wrote msg_namelen bytes of a sockaddr into name.
-    let dst = match unsafe { sockaddr_to_ip(name.as_ptr(), msg.msg_namelen) } {
-        Some(d) => d,
-        None => return Ok(None),
-    };
     let mut kind = None;
-    // SAFETY: CMSG_* walk the control buffer the kernel filled, within msg_controllen.
-    unsafe {
-        let mut c = libc::CMSG_FIRSTHDR(&msg);
-        while !c.is_null() {
-            let (level, ty) = ((*c).cmsg_level, (*c).cmsg_type);
-            if (level == libc::IPPROTO_IP && ty == libc::IP_RECVERR)
-                || (level == libc::IPPROTO_IPV6 && ty == libc::IPV6_RECVERR)
-            {
-                let ee: libc::sock_extended_err =
-                    std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
-                if ee.ee_origin == libc::SO_EE_ORIGIN_ICMP
-                    || ee.ee_origin == libc::SO_EE_ORIGIN_ICMP6
-                {
-                    kind = Some(ee.ee_type);
-                }
+    let flags = libc::MSG_ERRQUEUE | libc::MSG_DONTWAIT;
+    let (n, dst) = recvmsg_cmsgs::<32>(fd, buf, flags, |level, ty, data| {
+        if (level == libc::IPPROTO_IP && ty == libc::IP_RECVERR)
+            || (level == libc::IPPROTO_IPV6 && ty == libc::IPV6_RECVERR)
+        {
+            // SAFETY: the data of an IP(V6)_RECVERR message is a sock_extended_err.
+            let ee: libc::sock_extended_err = unsafe { std::ptr::read_unaligned(data.cast()) };
+            if ee.ee_origin == libc::SO_EE_ORIGIN_ICMP || ee.ee_origin == libc::SO_EE_ORIGIN_ICMP6 {
+                kind = Some(ee.ee_type);
             }
-            c = libc::CMSG_NXTHDR(&msg, c);
         }
-    }
-    Ok(kind.map(|kind| Recv::Error {
-        len: n as usize,
-        dst,
-        kind,
-    }))
+    })?;
+    let Some(dst) = dst else { return Ok(None) };
+    Ok(kind.map(|kind| Recv::Error { len: n, dst, kind }))
 }
 
 fn set_icmp6_filter(sock: &Socket) -> io::Result<()> {
@@ -326,8 +292,31 @@ fn set_icmp6_filter(sock: &Socket) -> io::Result<()> {
 }
 
 fn recvmsg(fd: i32, buf: &mut [u8]) -> io::Result<(usize, IpAddr, Option<u8>)> {
+    let mut ttl = None;
+    let (n, from) = recvmsg_cmsgs::<16>(fd, buf, libc::MSG_DONTWAIT, |level, kind, data| {
+        if (level == libc::IPPROTO_IP && kind == libc::IP_TTL)
+            || (level == libc::IPPROTO_IPV6 && kind == libc::IPV6_HOPLIMIT)
+        {
+            // SAFETY: the data of an IP_TTL / IPV6_HOPLIMIT message is an int.
+            let v = unsafe { std::ptr::read_unaligned(data.cast::<i32>()) };
+            ttl = u8::try_from(v).ok();
+        }
+    })?;
+    let from = from.ok_or_else(|| io::Error::other("reply without a source address"))?;
+    Ok((n, from, ttl))
+}
+
+/// One `recvmsg(2)` into `buf` with a control buffer of `C` u64s (aligned for cmsghdr):
+/// calls `on_cmsg(level, type, data)` for every control message the kernel wrote and
+/// returns the length received and the sender (`None` when it has no IP address).
+fn recvmsg_cmsgs<const C: usize>(
+    fd: i32,
+    buf: &mut [u8],
+    flags: i32,
+    mut on_cmsg: impl FnMut(i32, i32, *const u8),
+) -> io::Result<(usize, Option<IpAddr>)> {
     let mut name = MaybeUninit::<libc::sockaddr_storage>::zeroed();
-    let mut control = [0u64; 16]; // 128 bytes, aligned for cmsghdr
+    let mut control = [0u64; C];
     let mut iov = libc::iovec {
         iov_base: buf.as_mut_ptr().cast(),
         iov_len: buf.len(),
@@ -341,30 +330,21 @@ fn recvmsg(fd: i32, buf: &mut [u8]) -> io::Result<(usize, IpAddr, Option<u8>)> {
     msg.msg_control = control.as_mut_ptr().cast();
     msg.msg_controllen = std::mem::size_of_val(&control) as _;
     // SAFETY: all pointers in msg point to live buffers of the stated sizes.
-    let n = unsafe { libc::recvmsg(fd, &mut msg, libc::MSG_DONTWAIT) };
+    let n = unsafe { libc::recvmsg(fd, &mut msg, flags) };
     if n < 0 {
         return Err(io::Error::last_os_error());
     }
-    // SAFETY: the kernel wrote msg_namelen bytes of a sockaddr into name.
-    let from = unsafe { sockaddr_to_ip(name.as_ptr(), msg.msg_namelen) }
-        .ok_or_else(|| io::Error::other("reply without a source address"))?;
-    let mut ttl = None;
     // SAFETY: CMSG_* walk the control buffer the kernel filled, within msg_controllen.
     unsafe {
         let mut c = libc::CMSG_FIRSTHDR(&msg);
         while !c.is_null() {
-            let level = (*c).cmsg_level;
-            let kind = (*c).cmsg_type;
-            if (level == libc::IPPROTO_IP && kind == libc::IP_TTL)
-                || (level == libc::IPPROTO_IPV6 && kind == libc::IPV6_HOPLIMIT)
-            {
-                let v = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<i32>());
-                ttl = u8::try_from(v).ok();
-            }
+            on_cmsg((*c).cmsg_level, (*c).cmsg_type, libc::CMSG_DATA(c));
             c = libc::CMSG_NXTHDR(&msg, c);
         }
     }
-    Ok((n as usize, from, ttl))
+    // SAFETY: the kernel wrote msg_namelen bytes of a sockaddr into name.
+    let src = unsafe { sockaddr_to_ip(name.as_ptr(), msg.msg_namelen) };
+    Ok((n as usize, src))
 }
 
 /// # Safety
