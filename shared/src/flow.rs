@@ -1,4 +1,4 @@
-//! Flow config model (design.md §4): types, loading and validation.
+//! Flow config model: types, loading and validation (format: config_flow/README.md).
 //!
 //! The public types and accessors below are the contract other crates code against:
 //! fields may be added, none renamed or removed. A file holds one flow (below) or
