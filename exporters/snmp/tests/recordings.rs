@@ -107,11 +107,11 @@ fn start_rtmon(communities: &[&str]) -> Running {
     spawn("rtmon-snmp-exporter", "snmp.yml", &cfg, cmd)
 }
 
-/// A parsed scrape: series (name + sorted labels) → value, and TYPE per family.
+/// A parsed scrape: series (name + sorted labels) → value, and TYPE and HELP per family.
 #[derive(Default)]
 struct Scrape {
     series: BTreeMap<Series, Value>,
-    types: BTreeMap<String, MetricType>,
+    types: BTreeMap<String, (MetricType, String)>,
 }
 
 type Series = (String, BTreeMap<String, String>);
@@ -132,7 +132,7 @@ fn parse(body: &str) -> Scrape {
     assert!(p.errors.is_empty(), "unparsable exposition: {:?}", p.errors);
     let mut s = Scrape::default();
     for f in p.set.families() {
-        s.types.insert(f.name.clone(), f.kind);
+        s.types.insert(f.name.clone(), (f.kind, f.help.clone()));
         for x in &f.samples {
             let labels = x
                 .labels
@@ -573,17 +573,19 @@ fn compare(
 ) -> Outcome {
     let mut o = Outcome::default();
     let mut seen: HashSet<&Series> = HashSet::new();
+    for (name, theirs) in &upstream.types {
+        match ours.types.get(name) {
+            Some(o2) if o2 != theirs && !name.starts_with("snmp_") => o.mismatches.push(format!(
+                "TYPE/HELP of {name}: snmp_exporter {theirs:?}, rtmon {o2:?}"
+            )),
+            _ => {}
+        }
+    }
     for (k, theirs) in &upstream.series {
         if k.0.starts_with("snmp_") {
             continue;
         }
         o.upstream_series += 1;
-        if let (Some(a), Some(b)) = (upstream.types.get(&k.0), ours.types.get(&k.0)) {
-            if a != b {
-                o.mismatches
-                    .push(format!("TYPE of {}: snmp_exporter {a:?}, rtmon {b:?}", k.0));
-            }
-        }
         let trimmed = (k.0.clone(), trim_nul_labels(&k.1));
         let (key, nul) = if ours.series.contains_key(k) {
             (k.clone(), false)
