@@ -607,22 +607,18 @@ fn compare(
         };
         seen.insert(okey);
         let t = theirs.as_f64();
-        let equal = match *ov {
-            Value::U64(u) if u >= 1 << 53 => {
-                if t == (u % (1 << 53)) as f64 {
-                    o.wrapped += 1;
-                    true
-                } else {
-                    t == u as f64
-                }
-            }
-            v => t == v.as_f64(),
+        // Counter64 ≥ 2^53: snmp_exporter wraps modulo 2^53, rtmon is exact.
+        let (equal, wrapped) = match *ov {
+            Value::U64(u) if u >= 1 << 53 && t == (u % (1 << 53)) as f64 => (true, true),
+            v => (t == v.as_f64(), false),
         };
         if !equal {
             o.mismatches
                 .push(format!("{}: snmp_exporter {t}, rtmon {ov:?}", show(k)));
         } else if nul {
             o.nul_trimmed += 1;
+        } else if wrapped {
+            o.wrapped += 1;
         } else {
             o.equal += 1;
         }
@@ -867,5 +863,65 @@ fn librenms_recordings_beside_snmp_exporter_0_21() {
     assert_eq!(q.fdb_undecodable, [1, 1]);
     if names.len() == 13 {
         assert_eq!(with_fdb, 9, "the 13 LibreNMS recordings hold 9 FDBs");
+    }
+}
+
+#[test]
+fn comparison_allows_only_the_documented_differences() {
+    let rec = Recording::parse(
+        b"1.3.6.1.2.1.2.2.1.8.1|2|1\n1.3.6.1.2.1.31.1.1.1.14|2|2\n1.3.6.1.2.1.31.1.1.1.14.1|2|1\n",
+    );
+    let oids = metric_oids(
+        "  - name: ifOperStatus\n    oid: 1.3.6.1.2.1.2.2.1.8\n  - name: ifLinkUpDownTrapEnable\n    oid: 1.3.6.1.2.1.31.1.1.1.14\n",
+    );
+    let upstream = parse(concat!(
+        "# TYPE ifOperStatus gauge\n",
+        "ifOperStatus{ifAlias=\"\0\0\",ifDescr=\"a\",ifIndex=\"1\",ifName=\"a\"} 1\n",
+        "# TYPE ifLinkUpDownTrapEnable gauge\n",
+        "ifLinkUpDownTrapEnable{ifAlias=\"\",ifDescr=\"\",ifIndex=\"0\",ifName=\"\"} 2\n",
+        "ifLinkUpDownTrapEnable{ifAlias=\"\",ifDescr=\"a\",ifIndex=\"1\",ifName=\"a\"} 1\n",
+        "# TYPE ifHCInOctets counter\n",
+        "ifHCInOctets{ifAlias=\"\",ifDescr=\"a\",ifIndex=\"1\",ifName=\"a\"} 1\n",
+    ));
+    let ours_ok = concat!(
+        "# TYPE ifOperStatus gauge\n",
+        "ifOperStatus{ifAlias=\"\",ifDescr=\"a\",ifIndex=\"1\",ifName=\"a\"} 1\n",
+        "# TYPE ifLinkUpDownTrapEnable gauge\n",
+        "ifLinkUpDownTrapEnable{ifAlias=\"\",ifDescr=\"a\",ifIndex=\"1\",ifName=\"a\"} 1\n",
+        "# TYPE ifHCInOctets counter\n",
+        "ifHCInOctets{ifAlias=\"\",ifDescr=\"a\",ifIndex=\"1\",ifName=\"a\"} 9007199254740993\n",
+        "# TYPE ifIndex gauge\n",
+        "ifIndex{ifAlias=\"\",ifDescr=\"a\",ifIndex=\"1\",ifName=\"a\"} 1\n",
+    );
+    let o = compare(&rec, &oids, &upstream, &parse(ours_ok));
+    assert!(o.mismatches.is_empty(), "{:?}", o.mismatches);
+    assert_eq!(
+        (
+            o.equal,
+            o.nul_trimmed,
+            o.bare_column,
+            o.wrapped,
+            o.synthesised_ifindex
+        ),
+        (1, 1, 1, 1, 1)
+    );
+    // Anything else is a difference: a wrong value, a missing series, a changed label,
+    // an extra series, another TYPE.
+    for (from, to) in [
+        ("9007199254740993", "9007199254740994"),
+        (
+            "ifOperStatus{ifAlias=\"\",ifDescr=\"a\",ifIndex=\"1\",ifName=\"a\"} 1\n",
+            "",
+        ),
+        (
+            "ifDescr=\"a\",ifIndex=\"1\",ifName=\"a\"} 1\n# TYPE ifHCIn",
+            "ifDescr=\"A\",ifIndex=\"1\",ifName=\"a\"} 1\n# TYPE ifHCIn",
+        ),
+        ("ifIndex{", "ifMtu{"),
+        ("# TYPE ifHCInOctets counter", "# TYPE ifHCInOctets gauge"),
+    ] {
+        assert!(ours_ok.contains(from), "{from}");
+        let o = compare(&rec, &oids, &upstream, &parse(&ours_ok.replace(from, to)));
+        assert!(!o.mismatches.is_empty(), "{from} → {to} went unnoticed");
     }
 }
