@@ -7,6 +7,7 @@
 //! - [`client`]: the SNMP client behind our [`client::SnmpClient`] trait (async-snmp);
 //! - [`walk`]: walks/GETs with retries, back-off, deadline and statistics;
 //! - [`ifmib`], [`fdb`]: the built-in modules (pure: walked columns in, samples out);
+//! - [`iftype`]: the IANAifType-MIB names for `ifType_info`;
 //! - [`engine`]: per-target state, concurrency limits, the `/snmp` and `/lookup` handlers.
 #![warn(missing_docs)]
 
@@ -15,4 +16,5 @@ pub mod config;
 pub mod engine;
 pub mod fdb;
 pub mod ifmib;
+pub mod iftype;
 pub mod walk;
