@@ -554,7 +554,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 datasource_uid: opts
                     .datasource_uid
                     .clone()
-                    .unwrap_or_else(|| "prometheus".into()),
+                    .unwrap_or_else(|| provision::DATASOURCE_UID.into()),
                 namespace,
             };
             // Provisioned dashboards pin the provisioned datasource.
