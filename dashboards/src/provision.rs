@@ -1,7 +1,8 @@
 //! Grafana provisioning outputs: file-provisioning YAML (dashboard provider +
 //! Prometheus datasource) and Kubernetes objects for the Grafana sidecar (dashboard
 //! ConfigMaps labelled `grafana_dashboard: "1"`, the datasource as a Secret labelled
-//! `grafana_datasource: "1"`). No secret is written: the datasource carries only a URL.
+//! `grafana_datasource: "1"`) and the flows' rules as a PrometheusRule. No secret is
+//! written: the datasource carries only a URL.
 
 use std::path::PathBuf;
 

@@ -20,6 +20,9 @@ def strict(node):
     if isinstance(node, dict):
         if "properties" in node and "additionalProperties" not in node:
             node["additionalProperties"] = False
+        # Go's inline flags ((?i)) are no JSON-schema (ECMA 262) regex: drop such patterns.
+        if isinstance(node.get("pattern"), str) and "(?" in node["pattern"]:
+            del node["pattern"]
         for v in node.values():
             strict(v)
     elif isinstance(node, list):
