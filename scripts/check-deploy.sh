@@ -348,8 +348,9 @@ if command -v systemd-analyze >/dev/null; then
       systemd-analyze security --offline=true --threshold="$SYSTEMD_THRESHOLD" "$u"
   done
   # --web.listen-address is repeatable: one in ExecStart cannot be replaced from ARGS.
-  if grep -n '^ExecStart=.*--web\.listen-address' deploy/systemd/*.service; then
+  if out=$(grep -n '^ExecStart=.*--web\.listen-address' deploy/systemd/*.service); then
     fail "ExecStart sets --web.listen-address: a management address from /etc/default only adds a listener"
+    printf '%s\n' "$out" | sed 's/^/        /'
   else pass "listen address only from ARGS (/etc/default)"; fi
   # LoadCredential copies the file at start: a reload would re-read the stale copy.
   stale=$(grep -l '^LoadCredential=' deploy/systemd/*.service | xargs -r grep -l '^ExecReload=' || true)
