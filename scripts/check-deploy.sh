@@ -82,6 +82,14 @@ if [ -z "$DASH" ]; then
   cargo build -q --locked -p rtmon-dashboards --bin rtmon-dashboards && DASH=target/debug/rtmon-dashboards
 fi
 flows=(config_flow/*.yml)
+# The arp and ping exporters beside it: the DaemonSet check runs them with the rendered args.
+if [ -n "$DASH" ] && { [ ! -x "$(dirname "$DASH")/rtmon-arp-exporter" ] || [ ! -x "$(dirname "$DASH")/rtmon-ping-exporter" ]; }; then
+  if [ "$DASH" = target/debug/rtmon-dashboards ]; then
+    cargo build -q --locked -p rtmon-arp-exporter -p rtmon-ping-exporter --bins
+  else
+    cargo build -q --locked --release -p rtmon-arp-exporter -p rtmon-ping-exporter --bins
+  fi
+fi
 
 # ---------------------------------------------------------------------------------------------
 step "YAML syntax (yamllint)"
