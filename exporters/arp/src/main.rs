@@ -154,6 +154,51 @@ struct Args {
     /// Which flow to use when the file has several flows through this host.
     #[arg(long = "flow.id", value_name = "ID", help_heading = "Flow")]
     flow_id: Option<String>,
+
+    /// When --host is in no flow of --flow: `idle` keeps serving, watches nothing and
+    /// exports rtmon_arp_flow_host_found 0 (a DaemonSet pod on a node outside the flow);
+    /// `exit` exits with code 2.
+    #[arg(
+        long = "flow.host-absent",
+        value_enum,
+        default_value = "idle",
+        help_heading = "Flow"
+    )]
+    host_absent: HostAbsent,
+}
+
+/// What a host that is in no flow of the flow file does (`--flow.host-absent`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum HostAbsent {
+    Idle,
+    Exit,
+}
+
+/// rtmon_arp_flow_host_found: 0 no --flow, 1 --host found in it, 2 absent (idle).
+static FLOW_HOST: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// [`MonitorSource`] plus `rtmon_arp_flow_host_found` when a flow file is used.
+struct WithFlowHost(MonitorSource);
+
+impl rtmon::app::Source for WithFlowHost {
+    fn collect<'a>(
+        &'a self,
+        s: &'a rtmon::app::Scrape,
+    ) -> rtmon::app::BoxFuture<'a, rtmon::expo::MetricSet> {
+        Box::pin(async move {
+            let mut m = rtmon::app::Source::collect(&self.0, s).await;
+            let v = FLOW_HOST.load(std::sync::atomic::Ordering::Relaxed);
+            if v != 0 {
+                m.gauge(
+                    "rtmon_arp_flow_host_found",
+                    "1 if --host is a host of the --flow file, 0 if not (idle: nothing watched).",
+                    &[],
+                    if v == 1 { 1.0 } else { 0.0 },
+                );
+            }
+            m
+        })
+    }
 }
 
 /// The filter and flow label the flags (and the flow file) ask for.
@@ -179,6 +224,18 @@ fn build_filter(a: &Args) -> Result<(Filter, Option<String>), String> {
     };
     let host = a.host.clone().unwrap_or_else(rtmon::cli::hostname);
     let flows = rtmon::flow::load_file(file).map_err(|e| format!("--flow: {e}"))?;
+    let found = flows.iter().any(|f| f.host(&host).is_some());
+    FLOW_HOST.store(
+        if found { 1 } else { 2 },
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    if !found && a.host_absent == HostAbsent::Idle {
+        tracing::warn!(host = %host, flow = %file.display(),
+            "host is in no flow of this file: idle (nothing watched, rtmon_arp_flow_host_found 0)");
+        // A device name is never empty: this filter accepts no entry.
+        f.device_include = Some(anchored("--flow", "")?);
+        return Ok((f, None));
+    }
     let (id, iface) = pick_flow(&flows, &host, a.flow_id.as_deref())
         .map_err(|e| format!("--flow {}: {e}", file.display()))?;
     if f.device_include.is_some() {
@@ -285,7 +342,7 @@ async fn run(args: Args, filter: Filter, flow: Option<String>) -> ExitCode {
 
     let reload_args = args.clone();
     let reload_mon = mon.clone();
-    let mut exporter = Exporter::new(NAME, Arc::new(MonitorSource(mon.clone())));
+    let mut exporter = Exporter::new(NAME, Arc::new(WithFlowHost(MonitorSource(mon.clone()))));
     // `/-/ready` answers 503 until the table has been read once.
     exporter.ready = mon.ready.clone();
     let exporter = exporter
@@ -406,5 +463,39 @@ mod tests {
         )
         .expect_err("bad cidr");
         assert!(e.to_string().contains("10.0.0.0/40"), "{e}");
+    }
+
+    #[test]
+    fn host_outside_the_flow_idles_or_exits() {
+        let flow = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../config_flow/one-switch.yml"
+        );
+        let parse = |extra: &[&str]| -> Args {
+            let mut argv = vec!["x", "--flow", flow];
+            argv.extend_from_slice(extra);
+            rtmon::cli::try_parse_from_with_defaults(
+                argv,
+                rtmon::cli::Defaults {
+                    listen_address: ":9105",
+                    push_job: "rtmon_arp",
+                    max_requests: 40,
+                },
+            )
+            .expect("parse")
+        };
+        // Default: idle, no flow label, a filter that accepts no device.
+        let (f, id) = build_filter(&parse(&["--host", "nothere"])).expect("idle");
+        assert_eq!(id, None);
+        let re = f.device_include.expect("device filter");
+        assert!(!re.is_match("ens2f0np0.1000") && !re.is_match("eth0"));
+        // exit: the error names the host (main exits 2).
+        let e = build_filter(&parse(&["--host", "nothere", "--flow.host-absent", "exit"]))
+            .expect_err("exit");
+        assert!(e.contains("\"nothere\" is in no flow"), "{e}");
+        // A flow host is unaffected by the flag.
+        let (_, id) = build_filter(&parse(&["--host", "dtn-a", "--flow.host-absent", "exit"]))
+            .expect("flow host");
+        assert_eq!(id.as_deref(), Some("dtn-a-dtn-b-1000"));
     }
 }
