@@ -120,7 +120,8 @@ pub fn record_iface(cfg: &Config, dir: &Dir, name: &str, out: &mut MetricSet) {
         u64::from(operstate == "up"),
     );
     // As node_exporter 1.12: the administrative state is the IFF_UP bit of `flags`.
-    let adminstate = match dir.read_int("flags") {
+    let flags = dir.read_int("flags");
+    let adminstate = match flags {
         Some(f) if f & i64::from(libc::IFF_UP) != 0 => "up",
         _ => "down",
     };
@@ -139,7 +140,13 @@ pub fn record_iface(cfg: &Config, dir: &Dir, name: &str, out: &mut MetricSet) {
         1u64,
     );
     for (file, metric, help, counter) in NUMERIC {
-        let Some(v) = dir.read_int(file) else {
+        // `flags` was read above for adminstate.
+        let v = if file == "flags" {
+            flags
+        } else {
+            dir.read_int(file)
+        };
+        let Some(v) = v else {
             continue;
         };
         let kind = if counter {

@@ -40,8 +40,14 @@ pub const SOFTIRQ_VECTORS: [&str; 10] = [
     "rcu",
 ];
 
-/// Parses `/proc/stat`.
+/// Parses `/proc/stat` (with the `softirq` line).
 pub fn parse(text: &str) -> Result<Stat, (usize, String)> {
+    parse_with(text, true)
+}
+
+/// Parses `/proc/stat`; the `softirq` line only when `softirq` (it is
+/// `--collector.stat.softirq`, off by default).
+pub fn parse_with(text: &str, softirq: bool) -> Result<Stat, (usize, String)> {
     let mut s = Stat::default();
     for (i, line) in text.lines().enumerate() {
         let mut it = line.split_ascii_whitespace();
@@ -53,7 +59,7 @@ pub fn parse(text: &str) -> Result<Stat, (usize, String)> {
             "intr" => &mut s.intr,
             "procs_running" => &mut s.procs_running,
             "procs_blocked" => &mut s.procs_blocked,
-            "softirq" => {
+            "softirq" if softirq => {
                 s.softirq = it
                     .skip(1)
                     .take(SOFTIRQ_VECTORS.len())
@@ -138,7 +144,7 @@ pub fn record_softirq(s: &Stat, out: &mut MetricSet) {
 pub fn collect(cfg: &Config, out: &mut MetricSet) -> CollectResult {
     let path = cfg.paths.proc("stat");
     let text = read_required(&path)?;
-    let s = parse(&text).map_err(|(l, m)| parse_error(&path, l, m))?;
+    let s = parse_with(&text, cfg.stat_softirq).map_err(|(l, m)| parse_error(&path, l, m))?;
     record(&s, out);
     if cfg.stat_softirq {
         record_softirq(&s, out);
@@ -181,5 +187,9 @@ mod tests {
         assert!(t.contains("node_softirqs_total{vector=\"block_iopoll\"} 0\n"));
         assert!(t.contains("node_softirqs_total{vector=\"rcu\"} 508444\n"));
         assert_eq!(parse("softirq 1 2 x\n").expect_err("bad").0, 1);
+        assert!(parse_with("softirq 1 2 x\n", false)
+            .expect("not read")
+            .softirq
+            .is_empty());
     }
 }
