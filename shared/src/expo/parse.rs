@@ -39,7 +39,7 @@
 //!   its family (the first definition wins; samples seen before a late TYPE stay untyped);
 //! - histogram and summary samples are grouped under their family by suffix (`_bucket`
 //!   with a numeric `le`, `_sum`, `_count`; summary quantiles need a numeric `quantile`);
-//!   samples that break this are dropped;
+//!   samples that break this are dropped; an infinite `le` is written `+Inf`;
 //! - duplicate series (same name and label set, in any label order; Prometheus keeps the
 //!   first too and counts the rest) are dropped;
 //! - names starting with one of [`ParseOptions::reserved_prefixes`] are dropped;
@@ -320,11 +320,21 @@ fn assemble(lines: Vec<(usize, Line)>, errors: &mut Vec<ParseError>) -> MetricSe
             });
             continue;
         }
+        let mut labels = s.labels;
+        if (kind, suffix) == (MetricType::Histogram, "_bucket") {
+            // `le="Inf"` → `le="+Inf"`: one spelling in both formats (OpenMetrics requires
+            // it; newer Prometheus versions normalise it too).
+            for (k, v) in labels.iter_mut() {
+                if k == "le" && v != "+Inf" && parse_value(v) == Some(Value::F64(f64::INFINITY)) {
+                    *v = "+Inf".to_string();
+                }
+            }
+        }
         let help = helps.get(family).map(String::as_str).unwrap_or("");
         let fam: &mut Family = set.family(family, help, kind);
         let ok = fam.push(Sample {
             suffix,
-            labels: s.labels,
+            labels,
             value: s.value,
             timestamp_ms: s.timestamp_ms,
             created: None,

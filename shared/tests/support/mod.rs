@@ -99,10 +99,11 @@ pub const CORPUS: &[Doc] = &[
     Doc {
         name: "histogram_shapes",
         // Prometheus takes all of these; the OpenMetrics output must still be strict.
+        // `le="Inf"` is normalised to `+Inf`.
         input: b"# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"Inf\"} 2\nh_sum 3\nh_count 2\n# TYPE i histogram\ni_bucket{le=\"1\"} 1\ni_count 1\n# TYPE j histogram\nj_bucket{a=\"1\",le=\"+Inf\"} 1\nj_bucket{a=\"2\",le=\"+Inf\"} 1\nj_sum{a=\"1\"} 1\nj_count{a=\"1\"} 1\n# TYPE s summary\ns{quantile=\"2\"} 1\ns_sum -1\n# TYPE k_total counter\nk_total -1\n# TYPE k gauge\nk 1\n",
         dropped: &[],
         series: &[
-            "h_bucket{le=\"1\"} 1", "h_bucket{le=\"Inf\"} 2", "h_count 2", "h_sum 3",
+            "h_bucket{le=\"+Inf\"} 2", "h_bucket{le=\"1\"} 1", "h_count 2", "h_sum 3",
             "i_bucket{le=\"1\"} 1", "i_count 1", "j_bucket{a=\"1\",le=\"+Inf\"} 1",
             "j_bucket{a=\"2\",le=\"+Inf\"} 1", "j_count{a=\"1\"} 1", "j_sum{a=\"1\"} 1",
             "k 1", "k_total -1", "s_sum -1", "s{quantile=\"2\"} 1",
