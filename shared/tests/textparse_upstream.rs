@@ -100,3 +100,78 @@ fn openmetrics_encoding_of_every_document_passes_the_strict_parser() {
         assert!(docs[i].contains("# TYPE go_memstats_alloc_bytes_total unknown\n"));
     }
 }
+
+/// Random documents built from a small vocabulary of names, suffixes, types, labels and
+/// values — the combinations where OpenMetrics families clash or histograms and
+/// summaries break — always encode to OpenMetrics the strict parser accepts, with every
+/// series written.
+#[test]
+fn random_documents_encode_to_strict_openmetrics() {
+    let Some(python) = support::python() else {
+        assert!(
+            !rtmon_testkit::strict(),
+            "python with prometheus_client is required (RTMON_TEST_STRICT=1)"
+        );
+        eprintln!("SKIP: no python with prometheus_client");
+        return;
+    };
+    const NAMES: &[&str] = &["a", "a_total", "a_created", "a_info", "h", "h_count", "s"];
+    const SUFFIXES: &[&str] = &["", "", "_total", "_bucket", "_sum", "_count", "_info"];
+    const TYPES: &[&str] = &["counter", "gauge", "histogram", "summary", "untyped"];
+    const LABELS: &[&str] = &[
+        "",
+        "",
+        "x=\"1\"",
+        "x=\"2\"",
+        "le=\"1\"",
+        "le=\"+Inf\"",
+        "le=\"Inf\"",
+        "le=\"-1\"",
+        "le=\"NaN\"",
+        "quantile=\"0.5\"",
+        "quantile=\"2\"",
+        "x=\"1\",le=\"+Inf\"",
+    ];
+    const VALUES: &[&str] = &["1", "0", "2", "-1", "2.5", "NaN", "+Inf", "3", "-0"];
+    let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut next = |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    let mut docs = Vec::new();
+    let mut sets = Vec::new();
+    for _ in 0..400 {
+        let mut doc = String::new();
+        for _ in 0..(1 + next(12)) {
+            let name = NAMES[next(NAMES.len())];
+            if next(4) == 0 {
+                doc.push_str(&format!("# TYPE {name} {}\n", TYPES[next(TYPES.len())]));
+                continue;
+            }
+            let labels = LABELS[next(LABELS.len())];
+            let braces = if labels.is_empty() {
+                String::new()
+            } else {
+                format!("{{{labels}}}")
+            };
+            let ts = if next(8) == 0 { " 1700000000000" } else { "" };
+            doc.push_str(&format!(
+                "{name}{}{braces} {}{ts}\n",
+                SUFFIXES[next(SUFFIXES.len())],
+                VALUES[next(VALUES.len())]
+            ));
+        }
+        let set = parse_bytes(doc.as_bytes(), &ParseOptions::default()).set;
+        docs.push(encode_openmetrics(&set));
+        sets.push((doc, set));
+    }
+    let results = support::om_strict(&python, &docs);
+    for ((r, om), (doc, set)) in results.iter().zip(&docs).zip(&sets) {
+        match r {
+            Ok(n) => assert_eq!(*n as usize, set.len(), "input:\n{doc}\noutput:\n{om}"),
+            Err(e) => panic!("strict parser: {e}\ninput:\n{doc}\noutput:\n{om}"),
+        }
+    }
+}

@@ -21,7 +21,10 @@
 //! counter whose name does not end in `_total` (snmp_exporter's `ifHCInOctets`) is
 //! written with `# TYPE … unknown`, so Prometheus stores the same series name in both
 //! formats and dashboards keep working. Info families named `*_info` are written as
-//! OpenMetrics `info`.
+//! OpenMetrics `info`. The OpenMetrics output always passes a strict parser: families
+//! that cannot be written with their type (name clashes once `_total` is dropped, broken
+//! histogram/summary structure, negative counters) lose only the type, never a series —
+//! see [`encode_openmetrics`].
 
 pub mod parse;
 

@@ -694,7 +694,7 @@ fn parse_value(s: &str) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::expo::encode_text;
+    use crate::expo::{encode_openmetrics, encode_text};
 
     fn p(s: &str) -> Parsed {
         parse_text(s, &ParseOptions::default())
@@ -967,8 +967,8 @@ mod tests {
         assert_eq!(r.set.get("x").expect("x").help, "");
     }
 
-    /// Randomized robustness: arbitrary bytes (as lossy UTF-8) and token soup never
-    /// panic, every error has a line number inside the input, and the result encodes.
+    /// Randomized robustness: arbitrary bytes and token soup never panic, every error
+    /// has a line number inside the input, and the result encodes in both formats.
     #[test]
     fn never_panics_on_random_input() {
         let tokens: &[&str] = &[
@@ -1016,17 +1016,18 @@ mod tests {
         };
         for round in 0..3000 {
             let len = (next() % 200) as usize;
-            let text = if round % 2 == 0 {
-                let bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();
-                String::from_utf8_lossy(&bytes).into_owned()
+            let bytes: Vec<u8> = if round % 2 == 0 {
+                (0..len).map(|_| next() as u8).collect()
             } else {
                 (0..len)
                     .map(|_| tokens[(next() as usize) % tokens.len()])
-                    .collect()
+                    .collect::<String>()
+                    .into_bytes()
             };
-            let r = p(&text);
-            let n = text.split('\n').count();
+            let r = parse_bytes(&bytes, &ParseOptions::default());
+            let n = bytes.split(|&b| b == b'\n').count();
             assert!(r.errors.iter().all(|e| e.line >= 1 && e.line <= n));
+            let _ = encode_openmetrics(&r.set);
             let _ = encode_text(&r.set);
         }
     }
