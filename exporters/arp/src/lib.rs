@@ -3,6 +3,7 @@
 //! - [`model`]: entries, NUD states, MAC formatting (pure);
 //! - [`engine`]: the diff engine and change classification (pure);
 //! - [`filter`]: device regex and address CIDR filters (pure);
+//! - [`lldp`]: LLDPDU parser and LLDP neighbour table (pure);
 //! - [`procarp`]: `/proc/net/arp` parser (pure);
 //! - [`statefile`]: JSON state file, atomic writes;
 //! - [`netlink`]: rtnetlink dump + events (I/O edge);
@@ -12,6 +13,7 @@
 
 pub mod engine;
 pub mod filter;
+pub mod lldp;
 pub mod model;
 pub mod monitor;
 pub mod netlink;
