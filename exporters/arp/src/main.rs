@@ -12,7 +12,8 @@ use rtmon::app::Exporter;
 use rtmon::cli::parse_duration;
 use rtmon_arp::engine::{Engine, EngineConfig};
 use rtmon_arp::filter::{anchored, Cidr, Family, Filter};
-use rtmon_arp::monitor::{Monitor, MonitorSource};
+use rtmon_arp::lldp_socket::{ArpLldpSource, LldpMonitor};
+use rtmon_arp::monitor::Monitor;
 use rtmon_arp::statefile::{self, Loaded};
 use rtmon_arp::tasks::{self, Reader};
 
@@ -154,6 +155,50 @@ struct Args {
     /// Which flow to use when the file has several flows through this host.
     #[arg(long = "flow.id", value_name = "ID", help_heading = "Flow")]
     flow_id: Option<String>,
+
+    /// Listen for LLDP on this interface (repeatable; a VLAN subinterface means its
+    /// physical parent). With --flow, the host's data-plane interface is listened on
+    /// anyway unless --lldp.disable.
+    #[arg(long = "lldp.interface", value_name = "IFACE", action = clap::ArgAction::Append,
+          help_heading = "LLDP")]
+    lldp_interface: Vec<String>,
+
+    /// Do not listen for LLDP on the flow's data-plane interface.
+    #[arg(long = "lldp.disable", help_heading = "LLDP")]
+    lldp_disable: bool,
+
+    /// Maximum number of LLDP neighbours tracked (further ones are counted in
+    /// rtmon_lldp_neighbors_dropped_total).
+    #[arg(
+        long = "lldp.max-neighbors",
+        value_name = "N",
+        default_value_t = 256,
+        help_heading = "LLDP"
+    )]
+    lldp_max_neighbors: usize,
+}
+
+/// The physical interfaces to listen for LLDP on: --lldp.interface and the flow's
+/// data-plane interface, each resolved to its physical parent(s).
+fn lldp_interfaces(a: &Args) -> Result<Vec<String>, String> {
+    let mut wanted = a.lldp_interface.clone();
+    if let (Some(file), false) = (&a.flow, a.lldp_disable) {
+        let host = a.host.clone().unwrap_or_else(rtmon::cli::hostname);
+        let flows = rtmon::flow::load_file(file).map_err(|e| format!("--flow: {e}"))?;
+        let (_, iface) = pick_flow(&flows, &host, a.flow_id.as_deref())
+            .map_err(|e| format!("--flow {}: {e}", file.display()))?;
+        wanted.push(iface);
+    }
+    let sys = rtmon_arp::lldp_socket::sys_class_net();
+    let mut out: Vec<String> = Vec::new();
+    for w in wanted {
+        for p in rtmon_arp::lldp_socket::physical_interfaces(&sys, &w) {
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The filter and flow label the flags (and the flow file) ask for.
@@ -228,8 +273,8 @@ fn main() -> ExitCode {
         eprintln!("{NAME}: {e}");
         return ExitCode::from(2);
     }
-    if args.max_entries == 0 {
-        eprintln!("{NAME}: --arp.max-entries must be at least 1");
+    if args.max_entries == 0 || args.lldp_max_neighbors == 0 {
+        eprintln!("{NAME}: --arp.max-entries and --lldp.max-neighbors must be at least 1");
         return ExitCode::from(2);
     }
     let (filter, flow) = match build_filter(&args) {
@@ -268,7 +313,7 @@ async fn run(args: Args, filter: Filter, flow: Option<String>) -> ExitCode {
             }
         },
     };
-    let mon = Arc::new(Monitor::new(engine, filter, flow));
+    let mon = Arc::new(Monitor::new(engine, filter, flow.clone()));
     if load_error {
         mon.state_error(true);
     }
@@ -282,10 +327,32 @@ async fn run(args: Args, filter: Filter, flow: Option<String>) -> ExitCode {
         },
     };
     tasks::spawn(&mon, reader, args.state_file.clone());
+    // LLDP listeners (none when no interface is asked for; a reload may add some).
+    let lldp = Arc::new(LldpMonitor::new(
+        args.lldp_max_neighbors,
+        mon.changed.clone(),
+    ));
+    match lldp_interfaces(&args) {
+        Ok(ifaces) => lldp.set_interfaces(&ifaces),
+        Err(e) => {
+            eprintln!("{NAME}: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    lldp.set_flow(flow.clone());
+    tokio::spawn(rtmon_arp::lldp_socket::run_expiry(
+        lldp.clone(),
+        rtmon_arp::lldp_socket::sys_class_net(),
+    ));
 
     let reload_args = args.clone();
     let reload_mon = mon.clone();
-    let mut exporter = Exporter::new(NAME, Arc::new(MonitorSource(mon.clone())));
+    let reload_lldp = lldp.clone();
+    let source = ArpLldpSource {
+        arp: mon.clone(),
+        lldp: Some(lldp),
+    };
+    let mut exporter = Exporter::new(NAME, Arc::new(source));
     // `/-/ready` answers 503 until the table has been read once.
     exporter.ready = mon.ready.clone();
     let exporter = exporter
@@ -293,8 +360,11 @@ async fn run(args: Args, filter: Filter, flow: Option<String>) -> ExitCode {
         .on_reload(Arc::new(move || {
             let a = reload_args.clone();
             let m = reload_mon.clone();
+            let l = reload_lldp.clone();
             Box::pin(async move {
                 let (f, flow) = build_filter(&a)?;
+                l.set_interfaces(&lldp_interfaces(&a)?);
+                l.set_flow(flow.clone());
                 m.set_filter(f, flow);
                 Ok(())
             })
