@@ -389,6 +389,7 @@ mod tests {
             ip: None,
             vlan: None,
             mac: None,
+            lldp_chassis_id: None,
         })
     }
 
