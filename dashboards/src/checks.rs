@@ -32,6 +32,10 @@ pub enum CheckKind {
     PortOperUp,
     /// The switch learned a host's MAC on the expected port and VLAN.
     FdbLearned,
+    /// LLDP on one end of a link of the path (a host's interface, a switch port) sees
+    /// the other end the flow says is cabled there. Unhealthy only when LLDP data is
+    /// present and contradicts the flow; 1 (not applicable) when that end hears no LLDP.
+    LldpLink,
 }
 
 impl CheckKind {
@@ -45,6 +49,7 @@ impl CheckKind {
             CheckKind::SnmpUp => "snmp_up",
             CheckKind::PortOperUp => "port_oper_up",
             CheckKind::FdbLearned => "fdb_learned",
+            CheckKind::LldpLink => "lldp_link",
         }
     }
 }
@@ -154,6 +159,7 @@ pub fn flow_checks(flow: &Flow, opts: &Options) -> Vec<Check> {
             );
         }
     }
+    lldp_checks(flow, opts, &mut out);
     // Stable order: path order of hops, then kind, then subject.
     let order: Vec<String> = flow
         .path
@@ -391,6 +397,145 @@ fn switch_checks(
             raw,
             data,
         ));
+    }
+}
+
+/// One end of a link of the path, as LLDP sees it.
+enum LinkEnd<'a> {
+    /// A host's data-plane interface.
+    Host(&'a HostHop),
+    /// A switch port (the one facing the other end).
+    Switch(&'a SwitchHop, &'a str),
+}
+
+impl LinkEnd<'_> {
+    fn hop(&self) -> &str {
+        match self {
+            LinkEnd::Host(h) => &h.name,
+            LinkEnd::Switch(s, _) => &s.name,
+        }
+    }
+    fn port(&self) -> &str {
+        match self {
+            LinkEnd::Host(h) => &h.interface,
+            LinkEnd::Switch(_, p) => p,
+        }
+    }
+    /// Selectors (label prefix `p`: "" on hosts, "remote_" on switches) of an LLDP
+    /// neighbour that is this end: a switch by system name (`name` or `name.domain`,
+    /// any case) and port (id or description); a host by system name, chassis id or
+    /// its MAC (lldpd's default port id).
+    fn matchers(&self, p: &str) -> Vec<String> {
+        let name_re = |n: &str| promql_str(&format!("(?i){}(\\..*)?", regex_escape(n)));
+        match self {
+            LinkEnd::Switch(s, port) => {
+                let sys = name_re(s.lldp_system_name.as_deref().unwrap_or(&s.name));
+                let port = promql_str(&format!("(?i){}", regex_escape(port)));
+                vec![
+                    format!("{p}system_name=~{sys},{p}port_id=~{port}"),
+                    format!("{p}system_name=~{sys},{p}port_desc=~{port}"),
+                ]
+            }
+            LinkEnd::Host(h) => {
+                let mut v = vec![format!("{p}system_name=~{}", name_re(&h.name))];
+                for id in [h.lldp_chassis_id.as_deref(), h.mac.as_deref()]
+                    .into_iter()
+                    .flatten()
+                {
+                    v.push(format!("{p}chassis_id={}", promql_str(id)));
+                }
+                if let Some(mac) = &h.mac {
+                    v.push(format!("{p}port_id={}", promql_str(mac)));
+                }
+                v
+            }
+        }
+    }
+}
+
+/// `lldp_link` checks: for each link of the path, one per end that can report LLDP
+/// (host: rtmon-arp-exporter's listener; switch: rtmon-snmp-exporter's `lldp` module).
+fn lldp_checks(flow: &Flow, opts: &Options, out: &mut Vec<Check>) {
+    use rtmon::flow::Hop;
+    let end_towards = |i: usize, next: bool| -> LinkEnd<'_> {
+        match &flow.path[i] {
+            Hop::Host(h) => LinkEnd::Host(h),
+            Hop::Switch(s) if next => LinkEnd::Switch(s, &s.out_port.port),
+            Hop::Switch(s) => LinkEnd::Switch(s, &s.in_port.port),
+        }
+    };
+    for i in 0..flow.path.len().saturating_sub(1) {
+        let a = end_towards(i, true);
+        let b = end_towards(i + 1, false);
+        for (me, other) in [(&a, &b), (&b, &a)] {
+            let (metric, at, prefix) = match me {
+                LinkEnd::Host(h) => {
+                    // The listener reports the physical port under a VLAN subinterface.
+                    let parent = h
+                        .interface
+                        .rsplit_once('.')
+                        .filter(|(_, v)| !v.is_empty() && v.chars().all(|c| c.is_ascii_digit()))
+                        .map(|(p, _)| p);
+                    let ifs = match parent {
+                        Some(p) => format!("{}|{}", regex_escape(&h.interface), regex_escape(p)),
+                        None => regex_escape(&h.interface),
+                    };
+                    (
+                        "rtmon_lldp_neighbor_info",
+                        format!(
+                            "{},interface=~{}",
+                            host_matcher(opts, &h.instance),
+                            promql_str(&ifs)
+                        ),
+                        "",
+                    )
+                }
+                LinkEnd::Switch(s, port) => (
+                    "rtmon_snmp_lldp_neighbor_info",
+                    format!(
+                        "{},{}={}",
+                        switch_matcher(opts, &s.target),
+                        names::snmp::IF_NAME,
+                        promql_str(port)
+                    ),
+                    "remote_",
+                ),
+            };
+            let data = format!("{metric}{{{at}}}");
+            let matching: Vec<String> = other
+                .matchers(prefix)
+                .iter()
+                .map(|m| format!("{metric}{{{at},{m}}}"))
+                .collect();
+            let raw = format!(
+                "(count({}) > bool 0) or on() absent({data})",
+                matching.join(" or ")
+            );
+            out.push(Check {
+                flow: flow.id.clone(),
+                hop: me.hop().to_string(),
+                kind: CheckKind::LldpLink,
+                subject: me.port().to_string(),
+                description: format!(
+                    "LLDP: {} {} is cabled to {} {} (or hears no LLDP)",
+                    me.hop(),
+                    me.port(),
+                    other.hop(),
+                    other.port()
+                ),
+                failure: format!(
+                    "LLDP: {} {} is not cabled to {} {} as the flow says",
+                    me.hop(),
+                    me.port(),
+                    other.hop(),
+                    other.port()
+                ),
+                expr: one_or_zero(&raw),
+                // Always one sample: how many neighbours that end hears (0: no LLDP, the
+                // check does not apply), so `check` does not report "no data".
+                data_expr: format!("count({data}) or on() vector(0)"),
+            });
+        }
     }
 }
 
