@@ -508,7 +508,7 @@ fn lldp_checks(flow: &Flow, opts: &Options, out: &mut Vec<Check>) {
                 .map(|m| format!("{metric}{{{at},{m}}}"))
                 .collect();
             let raw = format!(
-                "(count({}) > bool 0) or on() absent({data})",
+                "(count({}) > bool 0) or on() max(absent({data}))",
                 matching.join(" or ")
             );
             out.push(Check {

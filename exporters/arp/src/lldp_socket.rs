@@ -5,7 +5,8 @@
 //! A VLAN subinterface (`ens2f0.1000`) hears no LLDP — agents send untagged frames on
 //! the physical port — so the listener follows `/sys/class/net/<if>/lower_*` down to
 //! the physical interface(s) (`ens2f0`; both slaves of a bond). Frames this host sends
-//! itself (an lldpd running here) are skipped. A socket error (link down, interface
+//! itself (an lldpd running here) are not heard: the kernel hands outgoing frames only
+//! to ETH_P_ALL sockets, and any that still come in as PACKET_OUTGOING are skipped. A socket error (link down, interface
 //! deleted) forgets that interface's neighbours and reopens the socket every
 //! [`RETRY`], so a re-cabled or re-created interface is picked up on its own.
 
@@ -73,7 +74,6 @@ pub fn physical_interfaces(sys: &Path, iface: &str) -> Vec<String> {
 struct IfStats {
     listening: bool,
     frames: u64,
-    own_frames: u64,
     socket_errors: u64,
     parse_errors: BTreeMap<&'static str, u64>,
     last_error: Option<String>,
@@ -135,14 +135,6 @@ impl LldpMonitor {
             Err(e) => tracing::debug!(interface = iface, error = %e, "bad LLDP frame"),
         }
         upd
-    }
-
-    fn own_frame(&self, iface: &str) {
-        self.lock()
-            .ifaces
-            .entry(iface.to_string())
-            .or_default()
-            .own_frames += 1;
     }
 
     fn listening(&self, iface: &str, on: bool, err: Option<String>) {
@@ -343,6 +335,7 @@ impl LldpMonitor {
             &[],
             g.table.dropped(),
         );
+        m.prune_empty();
         if let Some(flow) = &g.flow {
             m.add_label_to_all("flow", flow);
         }
@@ -505,7 +498,7 @@ pub async fn listen(mon: Arc<LldpMonitor>, iface: String) {
                         Err(e) => break e,
                     };
                     match guard.try_io(|inner| recv_frame(inner.get_ref(), &mut buf)) {
-                        Ok(Ok((_, true))) => mon.own_frame(&iface),
+                        Ok(Ok((_, true))) => {} // sent by this host
                         Ok(Ok((n, false))) => {
                             let frame = &buf[..n.min(buf.len())];
                             let _ = mon.frame(&iface, frame);

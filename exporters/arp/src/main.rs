@@ -439,6 +439,8 @@ mod tests {
             "--arp.address",
             "--flow",
             "--host",
+            "--lldp.interface",
+            "--lldp.disable",
             "--push.url",
         ] {
             assert!(help.contains(flag), "{flag} missing from --help");

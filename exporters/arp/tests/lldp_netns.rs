@@ -166,8 +166,12 @@ fn lldpd_neighbour_appears_expires_and_follows_recabling() {
         ),
         Some(0.0)
     );
-    // ARP metrics are still there next to the LLDP ones.
+    // ARP metrics are still there next to the LLDP ones; the whole is valid.
     assert_eq!(sample_value(&t, "rtmon_arp_up", &[]), Some(1.0), "{t}");
+    if available("promtool_clean", &["promtool"], false) {
+        let (code, msg) = rtmon_testkit::prom::promtool_check_metrics(&t).expect("promtool");
+        assert_eq!(code, 0, "promtool check metrics: {msg}\n{t}");
+    }
 
     // 2. lldpd dies without a shutdown frame (SIGKILL to its whole process group: its
     // worker would send one): the neighbour goes when its TTL runs out, not before.
