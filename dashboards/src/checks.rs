@@ -553,4 +553,82 @@ mod tests {
             "instance=~\"10\\\\.0\\\\.0\\\\.1(:[0-9]+)?\""
         );
     }
+
+    #[test]
+    fn lldp_link_checks_every_end_of_every_link() {
+        let text = "flow: f\npath:\n  - host: dtn-a\n    interface: ens2f0.1000\n    mac: 00:1b:21:00:00:0a\n    lldp_chassis_id: 00:1b:21:00:00:aa\n  - switch: sw-a\n    target: 192.0.2.1\n    lldp_system_name: leaf-7\n    in: {port: Ethernet1}\n    out: {port: Ethernet49}\n  - switch: sw-b\n    target: 192.0.2.2\n    in: {port: \"Te 1/1\"}\n    out: {port: \"Te 1/2\"}\n  - host: dtn-b\n    interface: eth1\n";
+        let flows = rtmon::flow::from_str(std::path::Path::new("f.yml"), text)
+            .unwrap_or_else(|e| panic!("{}", e.render()));
+        let checks: Vec<Check> = flow_checks(&flows[0], &Options::default())
+            .into_iter()
+            .filter(|c| c.kind == CheckKind::LldpLink)
+            .collect();
+        let ids: Vec<String> = checks.iter().map(Check::id).collect();
+        assert_eq!(
+            ids,
+            [
+                "dtn-a/lldp_link/ens2f0.1000",
+                "sw-a/lldp_link/Ethernet1",
+                "sw-a/lldp_link/Ethernet49",
+                "sw-b/lldp_link/Te 1/1",
+                "sw-b/lldp_link/Te 1/2",
+                "dtn-b/lldp_link/eth1",
+            ]
+        );
+        let by = |id: &str| checks.iter().find(|c| c.id() == id).expect(id);
+        // Host A: its VLAN subinterface's parent too; sw-a by its LLDP system name.
+        let a = by("dtn-a/lldp_link/ens2f0.1000");
+        assert!(
+            a.expr.contains("interface=~\"ens2f0\\\\.1000|ens2f0\""),
+            "{}",
+            a.expr
+        );
+        assert!(
+            a.expr.contains("system_name=~\"(?i)leaf-7(\\\\..*)?\""),
+            "{}",
+            a.expr
+        );
+        assert!(a.expr.contains("port_id=~\"(?i)Ethernet1\""), "{}", a.expr);
+        assert_eq!(
+            a.failure,
+            "LLDP: dtn-a ens2f0.1000 is not cabled to sw-a Ethernet1 as the flow says"
+        );
+        // sw-a's in port knows host A by name, chassis id or MAC.
+        let s = by("sw-a/lldp_link/Ethernet1");
+        for m in [
+            "remote_system_name=~\"(?i)dtn-a(\\\\..*)?\"",
+            "remote_chassis_id=\"00:1b:21:00:00:aa\"",
+            "remote_chassis_id=\"00:1b:21:00:00:0a\"",
+            "remote_port_id=\"00:1b:21:00:00:0a\"",
+        ] {
+            assert!(s.expr.contains(m), "{m} in {}", s.expr);
+        }
+        // Switch to switch, both directions.
+        let out = by("sw-a/lldp_link/Ethernet49");
+        assert!(out.expr.contains("ifName=\"Ethernet49\""), "{}", out.expr);
+        assert!(
+            out.expr.contains("remote_port_desc=~\"(?i)Te 1/1\""),
+            "{}",
+            out.expr
+        );
+        let back = by("sw-b/lldp_link/Te 1/1");
+        assert!(
+            back.expr
+                .contains("remote_system_name=~\"(?i)leaf-7(\\\\..*)?\""),
+            "{}",
+            back.expr
+        );
+        assert!(
+            back.expr.contains("remote_port_id=~\"(?i)Ethernet49\""),
+            "{}",
+            back.expr
+        );
+        // No LLDP data at one end: healthy (not applicable), never "no data".
+        assert!(a.expr.contains("or on() max(absent("), "{}", a.expr);
+        assert!(
+            a.data_expr.ends_with(" or on() vector(0)"),
+            "{}",
+            a.data_expr
+        );
+    }
 }
