@@ -75,6 +75,7 @@ struct IfStats {
     listening: bool,
     frames: u64,
     socket_errors: u64,
+    kernel_drops: u64,
     parse_errors: BTreeMap<&'static str, u64>,
     last_error: Option<String>,
 }
@@ -135,6 +136,16 @@ impl LldpMonitor {
             Err(e) => tracing::debug!(interface = iface, error = %e, "bad LLDP frame"),
         }
         upd
+    }
+
+    fn dropped(&self, iface: &str, n: u64) {
+        if n > 0 {
+            self.lock()
+                .ifaces
+                .entry(iface.to_string())
+                .or_default()
+                .kernel_drops += n;
+        }
     }
 
     fn listening(&self, iface: &str, on: bool, err: Option<String>) {
@@ -306,6 +317,16 @@ impl LldpMonitor {
         }
         {
             let f = m.family(
+                "rtmon_lldp_frames_dropped_total",
+                "LLDP frames the kernel dropped before the exporter read them (socket buffer full: a flood), per interface; read every second.",
+                MetricType::Counter,
+            );
+            for (i, s) in &g.ifaces {
+                f.add(&[("interface", i.as_str())], s.kernel_drops);
+            }
+        }
+        {
+            let f = m.family(
                 "rtmon_lldp_frame_errors_total",
                 "LLDP frames rejected per interface and reason: truncated, not_lldp, missing_mandatory_tlv, bad_tlv_length.",
                 MetricType::Counter,
@@ -437,6 +458,29 @@ pub fn open_socket(iface: &str) -> io::Result<(OwnedFd, i32)> {
     Ok((fd, ifindex))
 }
 
+/// Frames the kernel dropped for this socket (receive buffer full) since the last
+/// call (PACKET_STATISTICS resets on read).
+fn kernel_drops(fd: &OwnedFd) -> u64 {
+    // SAFETY: tpacket_stats is plain old data.
+    let mut st: libc::tpacket_stats = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tpacket_stats>() as libc::socklen_t;
+    // SAFETY: getsockopt into a properly sized tpacket_stats.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_PACKET,
+            libc::PACKET_STATISTICS,
+            (&mut st as *mut libc::tpacket_stats).cast(),
+            &mut len,
+        )
+    };
+    if rc == 0 {
+        u64::from(st.tp_drops)
+    } else {
+        0
+    }
+}
+
 /// Receives one frame: its length (possibly more than `buf`, the frame was cut) and
 /// whether this host sent it.
 fn recv_frame(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<(usize, bool)> {
@@ -508,6 +552,7 @@ pub async fn listen(mon: Arc<LldpMonitor>, iface: String) {
                     }
                 }
                 _ = check.tick() => {
+                    mon.dropped(&iface, kernel_drops(fd.get_ref()));
                     if ifindex_of(&iface) != Some(ifindex) {
                         break io::Error::other("interface deleted or re-created");
                     }

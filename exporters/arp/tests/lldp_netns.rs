@@ -391,4 +391,31 @@ for f in [hdr + good[:9] + b"\xff", hdr + tlv(2, b"\x07p") + tlv(1, b"\x07c"), h
         sample_value(&t, "rtmon_lldp_frames_total", &[("interface", "eth0")]),
         Some(1.0)
     );
+
+    // A flood: every frame is either read or counted as dropped by the kernel.
+    let flood = r#"
+import socket
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(("swp1", 0))
+def tlv(t, v): return ((t << 9) | len(v)).to_bytes(2, "big") + v
+f = bytes.fromhex("0180c200000e02000000000188cc") + tlv(1, b"\x07chassis-x") + tlv(2, b"\x07port-x") + tlv(3, b"\x00\x78") + tlv(0, b"")
+for _ in range(50000):
+    s.send(f)
+"#;
+    s.run(&["python3", "-c", flood]).expect("flood");
+    let t = wait_metrics(
+        &h,
+        Duration::from_secs(8),
+        "all flood frames accounted",
+        |t| {
+            let read = sample_value(t, "rtmon_lldp_frames_total", &[("interface", "eth0")]);
+            let dropped = sample_value(
+                t,
+                "rtmon_lldp_frames_dropped_total",
+                &[("interface", "eth0")],
+            );
+            read.zip(dropped).is_some_and(|(r, d)| r + d == 50_001.0)
+        },
+    );
+    assert_eq!(neighbours(&t), 1, "{t}");
 }
