@@ -547,6 +547,22 @@ impl Engine {
                 }
                 Ok(())
             }
+            Base::Lldp => {
+                let cached = lock(&st.inner).cache.clone();
+                let cache = match cached {
+                    Some(c) => c,
+                    None => self.if_cache(c, st, m, pol, stats, false).await?.0,
+                };
+                let mut cols = walk::walk_columns(c, &crate::lldp::columns(), pol, stats).await?;
+                let v2 = crate::lldp::v1_empty(&cols);
+                if v2 {
+                    let v2cols =
+                        walk::walk_columns(c, &crate::lldp::v2_columns(), pol, stats).await?;
+                    cols.splice(0..6, v2cols);
+                }
+                crate::lldp::emit(out, &cols, Some(&cache), v2);
+                Ok(())
+            }
             Base::IfMib => {
                 let filter = filter_override.unwrap_or(&m.filter);
                 let (mut cache, scalars, reused) =
