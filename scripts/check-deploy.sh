@@ -364,10 +364,11 @@ if command -v systemd-analyze >/dev/null; then
   stale=$(grep -l '^LoadCredential=' deploy/systemd/*.service | xargs -r grep -l '^ExecReload=' || true)
   if [ -n "$stale" ]; then fail "ExecReload with LoadCredential (reload re-reads the start-time copy): $stale"
   else pass "no ExecReload in units with LoadCredential"; fi
-  # Only the ping exporter gets a capability, and only CAP_NET_RAW.
+  # Only the ping exporter (ICMP) and the arp exporter (LLDP's AF_PACKET socket) get a
+  # capability, and only CAP_NET_RAW.
   caps=$(grep -H '^\(AmbientCapabilities\|CapabilityBoundingSet\)=.' deploy/systemd/*.service || true)
-  if [ "$(printf '%s\n' "$caps" | sed '/^$/d' | grep -vc 'rtmon-ping-exporter.service:[A-Za-z]*=CAP_NET_RAW$')" = 0 ]; then
-    pass "capabilities: CAP_NET_RAW for ping only"
+  if [ "$(printf '%s\n' "$caps" | sed '/^$/d' | grep -vc 'rtmon-\(ping\|arp\)-exporter.service:[A-Za-z]*=CAP_NET_RAW$')" = 0 ]; then
+    pass "capabilities: CAP_NET_RAW for ping and arp only"
   else
     fail "unexpected capabilities: $caps"
   fi
