@@ -704,6 +704,8 @@ pub struct Service {
     grafana: Option<GrafanaSync>,
     http: reqwest::Client,
     reload_pending: bool,
+    /// When target lists were last written with new content.
+    targets_written: Option<Instant>,
     retry_grafana: Retry,
     retry_files: Retry,
     reported: BTreeMap<String, String>,
@@ -739,6 +741,7 @@ impl Service {
             grafana,
             http,
             reload_pending: false,
+            targets_written: None,
             retry_grafana: Retry::default(),
             retry_files: Retry::default(),
             reported: BTreeMap::new(),
@@ -799,13 +802,28 @@ impl Service {
             );
         }
 
-        // Prometheus files first: local, fast, independent of Grafana.
-        self.sync_files(&flows);
+        // Prometheus files first: local, fast, independent of Grafana. The reload comes
+        // before the target lists are written: a reload that races with a file_sd
+        // update can leave Prometheus with the previous targets (seen with 2.42), so
+        // lists written shortly before a reload are rewritten after it.
+        let mut files_ok = self.write_rules(&flows);
+        let mut touch = false;
         if self.reload_pending {
             self.reload().await;
+            touch = !self.reload_pending
+                && self
+                    .targets_written
+                    .is_some_and(|t| t.elapsed() < Duration::from_secs(15));
         }
-        if self.retry_files.at.is_none() && !self.reload_pending {
+        files_ok &= self.write_targets(&flows, false);
+        if touch {
+            files_ok &= self.write_targets(&flows, true);
+        }
+        if files_ok && !self.reload_pending {
             self.retry_files.ok();
+        } else {
+            self.retry_files
+                .failed(self.settings.retry_min, self.settings.retry_max);
         }
 
         if self.grafana.is_some() {
@@ -843,50 +861,54 @@ impl Service {
         Ok(())
     }
 
-    /// Writes the rules file and target lists that changed.
-    fn sync_files(&mut self, flows: &[Flow]) {
-        let mut failed = false;
-        if let (Some(r), Some(text)) = (self.settings.rules.clone(), self.desired.rules_text(flows))
-        {
-            match targets::write_if_changed(&r.path, &text) {
-                Ok(wrote) => {
-                    let mut st = status_mut(&self.status);
-                    st.ok(RULES);
-                    if wrote {
-                        st.changed(RULES, "write", 1);
-                        tracing::info!(file = %r.path.display(), "rules written");
-                        self.reload_pending = self.settings.reload_url.is_some();
-                    }
+    /// Writes the rules file if it changed; false on failure.
+    fn write_rules(&mut self, flows: &[Flow]) -> bool {
+        let (Some(r), Some(text)) = (self.settings.rules.clone(), self.desired.rules_text(flows))
+        else {
+            return true;
+        };
+        match targets::write_if_changed(&r.path, &text) {
+            Ok(wrote) => {
+                let mut st = status_mut(&self.status);
+                st.ok(RULES);
+                if wrote {
+                    st.changed(RULES, "write", 1);
+                    tracing::info!(file = %r.path.display(), "rules written");
+                    self.reload_pending = self.settings.reload_url.is_some();
                 }
-                Err(e) => {
-                    status_mut(&self.status).failed(RULES, "io");
-                    tracing::warn!(error = %e, "rules file not written");
-                    failed = true;
-                }
+                true
+            }
+            Err(e) => {
+                status_mut(&self.status).failed(RULES, "io");
+                tracing::warn!(error = %e, "rules file not written");
+                false
             }
         }
-        if let Some(dir) = self.settings.targets_dir.clone() {
-            match targets::write_all(&dir, flows, &self.settings.ports) {
-                Ok(written) => {
-                    let mut st = status_mut(&self.status);
-                    st.ok(TARGETS);
+    }
+
+    /// Writes the target lists that changed (all of them when `force`); false on failure.
+    fn write_targets(&mut self, flows: &[Flow], force: bool) -> bool {
+        let Some(dir) = self.settings.targets_dir.clone() else {
+            return true;
+        };
+        match targets::write_files(&dir, flows, &self.settings.ports, force) {
+            Ok(written) => {
+                let mut st = status_mut(&self.status);
+                st.ok(TARGETS);
+                if !written.is_empty() && !force {
                     st.changed(TARGETS, "write", written.len() as u64);
+                    self.targets_written = Some(Instant::now());
                     for p in &written {
                         tracing::info!(file = %p.display(), "target list written");
                     }
                 }
-                Err(e) => {
-                    status_mut(&self.status).failed(TARGETS, "io");
-                    tracing::warn!(error = %e, "target lists not written");
-                    failed = true;
-                }
+                true
             }
-        }
-        if failed {
-            self.retry_files
-                .failed(self.settings.retry_min, self.settings.retry_max);
-        } else {
-            self.retry_files.at = None;
+            Err(e) => {
+                status_mut(&self.status).failed(TARGETS, "io");
+                tracing::warn!(error = %e, "target lists not written");
+                false
+            }
         }
     }
 
@@ -929,10 +951,7 @@ impl Service {
             }
             Some((why, msg)) => {
                 st.failed(RELOAD, why);
-                drop(st);
-                self.retry_files
-                    .failed(self.settings.retry_min, self.settings.retry_max);
-                tracing::warn!(error = %msg, retry_in = ?self.retry_files.delay, "Prometheus reload failed");
+                tracing::warn!(error = %msg, "Prometheus reload failed; retrying with backoff");
             }
         }
     }

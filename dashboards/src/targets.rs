@@ -159,8 +159,14 @@ pub fn render(flows: &[Flow], ports: &Ports) -> Vec<(&'static str, String)> {
 /// Writes `content` to `path` atomically (a temporary file in the same directory, then
 /// rename) unless the file already holds exactly that. Returns whether it wrote.
 pub fn write_if_changed(path: &Path, content: &str) -> Result<bool, String> {
+    write_atomic(path, content, false)
+}
+
+/// Writes `content` to `path` atomically; unless `force`, only when it differs from
+/// what the file holds. Returns whether it wrote.
+pub fn write_atomic(path: &Path, content: &str, force: bool) -> Result<bool, String> {
     match std::fs::read(path) {
-        Ok(old) if old == content.as_bytes() => return Ok(false),
+        Ok(old) if !force && old == content.as_bytes() => return Ok(false),
         _ => {}
     }
     let dir = match path.parent() {
@@ -189,10 +195,21 @@ pub fn write_if_changed(path: &Path, content: &str) -> Result<bool, String> {
 /// Renders and writes the target files into `dir`; returns the paths written (unchanged
 /// files are left alone and not listed).
 pub fn write_all(dir: &Path, flows: &[Flow], ports: &Ports) -> Result<Vec<PathBuf>, String> {
+    write_files(dir, flows, ports, false)
+}
+
+/// [`write_all`]; with `force`, every file is rewritten (same content, new inode), which
+/// makes Prometheus' file watch re-read it.
+pub fn write_files(
+    dir: &Path,
+    flows: &[Flow],
+    ports: &Ports,
+    force: bool,
+) -> Result<Vec<PathBuf>, String> {
     let mut written = Vec::new();
     for (name, text) in render(flows, ports) {
         let p = dir.join(name);
-        if write_if_changed(&p, &text)? {
+        if write_atomic(&p, &text, force)? {
             written.push(p);
         }
     }
