@@ -874,3 +874,138 @@ fn sync_keeps_grafana_rules_and_targets_in_step_with_the_flow_files() {
     assert!(!log.contains(TOKEN), "token leaked into the log");
     drop(procs);
 }
+
+#[test]
+fn targets_command_writes_lists_promtool_accepts_and_rewrites_nothing_unchanged() {
+    if !rtmon_testkit::available(
+        "targets_promtool",
+        &[rtmon_testkit::prom::PROMTOOL_BIN],
+        false,
+    ) {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tmp");
+    let out = tmp.path().join("targets");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let flows: Vec<PathBuf> = ["one-switch.yml", "two-switches.yml", "two-vlans.yml"]
+        .iter()
+        .map(|f| root.join("config_flow").join(f))
+        .collect();
+    let run = || {
+        let o = Command::new(env!("CARGO_BIN_EXE_rtmon-dashboards"))
+            .arg("targets")
+            .args(&flows)
+            .arg("--out")
+            .arg(&out)
+            .arg("--node-port=19100")
+            .output()
+            .expect("run targets");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let listed = run();
+    assert_eq!(listed.lines().count(), 4, "{listed}");
+    let node = std::fs::read_to_string(out.join("node-flows.yml")).expect("node list");
+    assert!(
+        node.contains(
+            "- targets: [\"198.51.100.16:19100\"]\n  labels: {instance: \"198.51.100.16\"}"
+        ),
+        "{node}"
+    );
+    let snmp = std::fs::read_to_string(out.join("snmp-flows.yml")).expect("snmp list");
+    assert!(
+        snmp.contains(
+            "- targets: [\"192.0.2.1\"]\n  labels: {auth: \"site_v2\", module: \"if_mib\"}"
+        ),
+        "{snmp}"
+    );
+    // Unchanged input: the files are not replaced (same inode, same mtime).
+    let meta = |n: &str| {
+        use std::os::unix::fs::MetadataExt as _;
+        let m = std::fs::metadata(out.join(n)).expect("meta");
+        (m.ino(), m.mtime_nsec())
+    };
+    let before: Vec<_> = targets_files().iter().map(|n| meta(n)).collect();
+    run();
+    let after: Vec<_> = targets_files().iter().map(|n| meta(n)).collect();
+    assert_eq!(before, after);
+
+    // promtool reads the lists through a config using the documented relabelling.
+    let cfg = tmp.path().join("prometheus.yml");
+    let o = out.display();
+    std::fs::write(
+        &cfg,
+        format!(
+            "scrape_configs:\n  - job_name: node\n    file_sd_configs: [{{files: ['{o}/node-*.yml']}}]\n  - job_name: snmp\n    metrics_path: /snmp\n    file_sd_configs: [{{files: ['{o}/snmp-*.yml']}}]\n    relabel_configs:\n      - {{source_labels: [__address__], target_label: __param_target}}\n      - {{source_labels: [__param_target], target_label: instance}}\n      - {{source_labels: [auth], regex: '(.+)', target_label: __param_auth}}\n      - {{source_labels: [module], regex: '(.+)', target_label: __param_module}}\n      - {{regex: 'auth|module', action: labeldrop}}\n      - {{target_label: __address__, replacement: 'snmp-exporter:9116'}}\n"
+        ),
+    )
+    .expect("config");
+    let p = Command::new(rtmon_testkit::prom::PROMTOOL_BIN)
+        .args(["check", "config"])
+        .arg(&cfg)
+        .output()
+        .expect("promtool");
+    let text =
+        String::from_utf8_lossy(&p.stdout).into_owned() + &String::from_utf8_lossy(&p.stderr);
+    assert!(p.status.success(), "{text}");
+    assert!(text.contains("SUCCESS"), "{text}");
+    // A broken list is refused by promtool (so the check above can fail).
+    std::fs::write(out.join("node-broken.yml"), "- targets: 3\n").expect("write");
+    let p = Command::new(rtmon_testkit::prom::PROMTOOL_BIN)
+        .args(["check", "config"])
+        .arg(&cfg)
+        .output()
+        .expect("promtool");
+    assert!(!p.status.success());
+}
+
+fn targets_files() -> [&'static str; 4] {
+    rtmon_dashboards::targets::FILES
+}
+
+#[test]
+fn sync_refuses_bad_flags_and_a_missing_directory_clearly() {
+    let run = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_rtmon-dashboards"))
+            .arg("sync")
+            .args(args)
+            .env_remove("GRAFANA_TOKEN")
+            .output()
+            .expect("run sync");
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let (code, err) = run(&["--flows-dir", "/nonexistent"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("nothing to sync"), "{err}");
+    let (code, err) = run(&["--flows-dir", "/x", "--grafana", "http://127.0.0.1:9"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("GRAFANA_TOKEN"), "{err}");
+    let (code, err) = run(&[
+        "--flows-dir",
+        "/x",
+        "--rules-file",
+        "/tmp/r.yml",
+        "--alert-for",
+        "2 m",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--alert-for"), "{err}");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let missing = tmp.path().join("no-such-dir");
+    let rules = tmp.path().join("r.yml");
+    let (code, err) = run(&[
+        "--flows-dir",
+        &missing.display().to_string(),
+        "--rules-file",
+        &rules.display().to_string(),
+        "--web.listen-address=127.0.0.1:0",
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("no-such-dir") && err.contains("not a directory"),
+        "{err}"
+    );
+}
