@@ -18,7 +18,8 @@
 //! then the two labels are dropped and `__address__` becomes the SNMP exporter.
 //!
 //! Hosts and switches shared by several flows are listed once; a switch polled with
-//! different modules by different flows is polled once with all of them. Files are
+//! different modules by different flows is polled once with all of them. A switch next
+//! to a host also gets `bridge_fdb`: the flow's `fdb_learned` check reads its FDB. Files are
 //! written atomically (temporary file in the same directory, then rename) and only when
 //! their content changes, so Prometheus' file watch sees one complete change or none.
 
@@ -27,7 +28,7 @@ use std::io::Write as _;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
-use rtmon::flow::Flow;
+use rtmon::flow::{Flow, Hop};
 
 /// Ports the host exporters listen on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,14 +133,25 @@ pub fn render(flows: &[Flow], ports: &Ports) -> Vec<(&'static str, String)> {
     }
     // Switches: one target per (address, auth), with every module any flow asks for.
     let mut switches: BTreeMap<(&str, Option<&str>), BTreeSet<&str>> = BTreeMap::new();
-    for s in flows.iter().flat_map(|f| f.switches()) {
-        let mods = switches
-            .entry((s.target.as_str(), s.auth.as_deref()))
-            .or_default();
-        if s.modules.is_empty() {
-            mods.insert("if_mib");
+    for f in flows {
+        for (i, hop) in f.path.iter().enumerate() {
+            let Hop::Switch(s) = hop else { continue };
+            let mods = switches
+                .entry((s.target.as_str(), s.auth.as_deref()))
+                .or_default();
+            if s.modules.is_empty() {
+                mods.insert("if_mib");
+            }
+            mods.extend(s.modules.iter().map(String::as_str));
+            // The flow's `fdb_learned` check reads the FDB of a switch next to a host.
+            let next_to_host = |j: Option<usize>| {
+                j.and_then(|j| f.path.get(j))
+                    .is_some_and(|h| matches!(h, Hop::Host(_)))
+            };
+            if next_to_host(i.checked_sub(1)) || next_to_host(Some(i + 1)) {
+                mods.insert("bridge_fdb");
+            }
         }
-        mods.extend(s.modules.iter().map(String::as_str));
     }
     let mut text = String::from(HEADER);
     for ((target, auth), mods) in &switches {
@@ -254,6 +266,37 @@ mod tests {
         assert_eq!(
             snmp,
             &format!("{HEADER}- targets: [\"192.0.2.254\"]\n  labels: {{auth: \"site_v2\", module: \"bridge_fdb,if_mib\"}}\n")
+        );
+    }
+
+    #[test]
+    fn only_switches_next_to_a_host_get_the_fdb_module() {
+        let sw = |n: &str, t: &str| {
+            format!(
+                "  - switch: {n}\n    target: {t}\n    in: {{port: p1}}\n    out: {{port: p2}}\n"
+            )
+        };
+        let host = |n: &str| format!("  - host: {n}\n    interface: eth0\n");
+        let text = format!(
+            "flow: x\npath:\n{}{}{}{}{}",
+            host("a"),
+            sw("s1", "192.0.2.1"),
+            sw("s2", "192.0.2.2"),
+            sw("s3", "192.0.2.3"),
+            host("b")
+        );
+        let snmp = &render(&flows(&text), &Ports::default())[3].1;
+        assert!(
+            snmp.contains("[\"192.0.2.1\"]\n  labels: {module: \"bridge_fdb,if_mib\"}"),
+            "{snmp}"
+        );
+        assert!(
+            snmp.contains("[\"192.0.2.2\"]\n  labels: {module: \"if_mib\"}"),
+            "{snmp}"
+        );
+        assert!(
+            snmp.contains("[\"192.0.2.3\"]\n  labels: {module: \"bridge_fdb,if_mib\"}"),
+            "{snmp}"
         );
     }
 

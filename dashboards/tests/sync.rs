@@ -915,7 +915,7 @@ fn targets_command_writes_lists_promtool_accepts_and_rewrites_nothing_unchanged(
     let snmp = std::fs::read_to_string(out.join("snmp-flows.yml")).expect("snmp list");
     assert!(
         snmp.contains(
-            "- targets: [\"192.0.2.1\"]\n  labels: {auth: \"site_v2\", module: \"if_mib\"}"
+            "- targets: [\"192.0.2.1\"]\n  labels: {auth: \"site_v2\", module: \"bridge_fdb,if_mib\"}"
         ),
         "{snmp}"
     );
