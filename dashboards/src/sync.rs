@@ -197,7 +197,7 @@ impl Status {
         }
         let f = m.family(
             "rtmon_sync_errors_total",
-            "Failures by system and reason (invalid_flow, unreachable, http, io).",
+            "Failures by system and reason (invalid_flow, unreachable, http, io, build).",
             rtmon::expo::MetricType::Counter,
         );
         for ((sys, reason), n) in &self.errors {
@@ -427,7 +427,9 @@ const RULES_HEADER: &str =
 
 impl Desired {
     /// The dashboard of each flow by uid, tagged as owned.
-    fn dashboards(&mut self, flows: &[Flow]) -> BTreeMap<String, Value> {
+    /// `None` when building failed (a generator thread panicked): then nothing may be
+    /// deleted on the strength of an incomplete set.
+    fn dashboards(&mut self, flows: &[Flow]) -> Option<BTreeMap<String, Value>> {
         let ids: BTreeSet<&str> = flows.iter().map(|f| f.id.as_str()).collect();
         self.dashboards.retain(|id, _| ids.contains(id.as_str()));
         let stale: Vec<&Flow> = flows
@@ -438,7 +440,7 @@ impl Desired {
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
         let chunk = stale.len().div_ceil(workers).max(1);
         let (opts, tag) = (&self.opts, &self.tag);
-        let built: Vec<(Flow, Value)> = std::thread::scope(|scope| {
+        let built: Option<Vec<(Flow, Value)>> = std::thread::scope(|scope| {
             let handles: Vec<_> = stale
                 .chunks(chunk)
                 .map(|part| {
@@ -449,18 +451,21 @@ impl Desired {
                     })
                 })
                 .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_default())
-                .collect()
+            let mut all = Vec::new();
+            for h in handles {
+                all.extend(h.join().ok()?);
+            }
+            Some(all)
         });
-        for (f, d) in built {
+        for (f, d) in built? {
             self.dashboards.insert(f.id.clone(), (f, d));
         }
-        self.dashboards
-            .values()
-            .map(|(f, d)| (dashboard::uid(&f.id), d.clone()))
-            .collect()
+        Some(
+            self.dashboards
+                .values()
+                .map(|(f, d)| (dashboard::uid(&f.id), d.clone()))
+                .collect(),
+        )
     }
 
     /// The rules file text.
@@ -827,8 +832,15 @@ impl Service {
         }
 
         if self.grafana.is_some() {
-            let desired = self.desired.dashboards(&flows);
             let concurrency = self.settings.concurrency;
+            let Some(desired) = self.desired.dashboards(&flows) else {
+                tracing::error!("building the dashboards failed; Grafana left as it is");
+                status_mut(&self.status).failed(GRAFANA, "build");
+                self.retry_grafana
+                    .failed(self.settings.retry_min, self.settings.retry_max);
+                status_mut(&self.status).last_pass_seconds = started.elapsed().as_secs_f64();
+                return Ok(());
+            };
             if let Some(g) = self.grafana.as_mut() {
                 let (counts, r) = g.pass(&desired, full, concurrency).await;
                 let mut st = status_mut(&self.status);
