@@ -164,6 +164,7 @@ counts() { curl -s "http://127.0.0.1:$gport/_bench/counts"; }
 t0=$(date +%s.%N); start_sync
 read -r wall1 pass1 < <(first_pass "$t0")
 c1=$(counts)
+rss1=$(awk '/VmRSS/ {print $2}' "/proc/$sync_pid/status")
 kill "$sync_pid"; wait "$sync_pid" 2>/dev/null || true
 
 t0=$(date +%s.%N); start_sync
@@ -204,7 +205,7 @@ PY
 c3=$(counts)
 worst=$(printf '%s\n' $lat | tr '/' '\n' | sort -n | tail -1)
 echo "sync bench: $n flows x 4 hops, one file per flow, Grafana stand-in on loopback"
-echo "  first full resync (create all):  ${wall1} s from start, pass ${pass1} s   requests so far $c1"
+echo "  first full resync (create all):  ${wall1} s from start, pass ${pass1} s   requests so far $c1, RSS ${rss1} KiB"
 echo "  full resync after restart:       ${wall2} s from start, pass ${pass2} s   requests so far $c2"
 echo "  single change (rules s/dashboard s, debounce 50 ms): $lat   requests so far $c3"
 awk -v w="$worst" -v p="$pass1" 'BEGIN {

@@ -1009,3 +1009,84 @@ fn sync_refuses_bad_flags_and_a_missing_directory_clearly() {
         "{err}"
     );
 }
+
+/// The periodic full resync puts right a dashboard edited in Grafana (Grafana only, no
+/// Prometheus side), and leaves an unchanged one alone.
+#[test]
+fn full_resync_repairs_a_dashboard_edited_in_grafana() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let flows = tmp.path().join("flows");
+    std::fs::create_dir_all(&flows).expect("mkdir");
+    for id in ["g1", "g2"] {
+        std::fs::write(
+            flows.join(format!("{id}.yml")),
+            flow_yaml(id, id, &["192.0.2.1", "192.0.2.2"], None),
+        )
+        .expect("flow");
+    }
+    let token = tmp.path().join("token");
+    std::fs::write(&token, TOKEN).expect("token");
+    let gstate = Arc::new(Mutex::new(GState::default()));
+    let grafana = FakeGrafana::start(free_port(), gstate.clone());
+    let addr = format!("127.0.0.1:{}", free_port());
+    let log = tmp.path().join("sync.log");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rtmon-dashboards"));
+    cmd.arg("sync")
+        .arg("--flows-dir")
+        .arg(&flows)
+        .args(["--grafana", &grafana.url(), "--folder", "Flows"])
+        .arg("--token-file")
+        .arg(&token)
+        .args([
+            "--resync-interval=1s",
+            "--retry-min=200ms",
+            "--retry-max=1s",
+        ])
+        .arg(format!("--web.listen-address={addr}"));
+    let _proc = Proc::spawn("sync", cmd, Some(&log)).expect("start sync");
+    let ctx = || std::fs::read_to_string(&log).unwrap_or_default();
+    wait(
+        "both dashboards appear",
+        || {
+            (grafana.dashboard("rtmon-g1")?.folder == "flows")
+                .then_some(grafana.dashboard("rtmon-g2")?)
+        },
+        ctx,
+    );
+    assert_eq!(
+        gstate
+            .lock()
+            .expect("lock")
+            .folders
+            .get("flows")
+            .map(String::as_str),
+        Some("Flows")
+    );
+    // Someone edits g1 in Grafana.
+    {
+        let mut g = gstate.lock().expect("lock");
+        let d = g.dashboards.get_mut("rtmon-g1").expect("g1");
+        d.json["title"] = json!("edited by hand");
+        d.version += 1;
+    }
+    let d = wait(
+        "the full resync restores g1",
+        || {
+            grafana
+                .dashboard("rtmon-g1")
+                .filter(|d| d.json["title"] == "rtmon: g1")
+        },
+        ctx,
+    );
+    assert_eq!(
+        d.version, 3,
+        "hand edit was version 2, the repair version 3"
+    );
+    assert_eq!(grafana.dashboard("rtmon-g2").map(|d| d.version), Some(1));
+    let posts_g2 = grafana
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/api/dashboards/db" && r.body["dashboard"]["uid"] == "rtmon-g2")
+        .count();
+    assert_eq!(posts_g2, 1, "g2 was written once, when it was created");
+}
