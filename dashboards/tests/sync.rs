@@ -1090,3 +1090,59 @@ fn full_resync_repairs_a_dashboard_edited_in_grafana() {
         .count();
     assert_eq!(posts_g2, 1, "g2 was written once, when it was created");
 }
+
+/// A Kubernetes ConfigMap mounted as a directory: `f.yml -> ..data/f.yml`, `..data ->
+/// ..<timestamp>/`; the kubelet updates it by swapping `..data`. The watch sees that.
+#[test]
+fn configmap_style_symlink_swap_is_picked_up() {
+    use std::os::unix::fs::symlink;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let flows = tmp.path().join("flows");
+    let v1 = flows.join("..2026_01_01_v1");
+    std::fs::create_dir_all(&v1).expect("mkdir");
+    std::fs::write(
+        v1.join("cm.yml"),
+        flow_yaml("cm", "Version one", &["192.0.2.1", "192.0.2.2"], None),
+    )
+    .expect("flow");
+    symlink("..2026_01_01_v1", flows.join("..data")).expect("..data");
+    symlink("..data/cm.yml", flows.join("cm.yml")).expect("cm.yml");
+    let token = tmp.path().join("token");
+    std::fs::write(&token, TOKEN).expect("token");
+    let gstate = Arc::new(Mutex::new(GState::default()));
+    let grafana = FakeGrafana::start(free_port(), gstate);
+    let log = tmp.path().join("sync.log");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rtmon-dashboards"));
+    cmd.arg("sync")
+        .arg("--flows-dir")
+        .arg(&flows)
+        .args(["--grafana", &grafana.url()])
+        .arg("--token-file")
+        .arg(&token)
+        .args(["--resync-interval=1h", "--debounce=100ms"])
+        .arg(format!("--web.listen-address=127.0.0.1:{}", free_port()));
+    let _proc = Proc::spawn("sync", cmd, Some(&log)).expect("start sync");
+    let ctx = || std::fs::read_to_string(&log).unwrap_or_default();
+    wait(
+        "the dashboard appears",
+        || grafana.dashboard("rtmon-cm"),
+        ctx,
+    );
+    // The kubelet's update: a new timestamped directory, `..data` swapped by rename.
+    let v2 = flows.join("..2026_01_01_v2");
+    std::fs::create_dir_all(&v2).expect("mkdir");
+    std::fs::write(
+        v2.join("cm.yml"),
+        flow_yaml("cm", "Version two", &["192.0.2.1", "192.0.2.2"], None),
+    )
+    .expect("flow");
+    symlink("..2026_01_01_v2", flows.join("..data_tmp")).expect("..data_tmp");
+    std::fs::rename(flows.join("..data_tmp"), flows.join("..data")).expect("swap");
+    std::fs::remove_dir_all(&v1).expect("rm old");
+    let d = wait(
+        "the swap is seen (well before the hourly resync)",
+        || grafana.dashboard("rtmon-cm").filter(|d| d.version == 2),
+        ctx,
+    );
+    assert_eq!(d.json["title"], "rtmon: Version two");
+}
