@@ -714,6 +714,8 @@ pub struct Service {
     retry_grafana: Retry,
     retry_files: Retry,
     reported: BTreeMap<String, String>,
+    /// Set once the first pass has read the flow directory.
+    ready: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl Service {
@@ -750,6 +752,7 @@ impl Service {
             retry_grafana: Retry::default(),
             retry_files: Retry::default(),
             reported: BTreeMap::new(),
+            ready: None,
         })
     }
 
@@ -1030,10 +1033,17 @@ impl Service {
             if full {
                 next_full = now + self.settings.resync;
             }
-            if let Err(e) = self.pass(full, kind).await {
-                tracing::error!(error = %e, "cannot read the flow directory");
-                self.retry_files
-                    .failed(self.settings.retry_min, self.settings.retry_max);
+            match self.pass(full, kind).await {
+                Ok(()) => {
+                    if let Some(r) = &self.ready {
+                        r.store(true, std::sync::atomic::Ordering::SeqCst);
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read the flow directory");
+                    self.retry_files
+                        .failed(self.settings.retry_min, self.settings.retry_max);
+                }
             }
         }
     }
@@ -1051,6 +1061,12 @@ pub async fn serve(settings: Settings, web: rtmon::cli::CommonArgs) -> std::proc
         }
     };
     let exporter = Exporter::new("rtmon-dashboards-sync", Arc::new(Metrics(status)));
+    // `/-/ready` answers 503 until the first pass is done.
+    exporter
+        .ready
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    let mut service = service;
+    service.ready = Some(exporter.ready.clone());
     tokio::select! {
         r = service.run() => {
             if let Err(e) = r {

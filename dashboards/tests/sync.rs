@@ -1062,6 +1062,11 @@ fn full_resync_repairs_a_dashboard_edited_in_grafana() {
             .map(String::as_str),
         Some("Flows")
     );
+    // Ready once the first pass is done.
+    assert_eq!(
+        http_get(&addr, "/-/ready").map(|r| r.status).ok(),
+        Some(200)
+    );
     // Someone edits g1 in Grafana.
     {
         let mut g = gstate.lock().expect("lock");
