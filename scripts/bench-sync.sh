@@ -148,9 +148,9 @@ port, t0 = sys.argv[1], float(sys.argv[2])
 while True:
     try:
         m = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
-        if 'rtmon_sync_passes_total{kind="full"} 1' in m and 'rtmon_sync_up{system="grafana"} 1' in m:
-            d = [l.split()[1] for l in m.splitlines() if l.startswith("rtmon_sync_last_pass_duration_seconds ")]
-            print(f"{time.time() - t0:.3f} {float(d[0]):.3f}")
+        d = [float(l.split()[1]) for l in m.splitlines() if l.startswith("rtmon_sync_last_pass_duration_seconds ")]
+        if 'rtmon_sync_passes_total{kind="full"} 1' in m and 'rtmon_sync_up{system="grafana"} 1' in m and d and d[0] > 0:
+            print(f"{time.time() - t0:.3f} {d[0]:.3f}")
             break
     except Exception:
         pass

@@ -418,7 +418,9 @@ struct Desired {
     opts: Options,
     tag: String,
     rules: Option<RulesSettings>,
-    dashboards: HashMap<String, (Flow, Value)>,
+    /// Per flow id: the flow and the digest of its dashboard (the JSON itself is built
+    /// again when it must be uploaded: 1,000 dashboards as JSON trees take gigabytes).
+    dashboards: HashMap<String, (Arc<Flow>, u64)>,
     groups: HashMap<String, (Flow, String)>,
 }
 
@@ -429,24 +431,28 @@ impl Desired {
     /// The dashboard of each flow by uid, tagged as owned.
     /// `None` when building failed (a generator thread panicked): then nothing may be
     /// deleted on the strength of an incomplete set.
-    fn dashboards(&mut self, flows: &[Flow]) -> Option<BTreeMap<String, Value>> {
+    fn dashboards(&mut self, flows: &[Flow]) -> Option<BTreeMap<String, (u64, Arc<Flow>)>> {
         let ids: BTreeSet<&str> = flows.iter().map(|f| f.id.as_str()).collect();
         self.dashboards.retain(|id, _| ids.contains(id.as_str()));
         let stale: Vec<&Flow> = flows
             .iter()
-            .filter(|f| self.dashboards.get(&f.id).is_none_or(|(old, _)| old != *f))
+            .filter(|f| {
+                self.dashboards
+                    .get(&f.id)
+                    .is_none_or(|(old, _)| old.as_ref() != *f)
+            })
             .collect();
         // Build the new ones on every core (1,000 flows at start-up).
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
         let chunk = stale.len().div_ceil(workers).max(1);
         let (opts, tag) = (&self.opts, &self.tag);
-        let built: Option<Vec<(Flow, Value)>> = std::thread::scope(|scope| {
+        let built: Option<Vec<(Flow, u64)>> = std::thread::scope(|scope| {
             let handles: Vec<_> = stale
                 .chunks(chunk)
                 .map(|part| {
                     scope.spawn(move || {
                         part.iter()
-                            .map(|f| ((*f).clone(), owned_dashboard(f, opts, tag)))
+                            .map(|f| ((*f).clone(), digest(owned_dashboard(f, opts, tag))))
                             .collect::<Vec<_>>()
                     })
                 })
@@ -458,12 +464,12 @@ impl Desired {
             Some(all)
         });
         for (f, d) in built? {
-            self.dashboards.insert(f.id.clone(), (f, d));
+            self.dashboards.insert(f.id.clone(), (Arc::new(f), d));
         }
         Some(
             self.dashboards
                 .values()
-                .map(|(f, d)| (dashboard::uid(&f.id), d.clone()))
+                .map(|(f, d)| (dashboard::uid(&f.id), (*d, f.clone())))
                 .collect(),
         )
     }
@@ -510,14 +516,18 @@ pub fn owned_dashboard(flow: &Flow, opts: &Options, tag: &str) -> Value {
     d
 }
 
-/// A dashboard without the fields Grafana sets on save (`id`, `version`).
-fn normalised(d: &Value) -> Value {
-    let mut d = d.clone();
+/// A digest of a dashboard without the fields Grafana sets on save (`id`, `version`),
+/// over its JSON text (object keys sorted: serde_json's map is ordered), for comparing
+/// what Grafana holds with what a flow gives. Never 0 (0 marks "delete pending").
+fn digest(mut d: Value) -> u64 {
+    use std::hash::{Hash as _, Hasher as _};
     if let Some(o) = d.as_object_mut() {
         o.remove("id");
         o.remove("version");
     }
-    d
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    serde_json::to_vec(&d).unwrap_or_default().hash(&mut h);
+    h.finish().max(1)
 }
 
 // ---------------------------------------------------------------------------------
@@ -536,8 +546,11 @@ struct GrafanaSync {
     folder_title: String,
     tag: String,
     folder_uid: Option<String>,
-    /// What Grafana holds, as far as this service knows: uid → normalised dashboard.
-    known: HashMap<String, Value>,
+    /// Builds the dashboards to upload.
+    opts: Arc<Options>,
+    /// What Grafana holds, as far as this service knows: uid → [`digest`] (0: a
+    /// dashboard to delete).
+    known: HashMap<String, u64>,
     /// The next pass must list the owned dashboards (a full pass failed, or none ran).
     need_full: bool,
 }
@@ -553,7 +566,7 @@ impl GrafanaSync {
     /// One reconciliation. `full`: list the owned dashboards and re-read every one.
     async fn pass(
         &mut self,
-        desired: &BTreeMap<String, Value>,
+        desired: &BTreeMap<String, (u64, Arc<Flow>)>,
         full: bool,
         concurrency: usize,
     ) -> (GrafanaCounts, Result<(), ApiError>) {
@@ -586,35 +599,38 @@ impl GrafanaSync {
         // Upserts: every dashboard whose known state differs (all of them on a full pass).
         let sem = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
         let mut set = tokio::task::JoinSet::new();
-        for (uid, d) in desired {
-            let want = normalised(d);
-            let cached = self.known.get(uid);
-            if cached == Some(&want) {
+        for (uid, (want, flow)) in desired {
+            let want = *want;
+            let cached = self.known.get(uid).copied();
+            if cached == Some(want) {
                 counts.unchanged += 1;
                 continue;
             }
             // Known but different (the flow changed): write without reading first.
             let read_first = cached.is_none();
-            let (api, sem, folder, uid, d) = (
+            let (api, sem, folder, uid, flow, opts, tag) = (
                 self.api.clone(),
                 sem.clone(),
                 folder.clone(),
                 uid.clone(),
-                d.clone(),
+                flow.clone(),
+                self.opts.clone(),
+                self.tag.clone(),
             );
             set.spawn(async move {
                 let _permit = sem.acquire_owned().await;
                 if read_first {
                     match api.get_dashboard(&uid).await {
-                        Ok(Some((have, have_folder)))
-                            if have_folder == folder && normalised(&have) == want =>
-                        {
-                            return (uid, want, Ok(false));
+                        Ok(Some((have, have_folder))) => {
+                            if have_folder == folder && digest(have) == want {
+                                return (uid, want, Ok(false));
+                            }
                         }
-                        Ok(_) => {}
+                        Ok(None) => {}
                         Err(e) => return (uid, want, Err(e)),
                     }
                 }
+                let d = owned_dashboard(&flow, &opts, &tag);
                 let r = api.upsert(&d, &folder).await.map(|_| true);
                 (uid, want, r)
             });
@@ -652,7 +668,7 @@ impl GrafanaSync {
                 Err(e) => {
                     tracing::warn!(dashboard = %uid, error = %e, "Grafana: dashboard not deleted");
                     // Keep it known, so the next (incremental) pass deletes it.
-                    self.known.insert(uid.clone(), Value::Null);
+                    self.known.insert(uid.clone(), 0);
                     first_err.get_or_insert(e);
                 }
             }
@@ -731,6 +747,7 @@ impl Service {
             folder_title: g.folder.clone(),
             tag: g.tag.clone(),
             folder_uid: None,
+            opts: Arc::new(settings.opts.clone()),
             known: HashMap::new(),
             need_full: true,
         });
@@ -1315,7 +1332,12 @@ mod tests {
             .collect();
         assert_eq!(tags.iter().filter(|t| **t == "rtmon-sync").count(), 1);
         assert!(tags.contains(&"rtmon"));
-        assert_eq!(normalised(&d).get("id"), None);
+        let mut other = d.clone();
+        other["id"] = serde_json::json!(7);
+        other["version"] = serde_json::json!(3);
+        assert_eq!(digest(d.clone()), digest(other.clone()));
+        other["title"] = serde_json::json!("changed");
+        assert_ne!(digest(d), digest(other));
     }
 
     #[test]
