@@ -18,6 +18,8 @@ pub mod provision;
 pub mod resolve;
 pub mod rules;
 pub mod status;
+pub mod sync;
+pub mod targets;
 pub mod upload;
 
 /// How the metrics reach Prometheus.

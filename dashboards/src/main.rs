@@ -140,6 +140,33 @@ enum Cmd {
         #[command(flatten)]
         gen: GenArgs,
     },
+    /// Keep Grafana dashboards, the rules file and file_sd target lists in step with a
+    /// directory of flow files (a service: inotify + periodic resync; /metrics on :9471).
+    Sync {
+        #[command(flatten)]
+        args: Box<rtmon_dashboards::sync::SyncArgs>,
+        #[command(flatten)]
+        gen: GenArgs,
+    },
+    /// Write Prometheus file_sd target lists (node/arp/ping per host, snmp per switch)
+    /// into --out; files are replaced atomically and only when they change.
+    Targets {
+        /// Flow config files.
+        #[arg(required = true)]
+        flows: Vec<PathBuf>,
+        /// Output directory (created if missing).
+        #[arg(long, default_value = "out/targets")]
+        out: PathBuf,
+        /// Port of rtmon-node-exporter on the flow hosts.
+        #[arg(long = "node-port", default_value_t = 9100)]
+        node_port: u16,
+        /// Port of rtmon-arp-exporter on the flow hosts.
+        #[arg(long = "arp-port", default_value_t = 9105)]
+        arp_port: u16,
+        /// Port of rtmon-ping-exporter on the flow hosts.
+        #[arg(long = "ping-port", default_value_t = 9107)]
+        ping_port: u16,
+    },
     /// Write Grafana file-provisioning YAML (dashboard provider + Prometheus datasource),
     /// and Kubernetes objects for the Grafana sidecar (dashboard ConfigMaps labelled
     /// grafana_dashboard="1", datasource Secret labelled grafana_datasource="1").
@@ -278,6 +305,29 @@ impl From<String> for Failure {
 
 fn run(cli: Cli) -> Result<(), Failure> {
     match cli.cmd {
+        Cmd::Sync { args, gen } => match rtmon_dashboards::sync::main(*args, gen.options()?) {
+            0 => Ok(()),
+            code => Err(Failure::Code(code)),
+        },
+        Cmd::Targets {
+            flows,
+            out,
+            node_port,
+            arp_port,
+            ping_port,
+        } => {
+            let flows = load_flows(&flows)?;
+            let ports = rtmon_dashboards::targets::Ports {
+                node: node_port,
+                arp: arp_port,
+                ping: ping_port,
+            };
+            rtmon_dashboards::targets::write_all(&out, &flows, &ports)?;
+            for name in rtmon_dashboards::targets::FILES {
+                println!("{}", out.join(name).display());
+            }
+            Ok(())
+        }
         Cmd::Generate { flows, out, gen } => {
             let opts = gen.options()?;
             let flows = load_flows(&flows)?;
