@@ -203,7 +203,18 @@ EOF
         "${CHECK[@]}" upgradable "$work/helm-example.yaml" "$work/helm-example-b.yaml"
     else fail "helm template (changed flow)"; sed 's/^/        /' "$work/helm.err"; fi
 
+    # The flow sync Deployment instead of the upload hook Job.
+    SY=(--set upload.enabled=false --set sync.enabled=true --set sync.grafanaURL=http://grafana.monitoring.svc
+        --set sync.token.existingSecret=grafana-token)
+    if "${H[@]}" "${EX[@]}" "${SY[@]}" >"$work/helm-sync.yaml" 2>"$work/helm.err"; then
+      pass "helm template (sync.enabled: rtmon-dashboards sync Deployment + PodMonitor)"
+      validate helm-sync "$work/helm-sync.yaml"
+      run "sync: secret/config mounts readable (runAsUser + fsGroup + mode)" "${CHECK[@]}" readable "$work/helm-sync.yaml"
+    else fail "helm template (sync.enabled)"; sed 's/^/        /' "$work/helm.err"; fi
+
     # ---- negative cases: each must be rejected, by the chart or by the checks above ----
+    expect_reject "sync and upload both enabled (chart guard)" "not both" \
+      "${H[@]}" "${EX[@]}" --set sync.enabled=true --set sync.grafanaURL=http://g --set sync.token.value=x
     printf 'arp:\n  tolerattions: [{operator: Exists}]\n' >"$work/typo.yaml"
     expect_reject "misspelt value arp.tolerattions (values.schema.json)" "tolerattions" \
       "${H[@]}" "${EX[@]}" -f "$work/typo.yaml"
