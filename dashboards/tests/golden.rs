@@ -150,13 +150,33 @@ fn structure_ids_layout_and_datasources_are_sound() {
                 assert!(!overlap, "{} overlaps {}", a.4, b.4);
             }
         }
+        // Every panel with queries has a minimum interval: the scrape interval of its
+        // data (switch rows: the SNMP job's), so $__rate_interval spans several samples.
+        let mut in_switch_row = false;
+        for p in &panels {
+            if p["type"] == "row" {
+                in_switch_row = p["title"].as_str().unwrap_or("").starts_with("Switch ");
+                continue;
+            }
+            if p.get("targets").is_some() {
+                let want = if in_switch_row {
+                    &opts.snmp_interval
+                } else if p["title"] == "Throughput" {
+                    &opts.host_interval
+                } else {
+                    continue;
+                };
+                assert_eq!(p["interval"], want.as_str(), "{}", p["title"]);
+            }
+        }
         // Every switch port of the flow has a throughput query selecting it by ifName.
         let exprs: Vec<String> = dashboard::exprs(&d).into_iter().map(|(_, e)| e).collect();
         for sw in flow.switches() {
             for p in [&sw.in_port.port, &sw.out_port.port] {
                 let needle = format!(
-                    "ifHCInOctets{{instance=\"{}\",ifName=\"{}\"}}",
-                    sw.target, p
+                    "ifHCInOctets{{{},ifName=\"{}\"}}",
+                    rtmon_dashboards::checks::switch_matcher(&opts, &sw.target),
+                    p
                 );
                 assert!(
                     exprs.iter().any(|e| e.contains(&needle)),
