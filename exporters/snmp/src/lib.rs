@@ -6,7 +6,7 @@
 //! - [`config`]: `auths:` + `modules:` (secrets from env/files, never printed);
 //! - [`client`]: the SNMP client behind our [`client::SnmpClient`] trait (async-snmp);
 //! - [`walk`]: walks/GETs with retries, back-off, deadline and statistics;
-//! - [`ifmib`], [`fdb`]: the built-in modules (pure: walked columns in, samples out);
+//! - [`ifmib`], [`fdb`], [`qbridge`]: the built-in modules (pure: walked columns in, samples out);
 //! - [`engine`]: per-target state, concurrency limits, the `/snmp` and `/lookup` handlers.
 #![warn(missing_docs)]
 
@@ -15,4 +15,5 @@ pub mod config;
 pub mod engine;
 pub mod fdb;
 pub mod ifmib;
+pub mod qbridge;
 pub mod walk;
