@@ -495,44 +495,76 @@ fn hosts_mtu(flow: &Flow, opts: &Options) -> String {
     format!("max({})", parts.join(" or "))
 }
 
+/// Bytes a host MTU may be below the smallest switch port MTU of the path before the
+/// `mtu` check warns (switches often count the 14–18 byte layer-2 header, or use 9216
+/// where hosts use 9000).
+pub const JUMBO_SLACK: u32 = 300;
+
+/// The smallest MTU of the flow's switch ports (None without switches).
+fn switches_mtu(flow: &Flow, opts: &Options) -> Option<String> {
+    let parts: Vec<String> = flow
+        .switches()
+        .flat_map(|sw| {
+            ports_of(sw)
+                .into_iter()
+                .map(move |p| format!("{}{{{}}}", names::snmp::MTU, port_sel(opts, sw, p)))
+        })
+        .collect();
+    (!parts.is_empty()).then(|| format!("min({})", parts.join(" or ")))
+}
+
 /// All checks of a flow, in path order.
 pub fn flow_checks(flow: &Flow, opts: &Options) -> Vec<Check> {
     let mut out = Vec::new();
     let hosts: Vec<&HostHop> = flow.hosts().collect();
     for (i, h) in hosts.iter().enumerate() {
         host_checks(flow, h, &hosts, opts, &mut out);
-        // Host MTUs equal: each host after the first against the first.
+        // Host MTU: equal to the first host's, and not far below the smallest switch
+        // port's (jumbo frames configured on the path but not on the host). Switches
+        // may count the layer-2 header (9216 for 9000): JUMBO_SLACK bytes are allowed.
+        let first = hosts[0];
+        let mine = format!("max({}{{{}}})", names::node::MTU, host_sel(opts, h));
+        let theirs = format!("max({}{{{}}})", names::node::MTU, host_sel(opts, first));
+        let path = switches_mtu(flow, opts);
+        let equal = if i > 0 {
+            format!("({mine} == bool {theirs})")
+        } else {
+            format!("({mine} >= bool 0)")
+        };
+        let jumbo = match &path {
+            Some(p) => format!("(({mine} + {JUMBO_SLACK} >= bool {p}) or on() ({mine} >= bool 0))"),
+            None => format!("({mine} >= bool 0)"),
+        };
+        let mut values = vec![("mine".to_string(), mine.clone(), "bytes")];
+        let mut template = format!("{} {} MTU {{mine}}", h.name, h.interface);
         if i > 0 {
-            let first = hosts[0];
-            let mine = format!("max({}{{{}}})", names::node::MTU, host_sel(opts, h));
-            let theirs = format!("max({}{{{}}})", names::node::MTU, host_sel(opts, first));
-            out.push(Check {
-                flow: flow.id.clone(),
-                hop: h.name.clone(),
-                kind: CheckKind::Mtu,
-                subject: h.interface.clone(),
-                description: format!(
-                    "{} {} MTU equals {} {} MTU",
-                    h.name, h.interface, first.name, first.interface
-                ),
-                failure: format!(
-                    "{} {} MTU differs from {} {} MTU",
-                    h.name, h.interface, first.name, first.interface
-                ),
-                expr: one_or_zero(&format!("{mine} == bool {theirs}")),
-                data_expr: format!("{}{{{}}}", names::node::MTU, host_sel(opts, h)),
-                detail: Some(Detail {
-                    template: format!(
-                        "{} {} MTU {{mine}} ≠ {} {} MTU {{theirs}}",
-                        h.name, h.interface, first.name, first.interface
-                    ),
-                    values: vec![
-                        ("mine".into(), mine, "bytes"),
-                        ("theirs".into(), theirs, "bytes"),
-                    ],
-                }),
-            });
+            template.push_str(&format!(
+                ", {} {} MTU {{theirs}}",
+                first.name, first.interface
+            ));
+            values.push(("theirs".into(), theirs, "bytes"));
         }
+        if let Some(p) = &path {
+            template.push_str(", smallest switch port MTU on the path {path}");
+            values.push(("path".into(), p.clone(), "bytes"));
+        }
+        out.push(Check {
+            flow: flow.id.clone(),
+            hop: h.name.clone(),
+            kind: CheckKind::Mtu,
+            subject: h.interface.clone(),
+            description: format!(
+                "{} {} MTU matches the other hosts' and the path's",
+                h.name, h.interface
+            ),
+            failure: format!(
+                "{} {} MTU differs from the other hosts' or is below the path's",
+                h.name, h.interface
+            ),
+            expr: one_or_zero(&format!("{equal} * {jumbo}")),
+            data_expr: format!("{}{{{}}}", names::node::MTU, host_sel(opts, h)),
+            detail: Some(Detail { template, values }),
+        });
     }
     // Switch checks: follow the path to know which host faces which port.
     let switches: Vec<(usize, &SwitchHop)> = flow

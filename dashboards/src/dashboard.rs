@@ -1,6 +1,8 @@
-//! One Grafana dashboard per flow: a header with the path and per-hop status tiles, the
-//! layer-2 checks as a state timeline, one row per hop in path order, and an
-//! end-to-end row (ping, ARP).
+//! One Grafana dashboard per flow: a header with the path, per-hop status tiles and the
+//! path's capacity, the critical and warning checks as state timelines, the packet
+//! rates at each point of the path in travel order, one row per hop in path order, and
+//! an end-to-end row (ping loss and RTT from counters and histogram, ARP). Every panel
+//! with queries has a minimum `interval`: its data's scrape interval.
 
 use rtmon::flow::{Flow, Hop, HostHop, SwitchHop};
 use serde_json::Value;

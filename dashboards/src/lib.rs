@@ -77,10 +77,11 @@ pub struct Options {
 
 /// Where the runbook lives by default: docs/runbook.md of the repository.
 pub fn default_runbook_url() -> String {
-    format!(
-        "{}/blob/main/docs/runbook.md",
-        env!("CARGO_PKG_REPOSITORY").trim_end_matches('/')
-    )
+    let repo = env!("CARGO_PKG_REPOSITORY").trim_end_matches('/');
+    if repo.is_empty() {
+        return "docs/runbook.md".into();
+    }
+    format!("{repo}/blob/main/docs/runbook.md")
 }
 
 impl Default for Options {

@@ -330,9 +330,11 @@ async fn range_values(
         .collect())
 }
 
-/// Since when `expr` has had its current state: a coarse pass over the look-back
-/// window (at most ~720 steps), then a fine pass (1 s steps, at most ~720) over the
-/// step where it changed, so the time is right whatever the window.
+/// Since when `expr` has had its current state. The last 15 minutes are searched first
+/// at a fine step (a change shorter than a coarse step, e.g. on a young Prometheus, is
+/// not missed), then the whole look-back window at ~720 steps; the step where the
+/// change happened is then refined to 1 s steps, so the time is right whatever the
+/// window.
 async fn since(
     c: &reqwest::Client,
     prometheus: &str,
@@ -340,31 +342,47 @@ async fn since(
     now: f64,
     lookback_s: u64,
 ) -> Option<i64> {
-    let step = ((lookback_s / 720).max(1)) as f64;
-    let coarse = range_values(c, prometheus, expr, (now - lookback_s as f64, now, step))
-        .await
-        .ok()?;
-    let (before, after) = last_change(&coarse)?;
-    if after - before <= 1.0 {
-        return Some(after as i64);
+    let recent = lookback_s.min(900);
+    let mut windows = vec![recent];
+    if lookback_s > recent {
+        windows.push(lookback_s);
     }
-    let fine_step = ((after - before) / 720.0).max(1.0);
-    match range_values(c, prometheus, expr, (before, after, fine_step)).await {
-        Ok(fine) => {
-            let last = coarse.last().map(|x| x.1 >= 1.0)?;
-            fine.iter()
+    for window in windows {
+        let step = ((window / 720).max(1)) as f64;
+        let coarse = range_values(c, prometheus, expr, (now - window as f64, now, step))
+            .await
+            .ok()?;
+        let Some((before, after)) = last_change(&coarse) else {
+            continue;
+        };
+        if after - before <= 1.0 {
+            return Some(after as i64);
+        }
+        let last = coarse.last().map(|x| x.1 >= 1.0)?;
+        let fine_step = ((after - before) / 720.0).max(1.0);
+        return match range_values(c, prometheus, expr, (before, after, fine_step)).await {
+            Ok(fine) => fine
+                .iter()
                 .rev()
                 .take_while(|(_, v)| (*v >= 1.0) == last)
                 .last()
                 .map(|(t, _)| *t as i64)
-                .or(Some(after as i64))
-        }
-        Err(_) => Some(after as i64),
+                .or(Some(after as i64)),
+            Err(_) => Some(after as i64),
+        };
     }
+    None
 }
 
 /// Checks that Prometheus answers at all (one error for everything, not one per check).
 pub async fn reachable(c: &reqwest::Client, prometheus: &str) -> Result<(), String> {
+    let url = url_with(prometheus, "api/v1/query", &[("query", "vector(1)")])?;
+    c.get(url).send().await.map_err(|e| {
+        format!(
+            "Prometheus at {prometheus} is unreachable: {}",
+            e.without_url()
+        )
+    })?;
     prom_query(c, prometheus, "vector(1)").await.map(|_| ())
 }
 
