@@ -374,3 +374,41 @@ fn job_flags_rename_the_jobs_in_rules_and_dashboards() {
         String::from_utf8_lossy(&gen.stderr)
     );
 }
+
+/// The generated Alertmanager config matches its golden file and passes
+/// `amtool check-config` (and amtool does reject a broken one).
+#[test]
+fn alertmanager_config_passes_amtool() {
+    let text = rtmon_dashboards::alertmanager::render(
+        &rtmon_dashboards::alertmanager::AlertmanagerOptions {
+            receiver: "rtmon".into(),
+            webhook_url: Some("http://127.0.0.1:9999/hook".into()),
+            group_wait: "30s".into(),
+            group_interval: "5m".into(),
+            repeat_interval: "4h".into(),
+        },
+    );
+    compare_golden("alertmanager.yml", &text);
+    if !rtmon_testkit::available("alertmanager_config_passes_amtool", &["amtool"], false) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let run = |body: &str| {
+        let p = dir.path().join("am.yml");
+        std::fs::write(&p, body).expect("write");
+        Command::new("amtool")
+            .arg("check-config")
+            .arg(&p)
+            .output()
+            .expect("amtool")
+    };
+    let out = run(&text);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains(" - 5 inhibit rules"));
+    assert!(!run(&text.replace("equal: [", "equal: [[")).status.success());
+}
