@@ -6,9 +6,14 @@
 # p50/p99 sequentially and with 10 concurrent clients, and peak RSS (VmHWM). Prints
 # absolute numbers and rtmon/node_exporter ratios against the issue's targets.
 #
+# The floor: the kernel's cost of producing the files a scrape reads. strace records the
+# files one rtmon scrape opens; scripts/bench/node-floor.c (built here with cc) reads
+# exactly those, SEQ times, with nothing else (no parsing, encoding or HTTP), and the
+# report gives rtmon / floor (goal <= 2) beside rtmon / node_exporter.
+#
 # Usage: scripts/bench-node.sh [SEQ_SCRAPES=300] [CONC_SCRAPES_PER_CLIENT=40]
-# Needs: cargo, python3, prometheus-node-exporter. Loopback only; both exporters are
-# killed on exit.
+# Needs: cargo, python3, prometheus-node-exporter; strace and cc for the floor row (the
+# row is skipped, saying so, without them). Loopback only; both exporters are killed on exit.
 set -euo pipefail
 
 SEQ=${1:-300}
@@ -41,6 +46,31 @@ prometheus-node-exporter --web.listen-address="127.0.0.1:$NE_PORT" "${FLAGS[@]}"
 PIDS+=($!); NE_PID=$!
 "$RTMON" --web.listen-address="127.0.0.1:$RT_PORT" "${FLAGS[@]}" >"$WORK/rt.log" 2>&1 &
 PIDS+=($!); RT_PID=$!
+
+# The floor: the files one rtmon scrape opens (after a warm-up scrape), read by node-floor.
+FLOOR=""
+if command -v strace >/dev/null && command -v cc >/dev/null; then
+    for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$RT_PORT/metrics" && break; sleep 0.05; done
+    strace -f -y -qq -e trace=openat,open -o "$WORK/strace.txt" -p "$RT_PID" &
+    ST_PID=$!
+    sleep 0.5
+    curl -sf -o /dev/null "http://127.0.0.1:$RT_PORT/metrics"
+    sleep 0.3
+    kill "$ST_PID"; wait "$ST_PID" 2>/dev/null || true
+    # Successful opens of files (not directories or O_PATH handles): the resolved path
+    # after "= N<…>", except /proc/<pid>/… (the exporter's own), where the requested path
+    # (/proc/net/…) reads the same file from any process.
+    awk '/O_DIRECTORY|O_PATH/ { next }
+         match($0, /= [0-9]+<[^>]*>$/) {
+           res = substr($0, RSTART, RLENGTH); sub(/^= [0-9]+</, "", res); sub(/>$/, "", res)
+           if (res ~ /^\/proc\/[0-9]+\//) { if (match($0, /"[^"]*"/)) res = substr($0, RSTART + 1, RLENGTH - 2) }
+           print res }' "$WORK/strace.txt" >"$WORK/paths.txt"
+    cc -O2 -o "$WORK/node-floor" "$ROOT/scripts/bench/node-floor.c"
+    FLOOR=$("$WORK/node-floor" "$WORK/paths.txt" "$SEQ")
+else
+    echo "bench-node: strace or cc missing: no floor row" >&2
+fi
+export FLOOR
 
 python3 - "$NE_PORT" "$NE_PID" "$RT_PORT" "$RT_PID" "$SEQ" "$CONC" "$CLIENTS" <<'EOF'
 import os, socket, sys, threading, time
@@ -134,5 +164,15 @@ for label, key, target in rows:
     fails += ok == "NO"
     tgt = "" if target is None else f"<={target}"
     print(f"{label:34} {a:14.3f} {b:10.3f} {r:8.3f} {tgt:>8}  {ok}")
+floor = os.environ.get("FLOOR", "").split()
+if floor:
+    f_ms, f_files, f_bytes = float(floor[0]), int(floor[1]), int(floor[2])
+    rt, ne = res["rtmon"]["cpu_ms"], res["node_exporter"]["cpu_ms"]
+    r = rt / f_ms if f_ms > 0 else float("inf")
+    ok = "yes" if r <= 2 else "NO"
+    fails += ok == "NO"
+    print(f"\nfloor: the {f_files} files one rtmon scrape opens ({f_bytes} bytes), read {seq} times "
+          f"by scripts/bench/node-floor.c: {f_ms:.3f} ms CPU per scrape")
+    print(f"{'CPU per scrape / floor':34} {ne / f_ms if f_ms > 0 else float('inf'):14.2f} {r:10.2f} {'':8} {'<=2':>8}  {ok}")
 print("\nall targets met" if fails == 0 else f"\n{fails} target(s) missed")
 EOF

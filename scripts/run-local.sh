@@ -2,7 +2,9 @@
 # Runs the whole rtmon suite on this machine, on the bundled example flow
 # (config_flow/one-switch.yml), and prints the URLs.
 #
-#   sudo scripts/run-local.sh               # build (release), start everything, wait for Ctrl-C
+#   scripts/run-local.sh                    # as root: build (release), start everything, wait for Ctrl-C
+#   sudo env "PATH=$PATH" scripts/run-local.sh   # from a user shell whose cargo comes from rustup
+#                                           # (sudo's secure_path drops ~/.cargo/bin), or --bin-dir
 #   scripts/run-local.sh --check-and-exit   # start, wait until `rtmon-dashboards check` passes, stop
 #
 # Options:
@@ -65,6 +67,13 @@ case "$timeout_s" in ''|*[!0-9]*) echo "run-local: --timeout must be a number of
 
 log() { printf '[run-local] %s\n' "$*"; }
 die() { printf '[run-local] error: %s\n' "$*" >&2; exit 1; }
+
+# Without --bin-dir this builds with cargo: say at once, before installing anything, when
+# there is none (sudo's secure_path hides a rustup cargo in ~/.cargo/bin).
+if [ -z "$bin_dir" ] && ! command -v cargo >/dev/null; then
+  die "cargo not found (PATH=$PATH). Under sudo, keep your PATH: sudo env \"PATH=\$PATH\" $0 ...;
+  or build first (cargo build --release --bins) and pass --bin-dir target/release."
+fi
 
 VENV=${RTMON_VENV:-/opt/rtmon-venv}
 # On a fresh machine, as root: install what the stack runs on (Prometheus, Pushgateway,

@@ -44,7 +44,11 @@ pub fn inhibitions() -> Vec<(Vec<String>, Vec<String>, Vec<&'static str>)> {
     let alert = format!("alertname=\"{ALERT}\"");
     // Mtu, Speed, Errors, LossSegment read the hop's own source.
     let own = |k: CheckKind| {
-        k.source() == Source::Other && !matches!(k, CheckKind::ExporterUp | CheckKind::SnmpUp)
+        k.source() == Source::Other
+            && !matches!(
+                k,
+                CheckKind::ExporterUp | CheckKind::SnmpUp | CheckKind::LldpLink
+            )
     };
     let mut out = vec![(
         vec![alert.clone(), "check=\"snmp_up\"".into()],
@@ -52,11 +56,12 @@ pub fn inhibitions() -> Vec<(Vec<String>, Vec<String>, Vec<&'static str>)> {
             alert.clone(),
             format!(
                 "check=~\"{}\"",
-                kinds(|k| k.source() == Source::Snmp || own(k))
+                kinds(|k| k.source() == Source::Snmp || own(k) || k == CheckKind::LldpLink)
             ),
         ],
         vec!["flow", "hop"],
     )];
+    // The ARP exporter also listens to LLDP on the host.
     for (subject, source, with_own) in [
         ("node", Source::Node, true),
         ("arp", Source::Arp, false),
@@ -72,7 +77,9 @@ pub fn inhibitions() -> Vec<(Vec<String>, Vec<String>, Vec<&'static str>)> {
                 alert.clone(),
                 format!(
                     "check=~\"{}\"",
-                    kinds(|k| k.source() == source || (with_own && own(k)))
+                    kinds(|k| k.source() == source
+                        || (with_own && own(k))
+                        || (source == Source::Arp && k == CheckKind::LldpLink))
                 ),
             ],
             vec!["flow", "hop"],

@@ -88,6 +88,10 @@ pub enum CheckKind {
     PingRtt,
     /// No deficit between two consecutive points of the path (dedicated ports only).
     LossSegment,
+    /// LLDP on one end of a link of the path (a host's interface, a switch port) sees
+    /// the other end the flow says is cabled there. Unhealthy only when LLDP data is
+    /// present and contradicts the flow; 1 (not applicable) when that end hears no LLDP.
+    LldpLink,
 }
 
 impl CheckKind {
@@ -107,6 +111,7 @@ impl CheckKind {
         CheckKind::PingLoss,
         CheckKind::PingRtt,
         CheckKind::LossSegment,
+        CheckKind::LldpLink,
     ];
 
     /// Stable short name (rule label `check`, runbook section anchor).
@@ -126,6 +131,7 @@ impl CheckKind {
             CheckKind::PingLoss => "ping_loss",
             CheckKind::PingRtt => "ping_rtt",
             CheckKind::LossSegment => "loss_segment",
+            CheckKind::LldpLink => "lldp_link",
         }
     }
 
@@ -145,7 +151,8 @@ impl CheckKind {
             | CheckKind::Errors
             | CheckKind::PingLoss
             | CheckKind::PingRtt
-            | CheckKind::LossSegment => Severity::Warning,
+            | CheckKind::LossSegment
+            | CheckKind::LldpLink => Severity::Warning,
         }
     }
 
@@ -155,7 +162,7 @@ impl CheckKind {
         match self {
             CheckKind::ExporterUp | CheckKind::SnmpUp => 0,
             CheckKind::InterfaceUp | CheckKind::PortOperUp => 1,
-            CheckKind::VlanOnPort => 2,
+            CheckKind::VlanOnPort | CheckKind::LldpLink => 2,
             CheckKind::ArpPeer | CheckKind::FdbLearned => 3,
             CheckKind::PingPeer => 4,
             CheckKind::Mtu | CheckKind::Speed => 5,
@@ -176,6 +183,8 @@ impl CheckKind {
             CheckKind::Mtu | CheckKind::Speed | CheckKind::Errors | CheckKind::LossSegment => {
                 Source::Other
             }
+            // The host's ARP exporter (LLDP listener) or the switch's SNMP lldp module.
+            CheckKind::LldpLink => Source::Other,
             CheckKind::ExporterUp | CheckKind::SnmpUp => Source::Other,
         }
     }
@@ -597,6 +606,7 @@ pub fn flow_checks(flow: &Flow, opts: &Options) -> Vec<Check> {
             &mut out,
         );
     }
+    lldp_checks(flow, opts, &mut out);
     if flow.limits.dedicated_ports {
         loss_checks(flow, opts, &mut out);
     }
@@ -1156,6 +1166,146 @@ fn switch_checks(
     }
 }
 
+/// One end of a link of the path, as LLDP sees it.
+enum LinkEnd<'a> {
+    /// A host's data-plane interface.
+    Host(&'a HostHop),
+    /// A switch port (the one facing the other end).
+    Switch(&'a SwitchHop, &'a str),
+}
+
+impl LinkEnd<'_> {
+    fn hop(&self) -> &str {
+        match self {
+            LinkEnd::Host(h) => &h.name,
+            LinkEnd::Switch(s, _) => &s.name,
+        }
+    }
+    fn port(&self) -> &str {
+        match self {
+            LinkEnd::Host(h) => &h.interface,
+            LinkEnd::Switch(_, p) => p,
+        }
+    }
+    /// Selectors (label prefix `p`: "" on hosts, "remote_" on switches) of an LLDP
+    /// neighbour that is this end: a switch by system name (`name` or `name.domain`,
+    /// any case) and port (id or description); a host by system name, chassis id or
+    /// its MAC (lldpd's default port id).
+    fn matchers(&self, p: &str) -> Vec<String> {
+        let name_re = |n: &str| promql_str(&format!("(?i){}(\\..*)?", regex_escape(n)));
+        match self {
+            LinkEnd::Switch(s, port) => {
+                let sys = name_re(s.lldp_system_name.as_deref().unwrap_or(&s.name));
+                let port = promql_str(&format!("(?i){}", regex_escape(port)));
+                vec![
+                    format!("{p}system_name=~{sys},{p}port_id=~{port}"),
+                    format!("{p}system_name=~{sys},{p}port_desc=~{port}"),
+                ]
+            }
+            LinkEnd::Host(h) => {
+                let mut v = vec![format!("{p}system_name=~{}", name_re(&h.name))];
+                for id in [h.lldp_chassis_id.as_deref(), h.mac.as_deref()]
+                    .into_iter()
+                    .flatten()
+                {
+                    v.push(format!("{p}chassis_id={}", promql_str(id)));
+                }
+                if let Some(mac) = &h.mac {
+                    v.push(format!("{p}port_id={}", promql_str(mac)));
+                }
+                v
+            }
+        }
+    }
+}
+
+/// `lldp_link` checks: for each link of the path, one per end that can report LLDP
+/// (host: rtmon-arp-exporter's listener; switch: rtmon-snmp-exporter's `lldp` module).
+fn lldp_checks(flow: &Flow, opts: &Options, out: &mut Vec<Check>) {
+    use rtmon::flow::Hop;
+    let end_towards = |i: usize, next: bool| -> LinkEnd<'_> {
+        match &flow.path[i] {
+            Hop::Host(h) => LinkEnd::Host(h),
+            Hop::Switch(s) if next => LinkEnd::Switch(s, &s.out_port.port),
+            Hop::Switch(s) => LinkEnd::Switch(s, &s.in_port.port),
+        }
+    };
+    for i in 0..flow.path.len().saturating_sub(1) {
+        let a = end_towards(i, true);
+        let b = end_towards(i + 1, false);
+        for (me, other) in [(&a, &b), (&b, &a)] {
+            let (metric, at, prefix) = match me {
+                LinkEnd::Host(h) => {
+                    // The listener reports the physical port under a VLAN subinterface.
+                    let parent = h
+                        .interface
+                        .rsplit_once('.')
+                        .filter(|(_, v)| !v.is_empty() && v.chars().all(|c| c.is_ascii_digit()))
+                        .map(|(p, _)| p);
+                    let ifs = match parent {
+                        Some(p) => format!("{}|{}", regex_escape(&h.interface), regex_escape(p)),
+                        None => regex_escape(&h.interface),
+                    };
+                    (
+                        "rtmon_lldp_neighbor_info",
+                        format!(
+                            "{},interface=~{}",
+                            host_matcher(opts, &h.instance),
+                            promql_str(&ifs)
+                        ),
+                        "",
+                    )
+                }
+                LinkEnd::Switch(s, port) => (
+                    "rtmon_snmp_lldp_neighbor_info",
+                    format!(
+                        "{},{}={}",
+                        switch_matcher(opts, &s.target),
+                        names::snmp::IF_NAME,
+                        promql_str(port)
+                    ),
+                    "remote_",
+                ),
+            };
+            let data = format!("{metric}{{{at}}}");
+            let matching: Vec<String> = other
+                .matchers(prefix)
+                .iter()
+                .map(|m| format!("{metric}{{{at},{m}}}"))
+                .collect();
+            let raw = format!(
+                "(count({}) > bool 0) or on() max(absent({data}))",
+                matching.join(" or ")
+            );
+            out.push(Check {
+                flow: flow.id.clone(),
+                hop: me.hop().to_string(),
+                kind: CheckKind::LldpLink,
+                subject: me.port().to_string(),
+                description: format!(
+                    "LLDP: {} {} is cabled to {} {} (or hears no LLDP)",
+                    me.hop(),
+                    me.port(),
+                    other.hop(),
+                    other.port()
+                ),
+                failure: format!(
+                    "LLDP: {} {} is not cabled to {} {} as the flow says",
+                    me.hop(),
+                    me.port(),
+                    other.hop(),
+                    other.port()
+                ),
+                expr: one_or_zero(&raw),
+                // Always one sample: how many neighbours that end hears (0: no LLDP, the
+                // check does not apply), so `check` does not report "no data".
+                data_expr: format!("count({data}) or on() vector(0)"),
+                detail: None,
+            });
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1213,5 +1363,83 @@ mod tests {
                 k.name()
             );
         }
+    }
+
+    #[test]
+    fn lldp_link_checks_every_end_of_every_link() {
+        let text = "flow: f\npath:\n  - host: dtn-a\n    interface: ens2f0.1000\n    mac: 00:1b:21:00:00:0a\n    lldp_chassis_id: 00:1b:21:00:00:aa\n  - switch: sw-a\n    target: 192.0.2.1\n    lldp_system_name: leaf-7\n    in: {port: Ethernet1}\n    out: {port: Ethernet49}\n  - switch: sw-b\n    target: 192.0.2.2\n    in: {port: \"Te 1/1\"}\n    out: {port: \"Te 1/2\"}\n  - host: dtn-b\n    interface: eth1\n";
+        let flows = rtmon::flow::from_str(std::path::Path::new("f.yml"), text)
+            .unwrap_or_else(|e| panic!("{}", e.render()));
+        let checks: Vec<Check> = flow_checks(&flows[0], &Options::default())
+            .into_iter()
+            .filter(|c| c.kind == CheckKind::LldpLink)
+            .collect();
+        let ids: Vec<String> = checks.iter().map(Check::id).collect();
+        assert_eq!(
+            ids,
+            [
+                "dtn-a/lldp_link/ens2f0.1000",
+                "sw-a/lldp_link/Ethernet1",
+                "sw-a/lldp_link/Ethernet49",
+                "sw-b/lldp_link/Te 1/1",
+                "sw-b/lldp_link/Te 1/2",
+                "dtn-b/lldp_link/eth1",
+            ]
+        );
+        let by = |id: &str| checks.iter().find(|c| c.id() == id).expect(id);
+        // Host A: its VLAN subinterface's parent too; sw-a by its LLDP system name.
+        let a = by("dtn-a/lldp_link/ens2f0.1000");
+        assert!(
+            a.expr.contains("interface=~\"ens2f0\\\\.1000|ens2f0\""),
+            "{}",
+            a.expr
+        );
+        assert!(
+            a.expr.contains("system_name=~\"(?i)leaf-7(\\\\..*)?\""),
+            "{}",
+            a.expr
+        );
+        assert!(a.expr.contains("port_id=~\"(?i)Ethernet1\""), "{}", a.expr);
+        assert_eq!(
+            a.failure,
+            "LLDP: dtn-a ens2f0.1000 is not cabled to sw-a Ethernet1 as the flow says"
+        );
+        // sw-a's in port knows host A by name, chassis id or MAC.
+        let s = by("sw-a/lldp_link/Ethernet1");
+        for m in [
+            "remote_system_name=~\"(?i)dtn-a(\\\\..*)?\"",
+            "remote_chassis_id=\"00:1b:21:00:00:aa\"",
+            "remote_chassis_id=\"00:1b:21:00:00:0a\"",
+            "remote_port_id=\"00:1b:21:00:00:0a\"",
+        ] {
+            assert!(s.expr.contains(m), "{m} in {}", s.expr);
+        }
+        // Switch to switch, both directions.
+        let out = by("sw-a/lldp_link/Ethernet49");
+        assert!(out.expr.contains("ifName=\"Ethernet49\""), "{}", out.expr);
+        assert!(
+            out.expr.contains("remote_port_desc=~\"(?i)Te 1/1\""),
+            "{}",
+            out.expr
+        );
+        let back = by("sw-b/lldp_link/Te 1/1");
+        assert!(
+            back.expr
+                .contains("remote_system_name=~\"(?i)leaf-7(\\\\..*)?\""),
+            "{}",
+            back.expr
+        );
+        assert!(
+            back.expr.contains("remote_port_id=~\"(?i)Ethernet49\""),
+            "{}",
+            back.expr
+        );
+        // No LLDP data at one end: healthy (not applicable), never "no data".
+        assert!(a.expr.contains("or on() max(absent("), "{}", a.expr);
+        assert!(
+            a.data_expr.ends_with(" or on() vector(0)"),
+            "{}",
+            a.data_expr
+        );
     }
 }

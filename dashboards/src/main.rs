@@ -636,7 +636,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 datasource_uid: opts
                     .datasource_uid
                     .clone()
-                    .unwrap_or_else(|| "prometheus".into()),
+                    .unwrap_or_else(|| provision::DATASOURCE_UID.into()),
                 namespace,
             };
             // Provisioned dashboards pin the provisioned datasource.
@@ -646,7 +646,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 .iter()
                 .map(|f| (dashboard::uid(&f.id), dashboard::build(f, &opts)))
                 .collect();
-            for (rel, content) in provision::files(&p, &dashboards) {
+            // The flows' rules as a PrometheusRule too (the `rules` defaults: 30s, 2m).
+            let rule_text = rules::render(&flows, &opts, "30s", "2m");
+            for (rel, content) in provision::files_with_rules(&p, &dashboards, &rule_text) {
                 let path = out.join(rel);
                 if let Some(dir) = path.parent() {
                     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;

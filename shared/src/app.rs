@@ -74,7 +74,7 @@ impl Scrape {
 /// Produces the exporter's `/metrics` content (and what push mode sends).
 pub trait Source: Send + Sync + 'static {
     /// Collects a fresh snapshot. Must not fail as a whole: report partial failures as
-    /// metrics (`*_up 0`, error counters) — the failure convention of design.md §3.
+    /// metrics (`*_up 0`, error counters) — the failure convention of ARCHITECTURE.md ("Contracts").
     fn collect<'a>(&'a self, scrape: &'a Scrape) -> BoxFuture<'a, MetricSet>;
 
     /// Checks an HTTP scrape's query before collecting: `Err(reason)` makes the server

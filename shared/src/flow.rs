@@ -1,4 +1,4 @@
-//! Flow config model (design.md §4): types, loading and validation.
+//! Flow config model: types, loading and validation (format: config_flow/README.md).
 //!
 //! The public types and accessors below are the contract other crates code against:
 //! fields may be added, none renamed or removed. A file holds one flow (below) or
@@ -105,6 +105,10 @@ pub struct HostHop {
     pub vlan: Option<u16>,
     /// MAC of the data-plane interface, if known (for the switch FDB check).
     pub mac: Option<String>,
+    /// The LLDP chassis id this host announces (`lldp_chassis_id:`), when the switch
+    /// cannot recognise it by its LLDP system name (= `name`, or `name.domain`) or by
+    /// `mac`; a MAC is stored as `aa:bb:cc:dd:ee:ff`. For the `lldp_link` check.
+    pub lldp_chassis_id: Option<String>,
 }
 
 /// A switch hop.
@@ -122,6 +126,9 @@ pub struct SwitchHop {
     pub in_port: Port,
     /// Port where the flow leaves the switch.
     pub out_port: Port,
+    /// The LLDP system name the switch announces (`lldp_system_name:`), when it is not
+    /// `name` (or `name.domain`). For the `lldp_link` check.
+    pub lldp_system_name: Option<String>,
 }
 
 /// A switch port, named by ifName.
@@ -182,8 +189,24 @@ const THRESHOLD_KEYS: &[&str] = &[
     "loss_tolerance",
     "loss_min_pps",
 ];
-const HOST_KEYS: &[&str] = &["host", "instance", "interface", "ip", "vlan", "mac"];
-const SWITCH_KEYS: &[&str] = &["switch", "target", "auth", "modules", "in", "out"];
+const HOST_KEYS: &[&str] = &[
+    "host",
+    "instance",
+    "interface",
+    "ip",
+    "vlan",
+    "mac",
+    "lldp_chassis_id",
+];
+const SWITCH_KEYS: &[&str] = &[
+    "switch",
+    "target",
+    "auth",
+    "modules",
+    "in",
+    "out",
+    "lldp_system_name",
+];
 const PORT_KEYS: &[&str] = &["port", "vlan"];
 /// Keys of the old (v1 / v2) rtmon flow formats.
 const LEGACY_KEYS: &[&str] = &[
@@ -767,6 +790,10 @@ fn decode_host(d: &mut Decoder<'_>, node: &Node) -> Option<(Hop, Location)> {
                 None
             }
         });
+    // LLDP chassis ids are often MACs: store those like `mac`, anything else as is.
+    let lldp_chassis_id = d
+        .opt_str(node, "lldp_chassis_id")
+        .map(|(s, _)| normalise_mac(&s).unwrap_or(s));
     if d.errors.len() > before {
         return None;
     }
@@ -780,6 +807,7 @@ fn decode_host(d: &mut Decoder<'_>, node: &Node) -> Option<(Hop, Location)> {
             ip,
             vlan,
             mac,
+            lldp_chassis_id,
         }),
         at,
     ))
@@ -839,6 +867,7 @@ fn decode_switch(d: &mut Decoder<'_>, node: &Node) -> Option<(Hop, Location)> {
     };
     let in_port = port(d, node, "in");
     let out_port = port(d, node, "out");
+    let lldp_system_name = d.opt_str(node, "lldp_system_name").map(|(s, _)| s);
     if d.errors.len() > before {
         return None;
     }
@@ -851,6 +880,7 @@ fn decode_switch(d: &mut Decoder<'_>, node: &Node) -> Option<(Hop, Location)> {
             modules: modules?,
             in_port: in_port?,
             out_port: out_port?,
+            lldp_system_name,
         }),
         at,
     ))
@@ -1016,6 +1046,48 @@ mod tests {
             f.peers_of("a").map(|h| h.name.as_str()).collect::<Vec<_>>(),
             vec!["b"]
         );
+    }
+
+    #[test]
+    fn lldp_expectations_are_optional() {
+        let flows = from_str(Path::new("f.yml"), ONE).unwrap_or_else(|e| panic!("{}", e.render()));
+        assert!(flows[0].hosts().all(|h| h.lldp_chassis_id.is_none()));
+        assert!(flows[0].switches().all(|s| s.lldp_system_name.is_none()));
+        let text = ONE
+            .replace(
+                "    interface: eth0\n",
+                "    interface: eth0\n    lldp_chassis_id: 00-1B-21-AA-BB-CC\n",
+            )
+            .replace(
+                "    target: 192.0.2.1\n",
+                "    target: 192.0.2.1\n    lldp_system_name: sw-s.example.net\n",
+            )
+            .replace(
+                "    ip: 10.0.0.2\n",
+                "    ip: 10.0.0.2\n    lldp_chassis_id: dtn-b\n",
+            );
+        let flows =
+            from_str(Path::new("f.yml"), &text).unwrap_or_else(|e| panic!("{}", e.render()));
+        let hosts: Vec<&HostHop> = flows[0].hosts().collect();
+        assert_eq!(
+            hosts[0].lldp_chassis_id.as_deref(),
+            Some("00:1b:21:aa:bb:cc")
+        );
+        assert_eq!(hosts[1].lldp_chassis_id.as_deref(), Some("dtn-b"));
+        let s = flows[0]
+            .switches()
+            .next()
+            .unwrap_or_else(|| panic!("no switch"));
+        assert_eq!(s.lldp_system_name.as_deref(), Some("sw-s.example.net"));
+        let e = from_str(
+            Path::new("f.yml"),
+            &ONE.replace(
+                "    interface: eth0\n",
+                "    interface: eth0\n    lldp_chasis_id: x\n",
+            ),
+        )
+        .expect_err("typo");
+        assert!(e.to_string().contains("lldp_chassis_id"), "{e}");
     }
 
     #[test]

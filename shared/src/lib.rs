@@ -6,7 +6,7 @@
 //! - [`http`]: the HTTP server (`/metrics`, health, landing page, TLS + basic auth);
 //! - [`push`]: the Pushgateway client and push loop;
 //! - [`config`]: YAML loading with file:line:column errors and "did you mean";
-//! - [`flow`]: the flow config model (design.md §4);
+//! - [`flow`]: the flow config model (format: config_flow/README.md);
 //! - [`cli`], [`log`]: flag and logging conventions.
 #![warn(missing_docs)]
 

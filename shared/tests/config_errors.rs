@@ -64,10 +64,10 @@ fn unknown_key_gets_did_you_mean() {
     );
     assert_eq!(
         e.hint.as_deref(),
-        Some("expected one of: host, instance, interface, ip, vlan, mac")
+        Some("expected one of: host, instance, interface, ip, vlan, mac, lldp_chassis_id")
     );
     assert!(e.render().ends_with(
-        "18 |     valn: 1000\n   |     ^\n  = hint: expected one of: host, instance, interface, ip, vlan, mac"
+        "18 |     valn: 1000\n   |     ^\n  = hint: expected one of: host, instance, interface, ip, vlan, mac, lldp_chassis_id"
     ), "{}", e.render());
 }
 

@@ -17,7 +17,7 @@ use rtmon::app::{BoxFuture, Exporter, Reply, Route, Scrape, Source};
 use rtmon::expo::MetricSet;
 use rtmon_testkit::{available, free_port, http, http_get, sample_value, wait_for, Proc};
 
-/// Prometheus 2.42's exact Accept header (research/peers-exporters.md §8).
+/// Prometheus 2.42's exact Accept header (as sent by its scrape loop).
 const PROM_ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
 const TEXT_CT: &str = "text/plain; version=0.0.4; charset=utf-8";
 const OM_CT: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";

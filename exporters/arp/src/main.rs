@@ -12,7 +12,8 @@ use rtmon::app::Exporter;
 use rtmon::cli::parse_duration;
 use rtmon_arp::engine::{Engine, EngineConfig};
 use rtmon_arp::filter::{anchored, Cidr, Family, Filter};
-use rtmon_arp::monitor::{Monitor, MonitorSource};
+use rtmon_arp::lldp_socket::{ArpLldpSource, LldpMonitor};
+use rtmon_arp::monitor::Monitor;
 use rtmon_arp::statefile::{self, Loaded};
 use rtmon_arp::tasks::{self, Reader};
 
@@ -154,6 +155,99 @@ struct Args {
     /// Which flow to use when the file has several flows through this host.
     #[arg(long = "flow.id", value_name = "ID", help_heading = "Flow")]
     flow_id: Option<String>,
+
+    /// When --host is in no flow of --flow: `idle` keeps serving, watches nothing and
+    /// exports rtmon_arp_flow_host_found 0 (a DaemonSet pod on a node outside the flow);
+    /// `exit` exits with code 2.
+    #[arg(
+        long = "flow.host-absent",
+        value_enum,
+        default_value = "idle",
+        help_heading = "Flow"
+    )]
+    host_absent: HostAbsent,
+
+    /// Listen for LLDP on this interface (repeatable; a VLAN subinterface means its
+    /// physical parent). With --flow, the host's data-plane interface is listened on
+    /// anyway unless --lldp.disable.
+    #[arg(long = "lldp.interface", value_name = "IFACE", action = clap::ArgAction::Append,
+          help_heading = "LLDP")]
+    lldp_interface: Vec<String>,
+
+    /// Do not listen for LLDP on the flow's data-plane interface.
+    #[arg(long = "lldp.disable", help_heading = "LLDP")]
+    lldp_disable: bool,
+
+    /// Maximum number of LLDP neighbours tracked (further ones are counted in
+    /// rtmon_lldp_neighbors_dropped_total).
+    #[arg(
+        long = "lldp.max-neighbors",
+        value_name = "N",
+        default_value_t = 256,
+        help_heading = "LLDP"
+    )]
+    lldp_max_neighbors: usize,
+}
+
+/// What a host that is in no flow of the flow file does (`--flow.host-absent`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum HostAbsent {
+    Idle,
+    Exit,
+}
+
+/// rtmon_arp_flow_host_found: 0 no --flow, 1 --host found in it, 2 absent (idle).
+static FLOW_HOST: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// [`ArpLldpSource`] plus `rtmon_arp_flow_host_found` when a flow file is used.
+struct WithFlowHost(ArpLldpSource);
+
+impl rtmon::app::Source for WithFlowHost {
+    fn collect<'a>(
+        &'a self,
+        s: &'a rtmon::app::Scrape,
+    ) -> rtmon::app::BoxFuture<'a, rtmon::expo::MetricSet> {
+        Box::pin(async move {
+            let mut m = rtmon::app::Source::collect(&self.0, s).await;
+            let v = FLOW_HOST.load(std::sync::atomic::Ordering::Relaxed);
+            if v != 0 {
+                m.gauge(
+                    "rtmon_arp_flow_host_found",
+                    "1 if --host is a host of the --flow file, 0 if not (idle: nothing watched).",
+                    &[],
+                    if v == 1 { 1.0 } else { 0.0 },
+                );
+            }
+            m
+        })
+    }
+}
+
+/// The physical interfaces to listen for LLDP on: --lldp.interface and the flow's
+/// data-plane interface, each resolved to its physical parent(s).
+fn lldp_interfaces(a: &Args) -> Result<Vec<String>, String> {
+    let mut wanted = a.lldp_interface.clone();
+    if let (Some(file), false) = (&a.flow, a.lldp_disable) {
+        let host = a.host.clone().unwrap_or_else(rtmon::cli::hostname);
+        let flows = rtmon::flow::load_file(file).map_err(|e| format!("--flow: {e}"))?;
+        // A host in no flow idles (--flow.host-absent=idle, reported by build_filter) or
+        // has exited already: no flow interface to listen on.
+        if flows.iter().any(|f| f.host(&host).is_some()) {
+            let (_, iface) = pick_flow(&flows, &host, a.flow_id.as_deref())
+                .map_err(|e| format!("--flow {}: {e}", file.display()))?;
+            wanted.push(iface);
+        }
+    }
+    let sys = rtmon_arp::lldp_socket::sys_class_net();
+    let mut out: Vec<String> = Vec::new();
+    for w in wanted {
+        for p in rtmon_arp::lldp_socket::physical_interfaces(&sys, &w) {
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The filter and flow label the flags (and the flow file) ask for.
@@ -179,6 +273,18 @@ fn build_filter(a: &Args) -> Result<(Filter, Option<String>), String> {
     };
     let host = a.host.clone().unwrap_or_else(rtmon::cli::hostname);
     let flows = rtmon::flow::load_file(file).map_err(|e| format!("--flow: {e}"))?;
+    let found = flows.iter().any(|f| f.host(&host).is_some());
+    FLOW_HOST.store(
+        if found { 1 } else { 2 },
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    if !found && a.host_absent == HostAbsent::Idle {
+        tracing::warn!(host = %host, flow = %file.display(),
+            "host is in no flow of this file: idle (nothing watched, rtmon_arp_flow_host_found 0)");
+        // A device name is never empty: this filter accepts no entry.
+        f.device_include = Some(anchored("--flow", "")?);
+        return Ok((f, None));
+    }
     let (id, iface) = pick_flow(&flows, &host, a.flow_id.as_deref())
         .map_err(|e| format!("--flow {}: {e}", file.display()))?;
     if f.device_include.is_some() {
@@ -228,8 +334,8 @@ fn main() -> ExitCode {
         eprintln!("{NAME}: {e}");
         return ExitCode::from(2);
     }
-    if args.max_entries == 0 {
-        eprintln!("{NAME}: --arp.max-entries must be at least 1");
+    if args.max_entries == 0 || args.lldp_max_neighbors == 0 {
+        eprintln!("{NAME}: --arp.max-entries and --lldp.max-neighbors must be at least 1");
         return ExitCode::from(2);
     }
     let (filter, flow) = match build_filter(&args) {
@@ -268,7 +374,7 @@ async fn run(args: Args, filter: Filter, flow: Option<String>) -> ExitCode {
             }
         },
     };
-    let mon = Arc::new(Monitor::new(engine, filter, flow));
+    let mon = Arc::new(Monitor::new(engine, filter, flow.clone()));
     if load_error {
         mon.state_error(true);
     }
@@ -282,10 +388,32 @@ async fn run(args: Args, filter: Filter, flow: Option<String>) -> ExitCode {
         },
     };
     tasks::spawn(&mon, reader, args.state_file.clone());
+    // LLDP listeners (none when no interface is asked for; a reload may add some).
+    let lldp = Arc::new(LldpMonitor::new(
+        args.lldp_max_neighbors,
+        mon.changed.clone(),
+    ));
+    match lldp_interfaces(&args) {
+        Ok(ifaces) => lldp.set_interfaces(&ifaces),
+        Err(e) => {
+            eprintln!("{NAME}: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    lldp.set_flow(flow.clone());
+    tokio::spawn(rtmon_arp::lldp_socket::run_expiry(
+        lldp.clone(),
+        rtmon_arp::lldp_socket::sys_class_net(),
+    ));
 
     let reload_args = args.clone();
     let reload_mon = mon.clone();
-    let mut exporter = Exporter::new(NAME, Arc::new(MonitorSource(mon.clone())));
+    let reload_lldp = lldp.clone();
+    let source = ArpLldpSource {
+        arp: mon.clone(),
+        lldp: Some(lldp),
+    };
+    let mut exporter = Exporter::new(NAME, Arc::new(WithFlowHost(source)));
     // `/-/ready` answers 503 until the table has been read once.
     exporter.ready = mon.ready.clone();
     let exporter = exporter
@@ -293,8 +421,11 @@ async fn run(args: Args, filter: Filter, flow: Option<String>) -> ExitCode {
         .on_reload(Arc::new(move || {
             let a = reload_args.clone();
             let m = reload_mon.clone();
+            let l = reload_lldp.clone();
             Box::pin(async move {
                 let (f, flow) = build_filter(&a)?;
+                l.set_interfaces(&lldp_interfaces(&a)?);
+                l.set_flow(flow.clone());
                 m.set_filter(f, flow);
                 Ok(())
             })
@@ -319,6 +450,7 @@ mod tests {
             ip: None,
             vlan: None,
             mac: None,
+            lldp_chassis_id: None,
         })
     }
 
@@ -369,6 +501,8 @@ mod tests {
             "--arp.address",
             "--flow",
             "--host",
+            "--lldp.interface",
+            "--lldp.disable",
             "--push.url",
         ] {
             assert!(help.contains(flag), "{flag} missing from --help");
@@ -407,5 +541,39 @@ mod tests {
         )
         .expect_err("bad cidr");
         assert!(e.to_string().contains("10.0.0.0/40"), "{e}");
+    }
+
+    #[test]
+    fn host_outside_the_flow_idles_or_exits() {
+        let flow = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../config_flow/one-switch.yml"
+        );
+        let parse = |extra: &[&str]| -> Args {
+            let mut argv = vec!["x", "--flow", flow];
+            argv.extend_from_slice(extra);
+            rtmon::cli::try_parse_from_with_defaults(
+                argv,
+                rtmon::cli::Defaults {
+                    listen_address: ":9105",
+                    push_job: "rtmon_arp",
+                    max_requests: 40,
+                },
+            )
+            .expect("parse")
+        };
+        // Default: idle, no flow label, a filter that accepts no device.
+        let (f, id) = build_filter(&parse(&["--host", "nothere"])).expect("idle");
+        assert_eq!(id, None);
+        let re = f.device_include.expect("device filter");
+        assert!(!re.is_match("ens2f0np0.1000") && !re.is_match("eth0"));
+        // exit: the error names the host (main exits 2).
+        let e = build_filter(&parse(&["--host", "nothere", "--flow.host-absent", "exit"]))
+            .expect_err("exit");
+        assert!(e.contains("\"nothere\" is in no flow"), "{e}");
+        // A flow host is unaffected by the flag.
+        let (_, id) = build_filter(&parse(&["--host", "dtn-a", "--flow.host-absent", "exit"]))
+            .expect("flow host");
+        assert_eq!(id.as_deref(), Some("dtn-a-dtn-b-1000"));
     }
 }

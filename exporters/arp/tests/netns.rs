@@ -299,12 +299,14 @@ fn flow_option_watches_the_data_plane_interface_alone() {
         "a filter change is not a removal: {t}"
     );
 
-    // A flow file naming another host is a clear startup error.
+    // A flow file naming another host is a clear startup error with
+    // --flow.host-absent=exit (the default idles: a DaemonSet pod outside the flow).
     let out = a
         .command(BIN)
         .args([
             &flow_arg,
             "--host=nobody",
+            "--flow.host-absent=exit",
             "--web.listen-address=127.0.0.1:9999",
         ])
         .output()

@@ -7,15 +7,16 @@ use regex::Regex;
 
 /// Debian's default `--collector.netdev.device-exclude`.
 pub const NETDEV_DEVICE_EXCLUDE: &str = "^lo$";
-/// Debian's default `--collector.diskstats.device-exclude`.
-pub const DISKSTATS_DEVICE_EXCLUDE: &str = r"^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$";
+/// Default `--collector.diskstats.device-exclude` (node_exporter's since 1.6: `zram`
+/// devices too).
+pub const DISKSTATS_DEVICE_EXCLUDE: &str = r"^(z?ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$";
 /// Debian's default `--collector.filesystem.mount-points-exclude`.
 pub const FS_MOUNT_POINTS_EXCLUDE: &str =
     "^/(dev|proc|run|sys|mnt|media|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)";
 /// Debian's default `--collector.filesystem.fs-types-exclude`.
 pub const FS_TYPES_EXCLUDE: &str = "^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|sysfs|tracefs)$";
 /// Default `--collector.netstat.fields`.
-pub const NETSTAT_FIELDS: &str = "^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)|TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|TCPTimeouts)|Tcp_(ActiveOpens|InSegs|OutSegs|OutRsts|PassiveOpens|RetransSegs|CurrEstab)|Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$";
+pub const NETSTAT_FIELDS: &str = "^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)|TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|TCPTimeouts|TCPOFOQueue|TCPRcvQDrop)|Tcp_(ActiveOpens|InSegs|OutSegs|OutRsts|PassiveOpens|RetransSegs|CurrEstab)|Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$";
 /// Default `--collector.vmstat.fields`.
 pub const VMSTAT_FIELDS: &str = "^(oom_kill|pgpg|pswp|pg.*fault).*";
 /// Default `--collector.netclass.ignored-devices`.
@@ -151,6 +152,19 @@ pub struct Config {
     pub vmstat_fields: Regex,
     /// `--collector.textfile.directory` (empty: none).
     pub textfile_directory: PathBuf,
+    /// `--collector.hwmon.chip-include/exclude` (matched against the `chip` label).
+    pub hwmon_chips: DeviceFilter,
+    /// `--collector.hwmon.sensor-include/exclude` (matched against `<chip>;<sensor>`).
+    pub hwmon_sensors: DeviceFilter,
+    /// `--collector.cpu.info`: `node_cpu_info`, `node_cpu_frequency_hertz` and the
+    /// flag/bug info series from `/proc/cpuinfo` (off by default, as upstream).
+    pub cpu_info: bool,
+    /// `--collector.cpu.info.flags-include` (none: no `node_cpu_flag_info`).
+    pub cpu_flags_include: Option<Regex>,
+    /// `--collector.cpu.info.bugs-include` (none: no `node_cpu_bug_info`).
+    pub cpu_bugs_include: Option<Regex>,
+    /// `--collector.stat.softirq`: `node_softirqs_total{vector}` (off by default).
+    pub stat_softirq: bool,
 }
 
 /// Compiles a regex flag value, naming the flag on error.
@@ -182,6 +196,12 @@ impl Config {
             netstat_fields: re(NETSTAT_FIELDS),
             vmstat_fields: re(VMSTAT_FIELDS),
             textfile_directory: PathBuf::from(TEXTFILE_DIRECTORY),
+            hwmon_chips: DeviceFilter::default(),
+            hwmon_sensors: DeviceFilter::default(),
+            cpu_info: false,
+            cpu_flags_include: None,
+            cpu_bugs_include: None,
+            stat_softirq: false,
         }
     }
 
@@ -216,6 +236,9 @@ mod tests {
         assert!(c.fs_types_exclude.is_match("cgroup2"));
         assert!(c.netstat_fields.is_match("Tcp_CurrEstab"));
         assert!(!c.netstat_fields.is_match("Tcp_MaxConn"));
+        assert!(c.netstat_fields.is_match("TcpExt_TCPOFOQueue"));
+        assert!(c.netstat_fields.is_match("TcpExt_TCPRcvQDrop"));
+        assert!(c.diskstats_devices.ignored("zram0"));
     }
 
     #[test]

@@ -225,6 +225,83 @@ struct Args {
     #[arg(long = "collector.vmstat.fields", value_name = "REGEX",
           default_value = config::VMSTAT_FIELDS, help_heading = "Collector options")]
     vmstat_fields: String,
+    /// Enables node_cpu_info, node_cpu_frequency_hertz (and the flag/bug info series)
+    /// from /proc/cpuinfo.
+    #[arg(
+        long = "collector.cpu.info",
+        overrides_with = "no_cpu_info",
+        help_heading = "Collector options"
+    )]
+    cpu_info: bool,
+    /// Disables --collector.cpu.info.
+    #[arg(
+        long = "no-collector.cpu.info",
+        overrides_with = "cpu_info",
+        help_heading = "Collector options"
+    )]
+    no_cpu_info: bool,
+    /// Regexp of /proc/cpuinfo `flags` to expose as node_cpu_flag_info (implies
+    /// --collector.cpu.info).
+    #[arg(
+        long = "collector.cpu.info.flags-include",
+        value_name = "REGEX",
+        help_heading = "Collector options"
+    )]
+    cpu_flags_include: Option<String>,
+    /// Regexp of /proc/cpuinfo `bugs` to expose as node_cpu_bug_info (implies
+    /// --collector.cpu.info).
+    #[arg(
+        long = "collector.cpu.info.bugs-include",
+        value_name = "REGEX",
+        help_heading = "Collector options"
+    )]
+    cpu_bugs_include: Option<String>,
+    /// Regexp of hwmon chips (the `chip` label) to include (mutually exclusive to
+    /// chip-exclude).
+    #[arg(
+        long = "collector.hwmon.chip-include",
+        value_name = "REGEX",
+        help_heading = "Collector options"
+    )]
+    hwmon_chip_include: Option<String>,
+    /// Regexp of hwmon chips (the `chip` label) to exclude (mutually exclusive to
+    /// chip-include).
+    #[arg(
+        long = "collector.hwmon.chip-exclude",
+        value_name = "REGEX",
+        help_heading = "Collector options"
+    )]
+    hwmon_chip_exclude: Option<String>,
+    /// Regexp of hwmon sensors, matched against `<chip>;<sensor>`, to include
+    /// (mutually exclusive to sensor-exclude).
+    #[arg(
+        long = "collector.hwmon.sensor-include",
+        value_name = "REGEX",
+        help_heading = "Collector options"
+    )]
+    hwmon_sensor_include: Option<String>,
+    /// Regexp of hwmon sensors, matched against `<chip>;<sensor>`, to exclude
+    /// (mutually exclusive to sensor-include).
+    #[arg(
+        long = "collector.hwmon.sensor-exclude",
+        value_name = "REGEX",
+        help_heading = "Collector options"
+    )]
+    hwmon_sensor_exclude: Option<String>,
+    /// Export softirq calls per vector (node_softirqs_total) from /proc/stat.
+    #[arg(
+        long = "collector.stat.softirq",
+        overrides_with = "no_stat_softirq",
+        help_heading = "Collector options"
+    )]
+    stat_softirq: bool,
+    /// Disables --collector.stat.softirq.
+    #[arg(
+        long = "no-collector.stat.softirq",
+        overrides_with = "stat_softirq",
+        help_heading = "Collector options"
+    )]
+    no_stat_softirq: bool,
     /// Directory to read text files with metrics from (*.prom; write then rename).
     /// Empty: none.
     #[arg(long = "collector.textfile.directory", value_name = "DIR",
@@ -232,7 +309,24 @@ struct Args {
     textfile_directory: PathBuf,
 }
 
+/// An optional regex flag: absent or empty is "no filter".
+fn opt_regex(flag: &str, v: Option<&str>) -> Result<Option<regex::Regex>, String> {
+    v.filter(|s| !s.is_empty())
+        .map(|s| regex_flag(flag, s))
+        .transpose()
+}
+
 fn build(args: &Args) -> Result<(Config, Vec<&'static Def>), String> {
+    let cpu_flags_include = opt_regex(
+        "collector.cpu.info.flags-include",
+        args.cpu_flags_include.as_deref(),
+    )?;
+    let cpu_bugs_include = opt_regex(
+        "collector.cpu.info.bugs-include",
+        args.cpu_bugs_include.as_deref(),
+    )?;
+    // As node_exporter: a flags/bugs filter switches the cpuinfo series on.
+    let cpu_info = args.cpu_info || cpu_flags_include.is_some() || cpu_bugs_include.is_some();
     let cfg = Config {
         paths: Paths {
             procfs: args.procfs.clone(),
@@ -271,6 +365,22 @@ fn build(args: &Args) -> Result<(Config, Vec<&'static Def>), String> {
         netstat_fields: regex_flag("collector.netstat.fields", &args.netstat_fields)?,
         vmstat_fields: regex_flag("collector.vmstat.fields", &args.vmstat_fields)?,
         textfile_directory: args.textfile_directory.clone(),
+        hwmon_chips: DeviceFilter::new(
+            "collector.hwmon.chip",
+            args.hwmon_chip_include.as_deref(),
+            args.hwmon_chip_exclude.as_deref(),
+            None,
+        )?,
+        hwmon_sensors: DeviceFilter::new(
+            "collector.hwmon.sensor",
+            args.hwmon_sensor_include.as_deref(),
+            args.hwmon_sensor_exclude.as_deref(),
+            None,
+        )?,
+        cpu_info,
+        cpu_flags_include,
+        cpu_bugs_include,
+        stat_softirq: args.stat_softirq,
     };
     let enabled = collector::ALL
         .iter()
@@ -363,6 +473,46 @@ mod tests {
             .expect_err("regex")
             .contains("--collector.vmstat.fields"));
         assert!(parse(&["--collector.nonexist"]).is_err());
+        let a = parse(&["--collector.cpu.info.flags-include=("]).expect("parse");
+        assert!(build(&a)
+            .expect_err("regex")
+            .contains("--collector.cpu.info.flags-include"));
+        let a = parse(&[
+            "--collector.hwmon.chip-include=a",
+            "--collector.hwmon.chip-exclude=b",
+        ])
+        .expect("parse");
+        assert!(build(&a)
+            .expect_err("exclusive")
+            .contains("--collector.hwmon.chip-include"));
+    }
+
+    #[test]
+    fn upstream_option_flags() {
+        let cfg = |args: &[&str]| build(&parse(args).expect("parse")).expect("build").0;
+        let c = cfg(&[]);
+        assert!(!c.cpu_info && !c.stat_softirq);
+        assert!(c.cpu_flags_include.is_none());
+        let c = cfg(&["--collector.cpu.info", "--collector.stat.softirq"]);
+        assert!(c.cpu_info && c.stat_softirq);
+        let c = cfg(&["--collector.cpu.info", "--no-collector.cpu.info"]);
+        assert!(!c.cpu_info);
+        // A flags/bugs filter implies --collector.cpu.info, as upstream; empty is none.
+        let c = cfg(&["--collector.cpu.info.flags-include=^avx"]);
+        assert!(c.cpu_info);
+        assert!(c.cpu_flags_include.is_some_and(|r| r.is_match("avx2")));
+        let c = cfg(&[
+            "--no-collector.cpu.info",
+            "--collector.cpu.info.bugs-include=",
+            "--collector.cpu.info.flags-include=",
+        ]);
+        assert!(!c.cpu_info);
+        let c = cfg(&["--collector.hwmon.chip-include=(coretemp|nct)"]);
+        assert!(!c.hwmon_chips.ignored("platform_coretemp_0"));
+        assert!(c.hwmon_chips.ignored("bogus"));
+        let c = cfg(&["--collector.hwmon.sensor-exclude=^bogus;"]);
+        assert!(c.hwmon_sensors.ignored("bogus;temp1"));
+        assert!(!c.hwmon_sensors.ignored("nct6779;temp1"));
     }
 
     #[test]

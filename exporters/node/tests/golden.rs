@@ -139,7 +139,7 @@ fn fixture_specifics() {
     );
     assert_eq!(v("node_network_carrier", &[("device", "veth-flow")]), None);
     assert_eq!(v("node_network_flags", &[("device", "eth0")]), Some(4099.0));
-    assert!(t.contains("node_network_info{address=\"02:fc:00:00:00:01\",broadcast=\"ff:ff:ff:ff:ff:ff\",device=\"eth0\",duplex=\"full\",ifalias=\"uplink to sw-a\",operstate=\"up\"} 1\n"));
+    assert!(t.contains("node_network_info{address=\"02:fc:00:00:00:01\",adminstate=\"up\",broadcast=\"ff:ff:ff:ff:ff:ff\",device=\"eth0\",duplex=\"full\",ifalias=\"uplink to sw-a\",operstate=\"up\"} 1\n"));
     // netdev: lo excluded by default, nohandler from sysfs
     assert_eq!(
         v(
@@ -196,6 +196,52 @@ fn fixture_specifics() {
     // diskstats: loops excluded, udev labels
     assert!(!t.contains("device=\"loop0\""));
     assert!(t.contains("model=\"QEMU_HARDDISK\""));
+    // netclass: adminstate from IFF_UP (veth-flow's flags 0x1002 lack it)
+    assert!(
+        t.contains("device=\"veth-flow\",duplex=\"unknown\",ifalias=\"\",operstate=\"down\"} 1\n")
+    );
+    assert!(t.contains("adminstate=\"down\",broadcast=\"ff:ff:ff:ff:ff:ff\",device=\"veth-flow\""));
+    // diskstats: rotational from sysfs (0 without a queue dir), serial falls back to
+    // ID_SERIAL, ATA values, device-mapper and filesystem info from udev; zram
+    // excluded by default (upstream's default since 1.6)
+    assert!(t.contains("node_disk_info{device=\"sda\",major=\"8\",minor=\"0\",model=\"WDC_WD40EFRX-68N32N0\",path=\"pci-0000:00:1f.2-ata-1\",revision=\"\",rotational=\"1\",serial=\"WDC_WD40EFRX-68N32N0_WD-WCC7K1234567\",wwn=\"\"} 1\n"));
+    assert!(t.contains("node_disk_info{device=\"dm-0\",major=\"252\",minor=\"0\",model=\"\",path=\"\",revision=\"\",rotational=\"0\",serial=\"\",wwn=\"\"} 1\n"));
+    assert_eq!(
+        v("node_disk_ata_rotation_rate_rpm", &[("device", "sda")]),
+        Some(5400.0)
+    );
+    assert_eq!(
+        v("node_disk_ata_write_cache_enabled", &[("device", "sda")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        v("node_disk_ata_rotation_rate_rpm", &[("device", "vda")]),
+        None
+    );
+    assert!(t.contains("node_disk_device_mapper_info{device=\"dm-0\",lv_layer=\"\",lv_name=\"flows\",name=\"vg0-flows\",uuid=\"LVM-0123456789abcdef\",vg_name=\"vg0\"} 1\n"));
+    assert!(t.contains("node_disk_filesystem_info{device=\"dm-0\",type=\"ext4\",usage=\"filesystem\",uuid=\"3deafd0d-faff-4695-8d15-51061ae1f51b\",version=\"1.0\"} 1\n"));
+    assert!(!t.contains("device=\"zram0\""));
+    // cpu: throttles (package read once), isolated CPUs; no cpuinfo by default
+    assert_eq!(
+        v("node_cpu_package_throttles_total", &[("package", "0")]),
+        Some(7.0)
+    );
+    assert_eq!(
+        v(
+            "node_cpu_core_throttles_total",
+            &[("core", "1"), ("package", "0")]
+        ),
+        Some(7.0)
+    );
+    assert_eq!(v("node_cpu_isolated", &[("cpu", "1")]), Some(1.0));
+    assert_eq!(v("node_cpu_isolated", &[("cpu", "0")]), None);
+    assert!(!t.contains("node_cpu_info{") && !t.contains("node_softirqs_total"));
+    // pressure irq, netstat's default fields of 1.12
+    assert_eq!(
+        v("node_pressure_irq_stalled_seconds_total", &[]),
+        Some(0.008494)
+    );
+    assert!(t.contains("node_netstat_TcpExt_TCPOFOQueue 0\n"));
     // hwmon / thermal
     assert_eq!(
         v(
@@ -204,6 +250,38 @@ fn fixture_specifics() {
         ),
         Some(45.0)
     );
+    // a chip whose sensors live in device/ (applesmc)
+    assert_eq!(
+        v(
+            "node_hwmon_fan_rpm",
+            &[("chip", "platform_applesmc_768"), ("sensor", "fan1")]
+        ),
+        Some(1998.0)
+    );
+    assert_eq!(
+        v(
+            "node_hwmon_fan_max_rpm",
+            &[("chip", "platform_applesmc_768"), ("sensor", "fan1")]
+        ),
+        Some(6200.0)
+    );
+    assert!(t.contains("node_hwmon_sensor_label{chip=\"platform_applesmc_768\",label=\"Left side\",sensor=\"fan1\"} 1\n"));
+    // two chips of one device: both kept, told apart by their name file
+    assert_eq!(
+        v(
+            "node_hwmon_temp_celsius",
+            &[("chip", "ieee80211_phy0_mt_phy0_0"), ("sensor", "temp1")]
+        ),
+        Some(55.0)
+    );
+    assert_eq!(
+        v(
+            "node_hwmon_temp_celsius",
+            &[("chip", "ieee80211_phy0_mt_phy0_1"), ("sensor", "temp1")]
+        ),
+        Some(56.0)
+    );
+    assert!(!t.contains("chip=\"ieee80211_phy0\""));
     assert_eq!(
         v(
             "node_thermal_zone_temp",
@@ -220,6 +298,72 @@ fn fixture_specifics() {
     assert_ne!(v("node_load1", &[]), Some(99.0));
     assert!(!t.contains("collide.prom"));
     // every collector succeeded on the fixture
+    for d in ALL {
+        assert_eq!(
+            v("node_scrape_collector_success", &[("collector", d.name)]),
+            Some(1.0),
+            "{}",
+            d.name
+        );
+    }
+}
+
+#[test]
+fn fixture_with_upstream_option_flags() {
+    // --collector.cpu.info with flag/bug filters, --collector.stat.softirq and
+    // --collector.hwmon.chip-exclude on the same fixture tree.
+    let root = fixtures();
+    let mut cfg = Config::fixture(&root);
+    cfg.textfile_directory = root.join("textfile");
+    cfg.cpu_info = true;
+    cfg.cpu_flags_include = Some(regex::Regex::new("^(aes|avx.?|constant_tsc)$").expect("re"));
+    cfg.cpu_bugs_include = Some(regex::Regex::new("^(spectre_.*|mds)$").expect("re"));
+    cfg.stat_softirq = true;
+    cfg.hwmon_chips = rtmon_node::config::DeviceFilter::new(
+        "collector.hwmon.chip",
+        None,
+        Some("^ieee80211"),
+        None,
+    )
+    .expect("filter");
+    let defs: Vec<_> = ALL.iter().collect();
+    let t = rtmon::expo::encode_text(&scrape(&cfg, &defs));
+    let v = |n: &str, l: &[(&str, &str)]| rtmon_testkit::sample_value(&t, n, l);
+    assert!(t.contains("node_cpu_info{cachesize=\"28160 KB\",core=\"1\",cpu=\"1\",family=\"6\",microcode=\"0x5003604\",model=\"85\",model_name=\"Intel(R) Xeon(R) Gold 6230 CPU @ 2.10GHz\",package=\"0\",stepping=\"7\",vendor=\"GenuineIntel\"} 1\n"), "{t}");
+    assert_eq!(
+        v(
+            "node_cpu_frequency_hertz",
+            &[("core", "1"), ("cpu", "1"), ("package", "0")]
+        ),
+        Some(2_095_123_000.0)
+    );
+    let mut flags: Vec<&str> = t
+        .lines()
+        .filter_map(|l| l.strip_prefix("node_cpu_flag_info{flag=\""))
+        .filter_map(|l| l.split('"').next())
+        .collect();
+    flags.sort_unstable();
+    assert_eq!(flags, ["aes", "avx", "avx2", "constant_tsc"]);
+    let mut bugs: Vec<&str> = t
+        .lines()
+        .filter_map(|l| l.strip_prefix("node_cpu_bug_info{bug=\""))
+        .filter_map(|l| l.split('"').next())
+        .collect();
+    bugs.sort_unstable();
+    assert_eq!(bugs, ["spectre_v1", "spectre_v2"]);
+    assert_eq!(
+        v("node_softirqs_total", &[("vector", "timer")]),
+        Some(86657.0)
+    );
+    assert_eq!(
+        v("node_softirqs_total", &[("vector", "rcu")]),
+        Some(153726.0)
+    );
+    assert!(
+        !t.contains("chip=\"ieee80211"),
+        "excluded chips are not read"
+    );
+    assert!(t.contains("chip=\"platform_applesmc_768\""));
     for d in ALL {
         assert_eq!(
             v("node_scrape_collector_success", &[("collector", d.name)]),

@@ -71,6 +71,17 @@ struct Args {
     )]
     host: Option<String>,
 
+    /// When --host is in no flow of --flow: `idle` keeps serving without the flow's
+    /// targets and exports rtmon_ping_flow_host_found 0 (a DaemonSet pod on a node outside
+    /// the flow); `exit` exits with code 2.
+    #[arg(
+        long = "flow.host-absent",
+        value_enum,
+        default_value = "idle",
+        help_heading = "Targets"
+    )]
+    host_absent: HostAbsent,
+
     /// Time between two probes of the same target. Sends to all targets are spread
     /// evenly over this interval.
     #[arg(long = "ping.interval", value_name = "DURATION", default_value = "1s",
@@ -145,6 +156,16 @@ struct Args {
     ping_receive_buffer: usize,
 }
 
+/// What a host that is in no flow of the flow file does (`--flow.host-absent`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum HostAbsent {
+    Idle,
+    Exit,
+}
+
+/// rtmon_ping_flow_host_found: 0 no --flow, 1 --host found in it, 2 absent.
+static FLOW_HOST: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
 fn parse_host(s: &str) -> Result<String, String> {
     targets::check_host(s)?;
     Ok(s.to_string())
@@ -175,7 +196,18 @@ fn load_targets(args: &Args) -> Result<Vec<TargetSpec>, String> {
     }
     if let (Some(f), Some(host)) = (&args.flow, &args.host) {
         let flows = rtmon::flow::load_file(f).map_err(|e| e.to_string())?;
-        specs.extend(targets::from_flows(&flows, host, f)?);
+        if flows.iter().any(|fl| fl.host(host).is_some()) {
+            FLOW_HOST.store(1, std::sync::atomic::Ordering::Relaxed);
+            specs.extend(targets::from_flows(&flows, host, f)?);
+        } else {
+            FLOW_HOST.store(2, std::sync::atomic::Ordering::Relaxed);
+            if args.host_absent == HostAbsent::Exit {
+                // The same message as before, exit code 2 (see run).
+                return targets::from_flows(&flows, host, f);
+            }
+            tracing::warn!(host = %host, flow = %f.display(),
+                "host is in no flow of this file: idle (no flow targets, rtmon_ping_flow_host_found 0)");
+        }
     }
     Ok(specs)
 }
@@ -188,6 +220,15 @@ impl Source for Metrics {
             let mut m = MetricSet::new();
             self.0.write(&mut m);
             m.prune_empty();
+            let v = FLOW_HOST.load(std::sync::atomic::Ordering::Relaxed);
+            if v != 0 {
+                m.gauge(
+                    "rtmon_ping_flow_host_found",
+                    "1 if --host is a host of the --flow file, 0 if not (idle: no flow targets).",
+                    &[],
+                    if v == 1 { 1.0 } else { 0.0 },
+                );
+            }
             m
         })
     }
@@ -246,7 +287,9 @@ async fn run(args: Args) -> ExitCode {
         Err(e) => {
             tracing::error!(error = %e, "cannot load targets");
             eprintln!("rtmon-ping-exporter: {e}");
-            return ExitCode::from(1);
+            // A host outside the flow with --flow.host-absent=exit: 2, like the arp exporter.
+            let absent = FLOW_HOST.load(std::sync::atomic::Ordering::Relaxed) == 2;
+            return ExitCode::from(if absent { 2 } else { 1 });
         }
     };
     let changed = Arc::new(tokio::sync::Notify::new());
@@ -367,5 +410,36 @@ mod tests {
                 a.get_id()
             );
         }
+    }
+
+    #[test]
+    fn host_outside_the_flow_idles_or_exits() {
+        let flow = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../config_flow/one-switch.yml"
+        );
+        let idle = parse(&["x", "--flow", flow, "--host", "nothere"]).expect("valid");
+        assert_eq!(load_targets(&idle).expect("idle: no flow targets").len(), 0);
+        let exit = parse(&[
+            "x",
+            "--flow",
+            flow,
+            "--host",
+            "nothere",
+            "--flow.host-absent=exit",
+        ])
+        .expect("valid");
+        let e = load_targets(&exit).expect_err("exit");
+        assert!(e.contains("no flow has host \"nothere\""), "{e}");
+        let host = parse(&[
+            "x",
+            "--flow",
+            flow,
+            "--host",
+            "dtn-a",
+            "--flow.host-absent=exit",
+        ])
+        .expect("valid");
+        assert_eq!(load_targets(&host).expect("flow host").len(), 1);
     }
 }

@@ -231,6 +231,7 @@ mod tests {
             ip: ip.parse().ok(),
             vlan: None,
             mac: None,
+            lldp_chassis_id: None,
         })
     }
 

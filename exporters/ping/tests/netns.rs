@@ -593,7 +593,8 @@ fn flow_file_pings_peers_over_data_plane_interface() {
         "{m}"
     );
 
-    // An unknown host is a startup error that names it.
+    // An unknown host is a startup error that names it with --flow.host-absent=exit (exit
+    // 2, as the arp exporter); the default idles (a DaemonSet pod outside the flow).
     let out = rig
         .a
         .command(BIN)
@@ -602,11 +603,12 @@ fn flow_file_pings_peers_over_data_plane_interface() {
             &flow_s,
             "--host",
             "host-z",
+            "--flow.host-absent=exit",
             "--web.listen-address=127.0.0.1:9108",
         ])
         .output()
         .expect("run");
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("host-z") && err.contains("host-a"), "{err}");
 }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use rtmon::app::{BoxFuture, Reply, Request, Scrape, Source};
-use rtmon::expo::parse::{parse_text, ParseOptions};
+use rtmon::expo::parse::{parse_bytes, ParseOptions};
 use rtmon::expo::MetricSet;
 use tokio::sync::Semaphore;
 
@@ -353,9 +353,9 @@ impl State {
     /// Parses the output, logs and counts problems, adds the `script_*` metrics.
     fn finish(&self, script: &Script, o: &RunOutcome, cached: bool) -> MetricSet {
         let name = script.name.as_str();
-        let text = String::from_utf8_lossy(&o.stdout);
-        let parsed = parse_text(
-            &text,
+        // Raw bytes: a line that is not UTF-8 is dropped and counted, never repaired.
+        let parsed = parse_bytes(
+            &o.stdout,
             &ParseOptions {
                 max_lines: self.limits.max_output_lines,
                 reject_timestamps: false,

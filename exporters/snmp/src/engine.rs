@@ -372,6 +372,7 @@ impl Engine {
                     };
                     let r = self
                         .run_module(
+                            &job.target,
                             &*client,
                             &st,
                             m,
@@ -443,7 +444,8 @@ impl Engine {
         (up, errs)
     }
 
-    /// Gets sysUpTime and ifNumber, then returns a valid lookup cache (reused or rebuilt).
+    /// Gets sysUpTime and ifNumber, then returns a valid lookup cache (reused or rebuilt),
+    /// the two values, and whether the cache was reused.
     async fn if_cache(
         &self,
         c: &dyn SnmpClient,
@@ -452,7 +454,7 @@ impl Engine {
         pol: &mut Policy,
         stats: &mut Stats,
         force: bool,
-    ) -> Result<(Arc<IfCache>, Option<i64>, bool), WalkError> {
+    ) -> Result<(Arc<IfCache>, ifmib::Scalars, bool), WalkError> {
         let v = walk::get_many(
             c,
             &[ifmib::SYS_UPTIME.to_vec(), ifmib::IF_NUMBER.to_vec()],
@@ -463,6 +465,10 @@ impl Engine {
         .await?;
         let uptime = v.get(&ifmib::SYS_UPTIME[..]).and_then(SnmpValue::as_u64);
         let if_number = v.get(&ifmib::IF_NUMBER[..]).and_then(SnmpValue::as_i64);
+        let scalars = ifmib::Scalars {
+            sys_uptime: uptime,
+            if_number,
+        };
         let old = lock(&st.inner).cache.clone();
         if let Some(c) =
             old.filter(|c| !force && c.valid(Instant::now(), m.lookup_ttl, uptime, if_number))
@@ -472,19 +478,20 @@ impl Engine {
             let upd = Arc::new(upd);
             lock(&st.inner).cache = Some(upd.clone());
             lock(&self.totals).cache_hits += 1;
-            return Ok((upd, if_number, true));
+            return Ok((upd, scalars, true));
         }
         let oids: Vec<Vec<u32>> = ifmib::cached_columns().iter().map(|d| d.oid()).collect();
         let cols = walk::walk_columns(c, &oids, pol, stats).await?;
         let cache = Arc::new(IfCache::build(&cols, uptime, if_number));
         lock(&st.inner).cache = Some(cache.clone());
         lock(&self.totals).cache_misses += 1;
-        Ok((cache, if_number, false))
+        Ok((cache, scalars, false))
     }
 
     #[allow(clippy::too_many_arguments)]
     async fn run_module(
         &self,
+        target: &str,
         c: &dyn SnmpClient,
         st: &TargetState,
         m: &Module,
@@ -509,8 +516,11 @@ impl Engine {
                     )
                     .add_owned(vec![("sysDescr".into(), d)], Value::U64(1));
                 }
+                // if_mib emits sysUpTime too; one sample per scrape.
                 if let Some(u) = v.get(&oids[1]).and_then(SnmpValue::as_u64) {
-                    out.gauge("sysUpTime", "The time (in hundredths of a second) since the network management portion of the system was last re-initialized. - 1.3.6.1.2.1.1.3", &[], Value::U64(u));
+                    if !out.contains("sysUpTime") {
+                        out.gauge("sysUpTime", ifmib::SYS_UPTIME_HELP, &[], Value::U64(u));
+                    }
                 }
                 if let Some(n) = v.get(&oids[2]).and_then(SnmpValue::as_text) {
                     out.family(
@@ -529,7 +539,28 @@ impl Engine {
                     None => Some(self.if_cache(c, st, m, pol, stats, false).await?.0),
                 };
                 let cols = walk::walk_columns(c, &crate::fdb::columns(), pol, stats).await?;
-                crate::fdb::emit(out, &cols, cache.as_deref());
+                let bad = crate::fdb::emit(out, &cols, cache.as_deref());
+                for ((table, n), first) in crate::fdb::TABLES.iter().zip(bad.rows).zip(bad.first) {
+                    if n > 0 {
+                        tracing::warn!(target = %target, module = %m.name, table, rows = n, first_index = first.unwrap_or_default(), "FDB rows not decoded (index is not a MAC address, or the port is not a number); they are counted in rtmon_snmp_fdb_undecodable_rows");
+                    }
+                }
+                Ok(())
+            }
+            Base::Lldp => {
+                let cached = lock(&st.inner).cache.clone();
+                let cache = match cached {
+                    Some(c) => c,
+                    None => self.if_cache(c, st, m, pol, stats, false).await?.0,
+                };
+                let mut cols = walk::walk_columns(c, &crate::lldp::columns(), pol, stats).await?;
+                let v2 = crate::lldp::v1_empty(&cols);
+                if v2 {
+                    let v2cols =
+                        walk::walk_columns(c, &crate::lldp::v2_columns(), pol, stats).await?;
+                    cols.splice(0..6, v2cols);
+                }
+                crate::lldp::emit(out, &cols, Some(&cache), v2);
                 Ok(())
             }
             Base::QbridgeVlan => {
@@ -544,7 +575,7 @@ impl Engine {
             }
             Base::IfMib => {
                 let filter = filter_override.unwrap_or(&m.filter);
-                let (mut cache, if_number, reused) =
+                let (mut cache, scalars, reused) =
                     self.if_cache(c, st, m, pol, stats, false).await?;
                 let dyn_defs = ifmib::dynamic_columns();
                 let dyn_oids: Vec<Vec<u32>> = dyn_defs.iter().map(|d| d.oid()).collect();
@@ -591,7 +622,7 @@ impl Engine {
                     &cache,
                     &dynamic,
                     &selected,
-                    if_number,
+                    scalars,
                     self.opts.wrap_large_counters,
                 );
                 out.gauge("snmp_scrape_lookup_cache_hit", "1 if the ifIndex lookup tables came from the cache, 0 if they were walked in this scrape.", &[("module", m.name.as_str())], u64::from(reused));

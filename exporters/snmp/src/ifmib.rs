@@ -29,9 +29,9 @@ pub enum Kind {
     Counter,
     /// A gauge sample named after the column.
     Gauge,
-    /// `ifType_info{ifType="ethernetCsmacd"} 1` (snmp_exporter EnumAsInfo).
+    /// `ifType_info{ifType="ethernetCsmacd"} 1` (snmp_exporter EnumAsInfo, whole IANAifType-MIB).
     TypeInfo,
-    /// `ifPhysAddress{ifPhysAddress="00:1B:21:00:00:01"} 1` (PhysAddress48).
+    /// `ifPhysAddress{ifPhysAddress="00:1B:21:00:00:01"} 1` (PhysAddress48: six octets, zero-padded).
     PhysAddress,
     /// Lookup label only (ifName, ifDescr, ifAlias), not a metric.
     Label,
@@ -242,38 +242,22 @@ impl IfCache {
     }
 }
 
-/// IANAifType names for the common types (others are shown as the number, like
-/// snmp_exporter does for values missing from its enum).
+/// The `ifType` label: the IANAifType name (whole IANAifType-MIB, see [`crate::iftype`]),
+/// or the number for a value the MIB does not name, like snmp_exporter's EnumAsInfo.
 pub fn if_type_name(t: i64) -> String {
-    let s = match t {
-        1 => "other",
-        6 => "ethernetCsmacd",
-        23 => "ppp",
-        24 => "softwareLoopback",
-        53 => "propVirtual",
-        62 => "fastEther",
-        69 => "fastEtherFX",
-        71 => "ieee80211",
-        117 => "gigabitEthernet",
-        131 => "tunnel",
-        135 => "l2vlan",
-        136 => "l3ipvlan",
-        142 => "ipForward",
-        161 => "ieee8023adLag",
-        166 => "mpls",
-        209 => "bridge",
-        _ => return t.to_string(),
-    };
-    s.to_string()
+    crate::iftype::label(t)
 }
 
-/// snmp_exporter's PhysAddress48 rendering: upper-case hex pairs joined by `:`.
+/// snmp_exporter's PhysAddress48 rendering: six upper-case hex pairs joined by `:`. A
+/// shorter value is padded with zero octets (`""` → `00:00:00:00:00:00`, 4 octets
+/// `44:61:74:61` → `44:61:74:61:00:00`), a longer one keeps its first six octets.
 pub fn phys_address(b: &[u8]) -> String {
-    let mut s = String::with_capacity(b.len() * 3);
-    for (i, x) in b.iter().enumerate() {
+    let mut s = String::with_capacity(17);
+    for i in 0..6 {
         if i > 0 {
             s.push(':');
         }
+        let x = b.get(i).copied().unwrap_or(0);
         s.push_str(&format!("{x:02X}"));
     }
     s
@@ -298,17 +282,36 @@ fn labels(idx: u32, info: Option<&IfInfo>) -> Vec<Label> {
     ]
 }
 
+/// HELP of `sysUpTime` (snmp_exporter's).
+pub const SYS_UPTIME_HELP: &str = "The time (in hundredths of a second) since the network management portion of the system was last re-initialized. - 1.3.6.1.2.1.1.3";
+
+/// The scalars of one scrape (GET in the same packet): `sysUpTime.0`, `ifNumber.0`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Scalars {
+    /// sysUpTime.0 (ticks), if the agent answered it.
+    pub sys_uptime: Option<u64>,
+    /// ifNumber.0, if the agent answered it.
+    pub if_number: Option<i64>,
+}
+
 /// Emits the if_mib families: `dynamic` holds the rows of [`dynamic_columns`] (same
-/// order) by ifIndex; `selected` the interfaces to export (after filters).
+/// order) by ifIndex; `selected` the interfaces to export (after filters). `sysUpTime`
+/// (which upstream's `if_mib` GETs too) is skipped when another module of the same
+/// scrape already emitted it.
 pub fn emit(
     out: &mut MetricSet,
     cache: &IfCache,
     dynamic: &[BTreeMap<u32, SnmpValue>],
     selected: &[u32],
-    if_number: Option<i64>,
+    scalars: Scalars,
     wrap: bool,
 ) {
-    if let Some(n) = if_number {
+    if let Some(u) = scalars.sys_uptime {
+        if !out.contains("sysUpTime") {
+            out.gauge("sysUpTime", SYS_UPTIME_HELP, &[], Value::U64(u));
+        }
+    }
+    if let Some(n) = scalars.if_number {
         out.gauge("ifNumber", "The number of network interfaces (regardless of their current state) present on this system. - 1.3.6.1.2.1.2.1", &[], Value::I64(n));
     }
     let fam = out.family(
@@ -324,7 +327,8 @@ pub fn emit(
         match def.kind {
             Kind::Label => {}
             Kind::TypeInfo => {
-                let fam = out.family("ifType_info", def.help, MetricType::Gauge);
+                let help = format!("{} (EnumAsInfo)", def.help);
+                let fam = out.family("ifType_info", &help, MetricType::Gauge);
                 for &i in selected {
                     let Some(info) = cache.rows.get(&i) else {
                         continue;
@@ -489,7 +493,17 @@ mod tests {
         dynamic[p].insert(1, SnmpValue::Integer(1));
         dynamic[p].insert(2, SnmpValue::Integer(2));
         let mut m = MetricSet::new();
-        emit(&mut m, &cache, &dynamic, &[1, 2], Some(2), false);
+        emit(
+            &mut m,
+            &cache,
+            &dynamic,
+            &[1, 2],
+            Scalars {
+                sys_uptime: Some(6_506_236),
+                if_number: Some(2),
+            },
+            false,
+        );
         let t = rtmon::expo::encode_text(&m);
         assert!(t.contains("ifHCInOctets{ifAlias=\"uplink \\\"a\\\"\",ifDescr=\"HGE 1/27\",ifIndex=\"1\",ifName=\"hundredGigE 1/27\"} 1152921504606846983\n"), "{t}");
         assert!(t.contains("# TYPE ifHCInOctets counter"), "{t}");
@@ -500,13 +514,52 @@ mod tests {
             "{t}"
         );
         assert!(t.contains("ifNumber 2\n"), "{t}");
+        assert!(t.contains("sysUpTime 6506236\n"), "{t}");
+        assert!(
+            t.contains(
+                "# HELP ifType_info The type of interface - 1.3.6.1.2.1.2.2.1.3 (EnumAsInfo)\n"
+            ),
+            "{t}"
+        );
         let mut m = MetricSet::new();
-        emit(&mut m, &cache, &dynamic, &[1], None, true);
+        emit(&mut m, &cache, &dynamic, &[1], Scalars::default(), true);
         let t = rtmon::expo::encode_text(&m);
         assert!(
             t.contains("ifName=\"hundredGigE 1/27\"} 7\n"),
             "wrapped: {t}"
         );
+    }
+
+    #[test]
+    fn phys_address_is_six_octets_like_physaddress48() {
+        assert_eq!(phys_address(&[]), "00:00:00:00:00:00");
+        assert_eq!(phys_address(b"Data"), "44:61:74:61:00:00");
+        assert_eq!(
+            phys_address(&[0, 0x1b, 0x21, 0xab, 0xcd, 0xef]),
+            "00:1B:21:AB:CD:EF"
+        );
+        assert_eq!(
+            phys_address(&[1, 2, 3, 4, 5, 6, 7, 8]),
+            "01:02:03:04:05:06",
+            "EUI-64 and longer: the first six octets"
+        );
+    }
+
+    #[test]
+    fn sys_uptime_once_even_with_the_system_module() {
+        let cache = sample_cache();
+        let dynamic = vec![BTreeMap::new(); dynamic_columns().len()];
+        let mut m = MetricSet::new();
+        m.gauge("sysUpTime", SYS_UPTIME_HELP, &[], 5u64); // the system module, first
+        let sc = Scalars {
+            sys_uptime: Some(7),
+            if_number: None,
+        };
+        emit(&mut m, &cache, &dynamic, &[1], sc, false);
+        let t = rtmon::expo::encode_text(&m);
+        assert!(t.contains("sysUpTime 5\n"), "{t}");
+        assert_eq!(t.matches("\nsysUpTime ").count(), 1, "{t}");
+        assert_eq!(m.duplicates_dropped(), 0);
     }
 
     #[test]

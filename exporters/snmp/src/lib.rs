@@ -6,7 +6,8 @@
 //! - [`config`]: `auths:` + `modules:` (secrets from env/files, never printed);
 //! - [`client`]: the SNMP client behind our [`client::SnmpClient`] trait (async-snmp);
 //! - [`walk`]: walks/GETs with retries, back-off, deadline and statistics;
-//! - [`ifmib`], [`fdb`], [`qbridge`]: the built-in modules (pure: walked columns in, samples out);
+//! - [`ifmib`], [`fdb`], [`qbridge`], [`lldp`]: the built-in modules (pure: walked columns in, samples out);
+//! - [`iftype`]: the IANAifType-MIB names for `ifType_info`;
 //! - [`engine`]: per-target state, concurrency limits, the `/snmp` and `/lookup` handlers.
 #![warn(missing_docs)]
 
@@ -15,5 +16,7 @@ pub mod config;
 pub mod engine;
 pub mod fdb;
 pub mod ifmib;
+pub mod iftype;
+pub mod lldp;
 pub mod qbridge;
 pub mod walk;

@@ -21,7 +21,10 @@
 //! counter whose name does not end in `_total` (snmp_exporter's `ifHCInOctets`) is
 //! written with `# TYPE … unknown`, so Prometheus stores the same series name in both
 //! formats and dashboards keep working. Info families named `*_info` are written as
-//! OpenMetrics `info`.
+//! OpenMetrics `info`. The OpenMetrics output always passes a strict parser: families
+//! that cannot be written with their type (name clashes once `_total` is dropped, broken
+//! histogram/summary structure, negative counters) lose only the type, never a series —
+//! see [`encode_openmetrics`].
 
 pub mod parse;
 
@@ -148,6 +151,9 @@ pub fn write_f64(v: f64, out: &mut String) {
     } else if v.is_infinite() {
         out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
     } else if v == v.trunc() && v.abs() < 1e15 {
+        if v == 0.0 && v.is_sign_negative() {
+            out.push('-');
+        }
         out.push_str(itoa::Buffer::new().format(v as i64));
     } else {
         out.push_str(ryu::Buffer::new().format_finite(v));
@@ -325,7 +331,15 @@ fn same_labels(a: &[Label], b: &[Label]) -> bool {
 }
 
 fn series_hash(suffix: &str, labels: &[Label]) -> u64 {
-    // Order-independent: the same label set in another order is the same series.
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    suffix.hash(&mut h);
+    labels.len().hash(&mut h);
+    labels_hash(labels.iter()).hash(&mut h);
+    h.finish()
+}
+
+/// Order-independent hash of a label set: the same set in another order hashes equal.
+fn labels_hash<'a>(labels: impl Iterator<Item = &'a Label>) -> u64 {
     let mut acc: u64 = 0;
     for (k, v) in labels {
         let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -333,11 +347,7 @@ fn series_hash(suffix: &str, labels: &[Label]) -> u64 {
         v.hash(&mut h);
         acc = acc.wrapping_add(h.finish());
     }
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    suffix.hash(&mut h);
-    labels.len().hash(&mut h);
-    acc.hash(&mut h);
-    h.finish()
+    acc
 }
 
 /// A set of metric families, ready to encode.
@@ -664,71 +674,531 @@ pub fn encode_text(set: &MetricSet) -> String {
 }
 
 /// Encodes as OpenMetrics 1.0.0 text (ends with `# EOF`).
+///
+/// The output always passes a strict OpenMetrics parser (`prometheus_client`'s), whatever
+/// the set holds:
+/// - A family that a strict parser would reject under its type is written as `unknown`
+///   under its text name instead, so Prometheus stores the same series as from the text
+///   format: a counter whose OpenMetrics name (`_total` dropped) collides with another
+///   family (`go_memstats_alloc_bytes_total` beside the gauge `go_memstats_alloc_bytes`),
+///   or that has a negative or NaN value; an info family whose values are not all 1.
+/// - A histogram or summary is checked per series group (contiguous groups, one timestamp
+///   per group, buckets in increasing `le` order ending with `+Inf`, integral
+///   non-decreasing bucket counts, `_count` equal to the `+Inf` bucket, `_sum` with
+///   `_count`, quantiles within 0..1, no negative or NaN counts and sums); one that fails
+///   is written as one `unknown` family per sample name (`h_bucket`, `h_sum`, `h_count`):
+///   same series, no type. An `le` spelled `Inf`/`inf`/`+Infinity` is written `+Inf`.
+/// - `_created` is not written for a sample that has a timestamp; `# UNIT` only when the
+///   family name ends in `_<unit>`.
+/// - If two families would still write the same sample name, the later one is left out.
+///
+/// The checks are per family (a name lookup, plus one pass over histogram and summary
+/// samples); counters, gauges and untyped families cost no per-sample work.
 pub fn encode_openmetrics(set: &MetricSet) -> String {
+    let plan = om_plan(&set.families);
     let mut out = String::with_capacity(set.len() * 72 + 64);
-    for f in &set.families {
-        // Family name, type keyword and per-sample name prefix.
-        let (fam_name, kind, sample_suffix): (&str, &str, &str) = match f.kind {
-            MetricType::Counter => match f.name.strip_suffix("_total") {
-                Some(base) => (base, "counter", "_total"),
-                None => (f.name.as_str(), "unknown", ""),
-            },
-            MetricType::Info => match f.name.strip_suffix("_info") {
-                Some(base) => (base, "info", "_info"),
-                None => (f.name.as_str(), "gauge", ""),
-            },
-            MetricType::Gauge => (f.name.as_str(), "gauge", ""),
-            MetricType::Histogram => (f.name.as_str(), "histogram", ""),
-            MetricType::Summary => (f.name.as_str(), "summary", ""),
-            MetricType::Untyped => (f.name.as_str(), "unknown", ""),
-        };
-        out.push_str("# TYPE ");
-        out.push_str(fam_name);
-        out.push(' ');
-        out.push_str(kind);
-        out.push('\n');
-        if let Some(unit) = f.unit {
-            if fam_name.ends_with(unit) {
-                let _ = writeln!(out, "# UNIT {fam_name} {unit}");
+    for (f, mode) in set.families.iter().zip(&plan) {
+        match *mode {
+            OmMode::Typed {
+                base_len,
+                kind,
+                sample_suffix,
+                fix_le,
+            } => write_om_typed(
+                f,
+                &f.name[..base_len],
+                kind,
+                sample_suffix,
+                fix_le,
+                &mut out,
+            ),
+            OmMode::Split(mask) => {
+                for (bit, suffix) in SPLIT_SUFFIXES.iter().enumerate() {
+                    if mask & (1 << bit) != 0 {
+                        write_om_split(f, suffix, &mut out);
+                    }
+                }
             }
-        }
-        if !f.help.is_empty() {
-            out.push_str("# HELP ");
-            out.push_str(fam_name);
-            out.push(' ');
-            escape_help_om(&f.help, &mut out);
-            out.push('\n');
-        }
-        for s in &f.samples {
-            out.push_str(fam_name);
-            out.push_str(sample_suffix);
-            out.push_str(s.suffix);
-            write_labels(&s.labels, None, &mut out);
-            out.push(' ');
-            s.value.write_to(&mut out);
-            if let Some(ts) = s.timestamp_ms {
-                out.push(' ');
-                write_f64(ts as f64 / 1000.0, &mut out);
-            }
-            out.push('\n');
-            // _created goes with the counter (or histogram _count) sample.
-            let created_applies = match f.kind {
-                MetricType::Counter => !sample_suffix.is_empty(),
-                MetricType::Histogram | MetricType::Summary => s.suffix == "_count",
-                _ => false,
-            };
-            if let (true, Some(c)) = (created_applies, s.created) {
-                out.push_str(fam_name);
-                out.push_str("_created");
-                write_labels(&s.labels, None, &mut out);
-                out.push(' ');
-                write_f64(c, &mut out);
-                out.push('\n');
+            OmMode::Skip => {
+                tracing::warn!(
+                    family = %f.name,
+                    "OpenMetrics: family left out, another family writes the same sample names"
+                );
             }
         }
     }
     out.push_str("# EOF\n");
     out
+}
+
+/// How one family is written in OpenMetrics.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum OmMode {
+    /// With its type; the family name is `name[..base_len]`, samples are written as
+    /// family name + `sample_suffix` + the sample's suffix.
+    Typed {
+        base_len: usize,
+        kind: &'static str,
+        sample_suffix: &'static str,
+        fix_le: bool,
+    },
+    /// As `unknown` families named name + suffix, one per suffix bit set (see
+    /// [`SPLIT_SUFFIXES`]); samples with other suffixes are left out.
+    Split(u8),
+    /// Left out.
+    Skip,
+}
+
+/// Suffixes a split family is written with (bit i of [`OmMode::Split`]).
+const SPLIT_SUFFIXES: [&str; 4] = ["", "_bucket", "_sum", "_count"];
+
+/// Suffixes that make up the sample names a family claims in a strict parser (bit i).
+const CLAIM_SUFFIXES: [&str; 7] = [
+    "", "_total", "_created", "_bucket", "_sum", "_count", "_info",
+];
+const C_NONE: u8 = 1;
+const C_TOTAL: u8 = 1 << 1;
+const C_CREATED: u8 = 1 << 2;
+const C_BUCKET: u8 = 1 << 3;
+const C_SUM: u8 = 1 << 4;
+const C_COUNT: u8 = 1 << 5;
+const C_INFO: u8 = 1 << 6;
+
+impl OmMode {
+    /// The names this family claims: base + each suffix in the mask.
+    fn claims<'a>(&self, f: &'a Family) -> (&'a str, u8) {
+        match *self {
+            OmMode::Typed { base_len, kind, .. } => {
+                let mask = match kind {
+                    "counter" => C_NONE | C_TOTAL | C_CREATED,
+                    "info" => C_NONE | C_INFO,
+                    "histogram" => C_NONE | C_BUCKET | C_SUM | C_COUNT | C_CREATED,
+                    "summary" => C_NONE | C_SUM | C_COUNT | C_CREATED,
+                    _ => C_NONE,
+                };
+                (&f.name[..base_len], mask)
+            }
+            OmMode::Split(m) => {
+                // SPLIT_SUFFIXES bit i → CLAIM bit: "" 0→0, _bucket 1→3, _sum 2→4, _count 3→5.
+                let mut mask = m & 1;
+                mask |= (m & 0b1110) << 2;
+                (f.name.as_str(), mask)
+            }
+            OmMode::Skip => ("", 0),
+        }
+    }
+
+    /// The next smaller mode (fewer claimed names), or `None` if there is none.
+    fn downgrade(&self, f: &Family) -> Option<OmMode> {
+        match self {
+            OmMode::Typed { .. } => {
+                let d = OmMode::Split(present_suffixes(f));
+                (d.claims(f) != self.claims(f)).then_some(d)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Bits of [`SPLIT_SUFFIXES`] present among the family's samples.
+fn present_suffixes(f: &Family) -> u8 {
+    let mut m = 0;
+    for s in &f.samples {
+        if let Some(i) = SPLIT_SUFFIXES.iter().position(|x| *x == s.suffix) {
+            m |= 1 << i;
+        }
+    }
+    m
+}
+
+/// Chooses each family's mode, then resolves name collisions by downgrading.
+fn om_plan(families: &[Family]) -> Vec<OmMode> {
+    let mut plan: Vec<OmMode> = families.iter().map(initial_mode).collect();
+    // Each round downgrades at least one family, and a family can be downgraded at
+    // most twice (typed → split → skipped): bounded.
+    for _ in 0..=2 * families.len() {
+        let Some((a, b)) = find_clash(families, &plan) else {
+            break;
+        };
+        // Downgrade the later family if that resolves the clash, else the earlier one,
+        // else leave the later one out.
+        let resolves = |x: usize, y: usize| {
+            plan[x]
+                .downgrade(&families[x])
+                .filter(|d| !overlaps(d.claims(&families[x]), plan[y].claims(&families[y])))
+        };
+        if let Some(d) = resolves(b, a) {
+            plan[b] = d;
+        } else if let Some(d) = resolves(a, b) {
+            plan[a] = d;
+        } else {
+            plan[b] = OmMode::Skip;
+        }
+    }
+    plan
+}
+
+/// Whether two claim sets share a name.
+fn overlaps((bx, mx): (&str, u8), (by, my): (&str, u8)) -> bool {
+    CLAIM_SUFFIXES.iter().enumerate().any(|(i, sx)| {
+        mx & (1 << i) != 0
+            && CLAIM_SUFFIXES.iter().enumerate().any(|(j, sy)| {
+                my & (1 << j) != 0
+                    && bx.len() + sx.len() == by.len() + sy.len()
+                    && if bx.len() <= by.len() {
+                        by.starts_with(bx) && is_concat(&by[bx.len()..], sy, sx)
+                    } else {
+                        bx.starts_with(by) && is_concat(&bx[by.len()..], sx, sy)
+                    }
+            })
+    })
+}
+
+/// Whether `mid + tail == other` (lengths already match).
+fn is_concat(mid: &str, tail: &str, other: &str) -> bool {
+    other.starts_with(mid) && &other[mid.len()..] == tail
+}
+
+/// Two families (earlier, later) whose claimed sample names overlap, if any.
+fn find_clash(families: &[Family], plan: &[OmMode]) -> Option<(usize, usize)> {
+    let claims: Vec<(&str, u8)> = families
+        .iter()
+        .zip(plan)
+        .map(|(f, m)| m.claims(f))
+        .collect();
+    let mut first: HashMap<&str, usize> = HashMap::with_capacity(claims.len());
+    let mut same_base: Vec<(usize, usize)> = Vec::new();
+    for (i, &(base, mask)) in claims.iter().enumerate() {
+        if mask == 0 {
+            continue;
+        }
+        match first.entry(base) {
+            std::collections::hash_map::Entry::Occupied(e) => {
+                let j = *e.get();
+                if claims[j].1 & mask != 0 {
+                    return Some((j, i));
+                }
+                same_base.push((j, i));
+            }
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(i);
+            }
+        }
+    }
+    // base_i + "" == base_j + suffix: base_i ends with a suffix that j claims. (No claim
+    // suffix ends with another, so overlaps are either equal bases or this case.)
+    for (i, &(base, mask)) in claims.iter().enumerate() {
+        if mask & C_NONE == 0 {
+            continue;
+        }
+        for (bit, suffix) in CLAIM_SUFFIXES.iter().enumerate().skip(1) {
+            let Some(stem) = base.strip_suffix(suffix).filter(|s| !s.is_empty()) else {
+                continue;
+            };
+            let Some(&j) = first.get(stem) else {
+                continue;
+            };
+            let others = same_base.iter().filter(|&&(a, _)| a == j).map(|&(_, b)| b);
+            for k in std::iter::once(j).chain(others) {
+                if k != i && claims[k].1 & (1 << bit) != 0 {
+                    return Some((i.min(k), i.max(k)));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// The mode a family gets on its own (before collisions).
+fn initial_mode(f: &Family) -> OmMode {
+    let all_plain = f.samples.iter().all(|s| s.suffix.is_empty());
+    let typed = |base_len, kind, sample_suffix| OmMode::Typed {
+        base_len,
+        kind,
+        sample_suffix,
+        fix_le: false,
+    };
+    let split = || OmMode::Split(present_suffixes(f));
+    let n = f.name.len();
+    match f.kind {
+        MetricType::Counter => {
+            let base = f.name.strip_suffix("_total").filter(|b| !b.is_empty());
+            let ok = |v: Value| match v {
+                Value::U64(_) => true,
+                Value::I64(i) => i >= 0,
+                Value::F64(x) => x >= 0.0,
+            };
+            match base {
+                Some(b) if all_plain && f.samples.iter().all(|s| ok(s.value)) => {
+                    typed(b.len(), "counter", "_total")
+                }
+                _ if all_plain => typed(n, "unknown", ""),
+                _ => split(),
+            }
+        }
+        MetricType::Info => {
+            let base = f.name.strip_suffix("_info").filter(|b| !b.is_empty());
+            let ts = f.samples.first().map(|s| s.timestamp_ms.is_some());
+            let ok = f
+                .samples
+                .iter()
+                .all(|s| s.value.as_f64() == 1.0 && Some(s.timestamp_ms.is_some()) == ts);
+            match base {
+                Some(b) if all_plain && ok => typed(b.len(), "info", "_info"),
+                _ if all_plain => typed(n, "gauge", ""),
+                _ => split(),
+            }
+        }
+        MetricType::Gauge if all_plain => typed(n, "gauge", ""),
+        MetricType::Untyped if all_plain => typed(n, "unknown", ""),
+        MetricType::Gauge | MetricType::Untyped => split(),
+        MetricType::Histogram => match check_grouped(f, "le") {
+            Some(fix_le) => OmMode::Typed {
+                base_len: n,
+                kind: "histogram",
+                sample_suffix: "",
+                fix_le,
+            },
+            None => split(),
+        },
+        MetricType::Summary => match check_grouped(f, "quantile") {
+            Some(_) => typed(n, "summary", ""),
+            None => split(),
+        },
+    }
+}
+
+/// Whether a label set equals the group's, ignoring `skip` on both sides (in order).
+fn same_group(a: &[Label], b: &[Label], skip: &str) -> bool {
+    let mut a = a.iter().filter(|(k, _)| k != skip);
+    let mut b = b.iter().filter(|(k, _)| k != skip);
+    loop {
+        match (a.next(), b.next()) {
+            (None, None) => return true,
+            (Some(x), Some(y)) if x == y => {}
+            _ => return false,
+        }
+    }
+}
+
+fn label<'a>(labels: &'a [Label], name: &str) -> Option<&'a str> {
+    labels
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+fn integral_nonneg(v: Value) -> bool {
+    match v {
+        Value::U64(_) => true,
+        Value::I64(i) => i >= 0,
+        Value::F64(x) => x >= 0.0 && x.is_finite() && x.fract() == 0.0,
+    }
+}
+
+/// Checks a histogram (`skip` = "le") or summary (`skip` = "quantile") the way a strict
+/// OpenMetrics parser does. `Some(fix_le)` when valid (`fix_le`: some `le` is an
+/// infinity not spelled `+Inf`), `None` when not.
+fn check_grouped(f: &Family, skip: &str) -> Option<bool> {
+    let histogram = skip == "le";
+    let mut fix_le = false;
+    let mut seen: std::collections::HashSet<u64> = Default::default();
+    let mut g = Group::default();
+    let mut group_labels: Option<&[Label]> = None;
+    for s in &f.samples {
+        if group_labels.is_none_or(|l| !same_group(l, &s.labels, skip)) {
+            if group_labels.is_some() && !g.finish(histogram) {
+                return None;
+            }
+            // A group may not come back after another one.
+            if !seen.insert(labels_hash(s.labels.iter().filter(|(k, _)| k != skip))) {
+                return None;
+            }
+            group_labels = Some(&s.labels);
+            g = Group {
+                ts: s.timestamp_ms,
+                ..Group::default()
+            };
+        }
+        if s.timestamp_ms != g.ts {
+            return None;
+        }
+        let v = s.value;
+        match (histogram, s.suffix) {
+            (true, "_bucket") => {
+                let le_s = label(&s.labels, "le")?;
+                let le: f64 = le_s.parse().ok()?;
+                if le.is_nan() || g.last_le.is_some_and(|p| le <= p) || !integral_nonneg(v) {
+                    return None;
+                }
+                if g.last_bucket.is_some_and(|p| v.as_f64() < p) {
+                    return None;
+                }
+                fix_le |= le == f64::INFINITY && le_s != "+Inf";
+                g.neg_bucket |= le < 0.0;
+                g.last_le = Some(le);
+                g.last_bucket = Some(v.as_f64());
+            }
+            (false, "") => {
+                let q: f64 = label(&s.labels, "quantile")?.parse().ok()?;
+                if !(0.0..=1.0).contains(&q) || v.as_f64() < 0.0 {
+                    return None;
+                }
+            }
+            (_, "_sum") => {
+                let x = v.as_f64();
+                if x.is_nan() || x < 0.0 || g.sum {
+                    return None;
+                }
+                g.sum = true;
+            }
+            (_, "_count") => {
+                if !integral_nonneg(v) || g.count.is_some() {
+                    return None;
+                }
+                g.count = Some(v.as_f64());
+            }
+            _ => return None,
+        }
+    }
+    if group_labels.is_some() && !g.finish(histogram) {
+        return None;
+    }
+    Some(fix_le)
+}
+
+/// State of one histogram/summary series group while checking.
+#[derive(Default)]
+struct Group {
+    ts: Option<i64>,
+    last_le: Option<f64>,
+    last_bucket: Option<f64>,
+    neg_bucket: bool,
+    sum: bool,
+    count: Option<f64>,
+}
+
+impl Group {
+    fn finish(&self, histogram: bool) -> bool {
+        if !histogram {
+            return true;
+        }
+        self.last_le == Some(f64::INFINITY)
+            && self.count.is_none_or(|c| Some(c) == self.last_bucket)
+            && self.sum == self.count.is_some()
+            && !(self.neg_bucket && self.sum)
+    }
+}
+
+fn write_om_meta(
+    name: &str,
+    suffix: &str,
+    kind: &str,
+    unit: Option<&str>,
+    help: &str,
+    out: &mut String,
+) {
+    out.push_str("# TYPE ");
+    out.push_str(name);
+    out.push_str(suffix);
+    out.push(' ');
+    out.push_str(kind);
+    out.push('\n');
+    if let Some(unit) = unit {
+        let _ = writeln!(out, "# UNIT {name}{suffix} {unit}");
+    }
+    if !help.is_empty() {
+        out.push_str("# HELP ");
+        out.push_str(name);
+        out.push_str(suffix);
+        out.push(' ');
+        escape_help_om(help, out);
+        out.push('\n');
+    }
+}
+
+/// OpenMetrics timestamp: seconds, with the milliseconds exact.
+fn write_om_timestamp(ts_ms: i64, out: &mut String) {
+    if ts_ms < 0 {
+        out.push('-');
+    }
+    let a = ts_ms.unsigned_abs();
+    out.push_str(itoa::Buffer::new().format(a / 1000));
+    let ms = a % 1000;
+    if ms != 0 {
+        let _ = write!(out, ".{ms:03}");
+    }
+}
+
+fn write_om_value_ts(s: &Sample, out: &mut String) {
+    out.push(' ');
+    s.value.write_to(out);
+    if let Some(ts) = s.timestamp_ms {
+        out.push(' ');
+        write_om_timestamp(ts, out);
+    }
+    out.push('\n');
+}
+
+fn write_om_typed(
+    f: &Family,
+    fam_name: &str,
+    kind: &str,
+    sample_suffix: &str,
+    fix_le: bool,
+    out: &mut String,
+) {
+    let unit = f.unit.filter(|u| {
+        kind != "info"
+            && fam_name
+                .strip_suffix(u)
+                .is_some_and(|p| p.len() > 1 && p.ends_with('_'))
+    });
+    write_om_meta(fam_name, "", kind, unit, &f.help, out);
+    for s in &f.samples {
+        out.push_str(fam_name);
+        out.push_str(sample_suffix);
+        out.push_str(s.suffix);
+        if fix_le && s.suffix == "_bucket" {
+            let fixed: Vec<Label> = s
+                .labels
+                .iter()
+                .map(|(k, v)| {
+                    let inf = k == "le" && v.parse::<f64>().is_ok_and(|x| x == f64::INFINITY);
+                    (k.clone(), if inf { "+Inf".to_string() } else { v.clone() })
+                })
+                .collect();
+            write_labels(&fixed, None, out);
+        } else {
+            write_labels(&s.labels, None, out);
+        }
+        write_om_value_ts(s, out);
+        // _created goes with the counter (or histogram/summary _count) sample, and only
+        // without a timestamp (a strict parser refuses a group that mixes both).
+        let created_applies = match kind {
+            "counter" => true,
+            "histogram" | "summary" => s.suffix == "_count",
+            _ => false,
+        };
+        if let (true, Some(c), None) = (created_applies, s.created, s.timestamp_ms) {
+            out.push_str(fam_name);
+            out.push_str("_created");
+            write_labels(&s.labels, None, out);
+            out.push(' ');
+            write_f64(c, out);
+            out.push('\n');
+        }
+    }
+}
+
+fn write_om_split(f: &Family, suffix: &'static str, out: &mut String) {
+    write_om_meta(&f.name, suffix, "unknown", None, &f.help, out);
+    for s in f.samples.iter().filter(|s| s.suffix == suffix) {
+        out.push_str(&f.name);
+        out.push_str(suffix);
+        write_labels(&s.labels, None, out);
+        write_om_value_ts(s, out);
+    }
 }
 
 /// Whether `name` is a valid metric name (`[a-zA-Z_:][a-zA-Z0-9_:]*`).
@@ -811,6 +1281,95 @@ rtmon_up 1\n\
 rtmon_build_info{version=\"0.1.0\"} 1\n\
 # EOF\n";
         assert_eq!(got, want);
+    }
+
+    fn parsed(text: &str) -> MetricSet {
+        let p = parse::parse_text(text, &Default::default());
+        assert!(p.errors.is_empty(), "{:?}", p.errors);
+        p.set
+    }
+
+    #[test]
+    fn openmetrics_counter_colliding_with_a_gauge_is_written_unknown() {
+        let m = parsed(concat!(
+            "# TYPE a_bytes gauge\na_bytes 1\n",
+            "# TYPE a_bytes_total counter\na_bytes_total 2\n",
+            "# TYPE ok_total counter\nok_total 3\n",
+            "# TYPE neg_total counter\nneg_total -1\n",
+            "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n",
+        ));
+        assert_eq!(
+            encode_openmetrics(&m),
+            "# TYPE a_bytes gauge\na_bytes 1\n\
+             # TYPE a_bytes_total unknown\na_bytes_total 2\n\
+             # TYPE ok counter\nok_total 3\n\
+             # TYPE neg_total unknown\nneg_total -1\n\
+             # TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n\
+             # EOF\n"
+        );
+        // Built by code: two families writing the same sample name; the later is left out.
+        let mut m = MetricSet::new();
+        m.family("h", "", MetricType::Histogram)
+            .add_histogram(&[], &[], 1.0, 1);
+        m.gauge("h_count", "", &[("x", "1")], 1u64);
+        m.counter("h_total", "", &[], 1u64);
+        assert_eq!(
+            encode_openmetrics(&m),
+            "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n\
+             # TYPE h_total unknown\nh_total 1\n# EOF\n"
+        );
+    }
+
+    #[test]
+    fn openmetrics_histogram_structure_is_checked() {
+        let good = "# TYPE h histogram\nh_bucket{a=\"1\",le=\"1\"} 1\nh_bucket{a=\"1\",le=\"Inf\"} 2\nh_sum{a=\"1\"} 3\nh_count{a=\"1\"} 2\n";
+        assert_eq!(
+            encode_openmetrics(&parsed(good)),
+            "# TYPE h histogram\nh_bucket{a=\"1\",le=\"1\"} 1\nh_bucket{a=\"1\",le=\"+Inf\"} 2\nh_sum{a=\"1\"} 3\nh_count{a=\"1\"} 2\n# EOF\n"
+        );
+        for bad in [
+            // no +Inf bucket
+            "# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_sum 3\nh_count 1\n",
+            // _count without _sum
+            "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_count 1\n",
+            // _count differs from the +Inf bucket
+            "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 2\n",
+            // buckets out of order, counts decreasing, fractional count
+            "# TYPE h histogram\nh_bucket{le=\"2\"} 1\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 1\n",
+            "# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} 1\n",
+            "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1.5\n",
+            // groups interleaved
+            "# TYPE h histogram\nh_bucket{a=\"1\",le=\"+Inf\"} 1\nh_bucket{a=\"2\",le=\"+Inf\"} 1\nh_sum{a=\"1\"} 1\nh_count{a=\"1\"} 1\n",
+            // negative sum
+            "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_sum -1\nh_count 1\n",
+        ] {
+            let om = encode_openmetrics(&parsed(bad));
+            assert!(!om.contains("histogram"), "{bad}\n{om}");
+            assert!(om.contains("# TYPE h_bucket unknown\n"), "{bad}\n{om}");
+        }
+        let s = "# TYPE s summary\ns{quantile=\"0.5\"} 1\ns_sum 2\ns_count 3\n";
+        assert!(encode_openmetrics(&parsed(s)).starts_with("# TYPE s summary\n"));
+        let s = "# TYPE s summary\ns{quantile=\"2\"} 1\ns_sum 2\ns_count 3\n";
+        assert!(encode_openmetrics(&parsed(s)).starts_with("# TYPE s unknown\n"));
+    }
+
+    #[test]
+    fn openmetrics_timestamps_units_and_negative_zero() {
+        let mut m = MetricSet::new();
+        let f = m.family("c_seconds_total", "C.", MetricType::Counter);
+        f.add(&[], 1u64);
+        f.samples[0].timestamp_ms = Some(1_700_000_000_123);
+        f.samples[0].created = Some(5.0);
+        m.push_family(Family::new("g_seconds", "", MetricType::Gauge).with_unit("seconds"));
+        m.family("g_seconds", "", MetricType::Gauge).add(&[], -0.0);
+        m.push_family(Family::new("gseconds", "", MetricType::Gauge).with_unit("seconds"));
+        m.family("gseconds", "", MetricType::Gauge).add(&[], 1u64);
+        assert_eq!(
+            encode_openmetrics(&m),
+            "# TYPE c_seconds counter\n# HELP c_seconds C.\nc_seconds_total 1 1700000000.123\n\
+             # TYPE g_seconds gauge\n# UNIT g_seconds seconds\ng_seconds -0\n\
+             # TYPE gseconds gauge\ngseconds 1\n# EOF\n"
+        );
     }
 
     #[test]

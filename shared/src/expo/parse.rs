@@ -1,23 +1,52 @@
 //! Parser for the Prometheus text format 0.0.4 (script output, textfiles, tests).
 //!
-//! The input is parsed **as a whole document**, not line by line: a line is only
-//! accepted if it is valid on its own *and* consistent with the rest of the document.
-//! Whatever is rejected is reported in [`Parsed::errors`] with its 1-based line number;
-//! everything valid still passes. Rules:
+//! A line is accepted exactly when Prometheus's own text parser (2.42, which fails a
+//! whole scrape on the first bad line) accepts it, so what is re-exposed can never make
+//! a scrape fail. The input is parsed **as a whole document**: a line is kept only if it
+//! is valid on its own *and* consistent with the rest of the document. Whatever is
+//! dropped is reported in [`Parsed::errors`] with its 1-based line number; everything
+//! valid still passes.
 //!
-//! - `# HELP name text` (escapes `\\` and `\n`) and `# TYPE name kind` must name a valid
-//!   metric; a second HELP, a second or conflicting TYPE, or a TYPE that comes after
-//!   samples of its family are dropped (the first definition wins; samples seen before a
-//!   late TYPE stay untyped). Other `#` lines are comments.
-//! - `name{label="value",…} value [timestamp_ms]`: label values take the escapes `\\`,
-//!   `\"` and `\n`; a trailing comma in the label set is allowed; values are Go float
-//!   syntax (`NaN`, `+Inf`, `-Inf`, `1e3`); integers are kept exact; anything after the
-//!   timestamp is an error.
-//! - Histogram and summary samples are grouped under their family by suffix
-//!   (`_bucket` with `le`, `_sum`, `_count`; summary quantiles need `quantile`).
-//! - Duplicate series (same name and label set, in any label order) are dropped.
-//! - Names starting with one of [`ParseOptions::reserved_prefixes`] are dropped.
-//! - At most [`ParseOptions::max_lines`] lines are read.
+//! Line syntax (as Prometheus's lexer):
+//! - Lines end at `\n` only: a `\r` is an ordinary byte, so a CRLF sample or TYPE line is
+//!   invalid (Prometheus: `parsing "1\r": invalid syntax`); a comment or HELP text keeps it.
+//! - A line that is not valid UTF-8 is dropped, unless it is a plain comment.
+//! - Blank and whitespace-only lines are skipped. A sample line may not start with
+//!   whitespace (Prometheus reads the blanks as part of the metric name); a `#` line may.
+//! - `#` followed by blanks, `HELP` or `TYPE` and blanks starts a metadata line; anything
+//!   else after `#` (`#TYPE x gauge`, `# HELP` alone) is a comment. The metric name is the
+//!   longest `[a-zA-Z_:][a-zA-Z0-9_:]*` prefix; the text is the rest minus its first byte
+//!   (so `# TYPE x gauge ` — trailing blank — has the type `"gauge "` and is invalid). HELP
+//!   text takes the escapes `\\` and `\n` and may be empty; TYPE is one of `counter`,
+//!   `gauge`, `histogram`, `summary`, `untyped`.
+//! - `name{label="value",…} value [timestamp_ms]`: blanks are allowed around braces,
+//!   names, `=` and commas, a comma between labels is optional and a trailing one is
+//!   allowed. Label values decode `\\`, `\"`, `\n` and keep any other `\x` as is. A label
+//!   with an empty value is the same as no label. The value uses Go's
+//!   `strconv.ParseFloat` syntax without `p`/`_` (no hex): decimal, `inf`/`infinity` with
+//!   an optional sign and `nan` without one, case-insensitive; out of range (`1e400`) is an
+//!   error, not ±Inf; the sign of zero is kept (`-0`, `-1e-400`); integers are kept exact.
+//!   The timestamp is digits only (no sign), within i64.
+//! - A NUL byte at the start of a line ends the input for Prometheus; that line and all
+//!   later non-blank lines are dropped.
+//!
+//! Deliberately stricter than Prometheus (the line is dropped, which a scrape of the
+//! re-exposed output cannot notice): a label named `__name__` or given twice (Prometheus
+//! fails the whole scrape on those), any other label name starting with `__` (reserved by
+//! OpenMetrics; strict parsers reject it), and at document level:
+//!
+//! - a second HELP, a second or conflicting TYPE, or a TYPE that comes after samples of
+//!   its family (the first definition wins; samples seen before a late TYPE stay untyped);
+//! - histogram and summary samples are grouped under their family by suffix (`_bucket`
+//!   with a numeric `le`, `_sum`, `_count`; summary quantiles need a numeric `quantile`);
+//!   samples that break this are dropped; an infinite `le` is written `+Inf`;
+//! - duplicate series (same name and label set, in any label order; Prometheus keeps the
+//!   first too and counts the rest) are dropped;
+//! - names starting with one of [`ParseOptions::reserved_prefixes`] are dropped;
+//! - at most [`ParseOptions::max_lines`] lines are read.
+//!
+//! A label value cannot span lines here (Prometheus accepts a raw newline inside quotes);
+//! both halves are dropped.
 //!
 //! The parser never panics, whatever the input (see the randomized test).
 
@@ -25,7 +54,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use super::Value;
-use super::{valid_label_name, valid_metric_name, Family, Label, MetricSet, MetricType, Sample};
+use super::{Family, Label, MetricSet, MetricType, Sample};
 
 /// One rejected line.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -86,13 +115,21 @@ struct RawSample {
 /// duplicate series and conflicting TYPE/HELP lines are dropped and reported in
 /// [`Parsed::errors`]; valid series pass.
 pub fn parse_text(input: &str, opts: &ParseOptions) -> Parsed {
+    parse_bytes(input.as_bytes(), opts)
+}
+
+/// [`parse_text`] on raw bytes (a script's stdout): a line that is not valid UTF-8 is
+/// dropped and reported (a plain comment excepted), never repaired.
+pub fn parse_bytes(input: &[u8], opts: &ParseOptions) -> Parsed {
     let mut errors = Vec::new();
     let mut lines = Vec::new();
-    for (i, raw) in input.split('\n').enumerate() {
+    let pieces = input.split(|&b| b == b'\n').count();
+    let mut it = input.split(|&b| b == b'\n').enumerate();
+    while let Some((i, raw)) = it.next() {
         let no = i + 1;
         if i >= opts.max_lines {
             // A final empty piece after the last newline is not a line.
-            if !(raw.is_empty() && no == input.split('\n').count()) {
+            if !(raw.is_empty() && no == pieces) {
                 errors.push(ParseError {
                     line: no,
                     message: format!(
@@ -103,8 +140,33 @@ pub fn parse_text(input: &str, opts: &ParseOptions) -> Parsed {
             }
             break;
         }
-        let l = raw.strip_suffix('\r').unwrap_or(raw);
-        match parse_line(l) {
+        let start = raw.iter().position(|&b| b != b' ' && b != b'\t');
+        if start.is_some_and(|s| raw[s] == 0) {
+            errors.push(ParseError {
+                line: no,
+                message: "NUL byte at the start of the line: Prometheus stops reading here, \
+                          so this line and the rest are dropped"
+                    .into(),
+            });
+            for (j, r) in it.by_ref().take_while(|(j, _)| *j < opts.max_lines) {
+                if r.iter().any(|&b| b != b' ' && b != b'\t') {
+                    errors.push(ParseError {
+                        line: j + 1,
+                        message: format!("after the NUL byte on line {no}; dropped"),
+                    });
+                }
+            }
+            break;
+        }
+        let result = match std::str::from_utf8(raw) {
+            Ok(l) => parse_line(l),
+            Err(_) if plain_comment(raw) => Ok(None),
+            Err(e) => Err(format!(
+                "not valid UTF-8 (byte {} of the line)",
+                e.valid_up_to() + 1
+            )),
+        };
+        match result {
             Ok(Some(parsed)) => {
                 if let Some(name) = reserved(&parsed, opts) {
                     errors.push(ParseError {
@@ -129,6 +191,21 @@ pub fn parse_text(input: &str, opts: &ParseOptions) -> Parsed {
     let set = assemble(lines, &mut errors);
     errors.sort_by_key(|e| e.line);
     Parsed { set, errors }
+}
+
+/// Whether a (not necessarily UTF-8) line is a comment that is not HELP/TYPE.
+fn plain_comment(raw: &[u8]) -> bool {
+    let blank = |b: &u8| *b == b' ' || *b == b'\t';
+    let t: Vec<u8> = raw.iter().copied().skip_while(blank).collect();
+    let Some(rest) = t.strip_prefix(b"#") else {
+        return false;
+    };
+    let r: &[u8] = &rest[rest.iter().take_while(|b| blank(b)).count()..];
+    if r.len() == rest.len() {
+        return true;
+    }
+    let meta = (r.starts_with(b"HELP") || r.starts_with(b"TYPE")) && r.get(4).is_some_and(blank);
+    !meta
 }
 
 fn reserved<'a>(l: &'a Line, opts: &ParseOptions) -> Option<&'a str> {
@@ -243,11 +320,21 @@ fn assemble(lines: Vec<(usize, Line)>, errors: &mut Vec<ParseError>) -> MetricSe
             });
             continue;
         }
+        let mut labels = s.labels;
+        if (kind, suffix) == (MetricType::Histogram, "_bucket") {
+            // `le="Inf"` → `le="+Inf"`: one spelling in both formats (OpenMetrics requires
+            // it; newer Prometheus versions normalise it too).
+            for (k, v) in labels.iter_mut() {
+                if k == "le" && v != "+Inf" && parse_value(v) == Some(Value::F64(f64::INFINITY)) {
+                    *v = "+Inf".to_string();
+                }
+            }
+        }
         let help = helps.get(family).map(String::as_str).unwrap_or("");
         let fam: &mut Family = set.family(family, help, kind);
         let ok = fam.push(Sample {
             suffix,
-            labels: s.labels,
+            labels,
             value: s.value,
             timestamp_ms: s.timestamp_ms,
             created: None,
@@ -298,48 +385,85 @@ fn resolve_family<'n>(
 /// Parses one line: `Ok(None)` for blank lines and comments.
 fn parse_line(l: &str) -> Result<Option<Line>, String> {
     let t = l.trim_start_matches([' ', '\t']);
-    if t.trim_end_matches([' ', '\t']).is_empty() {
+    if t.is_empty() {
         return Ok(None);
     }
     if let Some(rest) = t.strip_prefix('#') {
         return parse_comment(rest);
     }
-    parse_sample(t).map(|s| Some(Line::Sample(s)))
+    if t.len() != l.len() {
+        return Err("sample line starts with a blank (Prometheus rejects it)".into());
+    }
+    parse_sample(l).map(|s| Some(Line::Sample(s)))
+}
+
+/// Length of the longest metric-name prefix (`[a-zA-Z_:][a-zA-Z0-9_:]*`) of `s`.
+fn name_len(s: &str, colon: bool) -> usize {
+    let b = s.as_bytes();
+    let ok = |c: u8, first: bool| {
+        c.is_ascii_alphabetic()
+            || c == b'_'
+            || (colon && c == b':')
+            || (!first && c.is_ascii_digit())
+    };
+    if !b.first().is_some_and(|&c| ok(c, true)) {
+        return 0;
+    }
+    1 + b[1..].iter().take_while(|&&c| ok(c, false)).count()
+}
+
+fn is_blank(s: &str) -> bool {
+    s.bytes().all(|b| b == b' ' || b == b'\t')
 }
 
 fn parse_comment(rest: &str) -> Result<Option<Line>, String> {
-    let rest = rest.trim_start_matches([' ', '\t']);
-    let (kw, rest) = split_token(rest);
-    match kw {
-        "HELP" => {
-            let (name, text) = split_token(rest.trim_start_matches([' ', '\t']));
-            if !valid_metric_name(name) {
-                return Err(format!("HELP line with invalid metric name {name:?}"));
-            }
-            let text = text.strip_prefix([' ', '\t']).unwrap_or(text);
-            Ok(Some(Line::Help(name.to_string(), unescape_help(text))))
-        }
-        "TYPE" => {
-            let (name, rest) = split_token(rest.trim_start_matches([' ', '\t']));
-            if !valid_metric_name(name) {
-                return Err(format!("TYPE line with invalid metric name {name:?}"));
-            }
-            let (kind, trailing) = split_token(rest.trim_start_matches([' ', '\t']));
-            if !trailing.trim_matches([' ', '\t']).is_empty() {
-                return Err(format!("TYPE line for {name:?} has trailing text"));
-            }
-            // 0.0.4 types only (not OpenMetrics' info/stateset/…).
-            let kind = match kind {
-                "counter" | "gauge" | "histogram" | "summary" | "untyped" => {
-                    MetricType::from_keyword(kind)
-                }
-                _ => None,
-            }
-            .ok_or_else(|| format!("TYPE line for {name:?} has unknown type {kind:?}"))?;
-            Ok(Some(Line::Type(name.to_string(), kind)))
-        }
-        _ => Ok(None),
+    let r = rest.trim_start_matches([' ', '\t']);
+    if r.len() == rest.len() {
+        return Ok(None); // `#TYPE …`: a comment for Prometheus
     }
+    let (kw, after) = if let Some(a) = r.strip_prefix("HELP") {
+        ("HELP", a)
+    } else if let Some(a) = r.strip_prefix("TYPE") {
+        ("TYPE", a)
+    } else {
+        return Ok(None);
+    };
+    let a = after.trim_start_matches([' ', '\t']);
+    if a.len() == after.len() {
+        return Ok(None); // `# HELPx`, `# HELP` alone
+    }
+    let n = name_len(a, true);
+    if n == 0 {
+        return Err(format!("{kw} line without a metric name"));
+    }
+    let (name, rest) = a.split_at(n);
+    // Prometheus takes everything after the name minus its first byte as the text.
+    let text = if is_blank(rest) {
+        ""
+    } else if rest.is_char_boundary(1) {
+        &rest[1..]
+    } else {
+        return Err(format!(
+            "{kw} line for {name:?}: the text is not valid UTF-8 after the name"
+        ));
+    };
+    if kw == "HELP" {
+        return Ok(Some(Line::Help(name.to_string(), unescape_help(text))));
+    }
+    // 0.0.4 types only (not OpenMetrics' info/stateset/unknown).
+    let kind = match text {
+        "counter" | "gauge" | "histogram" | "summary" | "untyped" => MetricType::from_keyword(text),
+        _ => None,
+    }
+    .ok_or_else(|| {
+        let hint = if text.ends_with([' ', '\t', '\r']) {
+            " (trailing blank or CR)"
+        } else {
+            ""
+        };
+        format!("TYPE line for {name:?} has unknown type {text:?}{hint}")
+    })?;
+    Ok(Some(Line::Type(name.to_string(), kind)))
 }
 
 fn split_token(s: &str) -> (&str, &str) {
@@ -350,19 +474,24 @@ fn split_token(s: &str) -> (&str, &str) {
 }
 
 fn unescape_help(s: &str) -> String {
+    if !s.contains('\\') {
+        return s.to_string();
+    }
     let mut out = String::with_capacity(s.len());
-    let mut it = s.chars();
+    let mut it = s.chars().peekable();
     while let Some(c) = it.next() {
         if c == '\\' {
-            match it.next() {
-                Some('\\') => out.push('\\'),
-                Some('n') => out.push('\n'),
-                // The Go parser keeps other escapes literally in HELP text.
-                Some(o) => {
+            match it.peek() {
+                Some('\\') => {
+                    it.next();
                     out.push('\\');
-                    out.push(o);
                 }
-                None => out.push('\\'),
+                Some('n') => {
+                    it.next();
+                    out.push('\n');
+                }
+                // Go's strings.Replacer keeps any other backslash as is.
+                _ => out.push('\\'),
             }
         } else {
             out.push(c);
@@ -372,15 +501,13 @@ fn unescape_help(s: &str) -> String {
 }
 
 fn parse_sample(t: &str) -> Result<RawSample, String> {
-    let name_end = t
-        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
-        .unwrap_or(t.len());
-    let name = &t[..name_end];
-    if !valid_metric_name(name) {
+    let n = name_len(t, true);
+    if n == 0 {
         let shown: String = t.chars().take(40).collect();
         return Err(format!("invalid metric name at the start of {shown:?}"));
     }
-    let mut rest = t[name_end..].trim_start_matches([' ', '\t']);
+    let name = &t[..n];
+    let mut rest = t[n..].trim_start_matches([' ', '\t']);
     let mut labels = Vec::new();
     if let Some(r) = rest.strip_prefix('{') {
         rest = parse_labels(r, &mut labels).map_err(|e| format!("{name}: {e}"))?;
@@ -390,18 +517,30 @@ fn parse_sample(t: &str) -> Result<RawSample, String> {
     if value_s.is_empty() {
         return Err(format!("{name}: missing value"));
     }
-    let value = parse_value(value_s).ok_or_else(|| format!("{name}: invalid value {value_s:?}"))?;
+    let value = parse_value(value_s).ok_or_else(|| {
+        let hint = if value_s.ends_with('\r') {
+            " (CRLF line ending?)"
+        } else {
+            ""
+        };
+        format!("{name}: invalid value {value_s:?}{hint}")
+    })?;
     let after = after.trim_start_matches([' ', '\t']);
     let (ts_s, trailing) = split_token(after);
     let timestamp_ms = if ts_s.is_empty() {
         None
     } else {
         Some(
-            ts_s.parse::<i64>()
-                .map_err(|_| format!("{name}: invalid timestamp {ts_s:?}"))?,
+            ts_s.bytes()
+                .all(|b| b.is_ascii_digit())
+                .then(|| ts_s.parse::<i64>().ok())
+                .flatten()
+                .ok_or_else(|| {
+                    format!("{name}: invalid timestamp {ts_s:?} (digits only, no sign, within i64)")
+                })?,
         )
     };
-    if !trailing.trim_matches([' ', '\t']).is_empty() {
+    if !is_blank(trailing) {
         return Err(format!("{name}: unexpected text after the value"));
     }
     Ok(RawSample {
@@ -419,17 +558,23 @@ fn parse_labels<'a>(mut s: &'a str, labels: &mut Vec<Label>) -> Result<&'a str, 
         if let Some(r) = s.strip_prefix('}') {
             return Ok(r);
         }
-        let end = s
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .unwrap_or(s.len());
-        let lname = &s[..end];
-        if !valid_label_name(lname) {
-            return Err(format!("invalid label name {lname:?}"));
+        let n = name_len(s, false);
+        if n == 0 {
+            let shown: String = s.chars().take(20).collect();
+            return Err(format!("expected a label name at {shown:?}"));
+        }
+        let lname = &s[..n];
+        if lname.starts_with("__") {
+            return Err(format!(
+                "label name {lname:?} starts with \"__\" (reserved; __name__ would fail the scrape)"
+            ));
         }
         if labels.iter().any(|(k, _)| k == lname) {
-            return Err(format!("label {lname:?} given twice"));
+            return Err(format!(
+                "label {lname:?} given twice (Prometheus fails the scrape)"
+            ));
         }
-        s = s[end..].trim_start_matches([' ', '\t']);
+        s = s[n..].trim_start_matches([' ', '\t']);
         s = s
             .strip_prefix('=')
             .ok_or_else(|| format!("expected '=' after label {lname:?}"))?;
@@ -438,56 +583,118 @@ fn parse_labels<'a>(mut s: &'a str, labels: &mut Vec<Label>) -> Result<&'a str, 
             .strip_prefix('"')
             .ok_or_else(|| format!("expected '\"' to open the value of label {lname:?}"))?;
         let mut value = String::new();
-        let mut chars = s.char_indices();
+        let mut chars = s.char_indices().peekable();
         let rest = loop {
             match chars.next() {
                 None => return Err(format!("unterminated value of label {lname:?}")),
                 Some((i, '"')) => break &s[i + 1..],
-                Some((_, '\\')) => match chars.next() {
-                    Some((_, '\\')) => value.push('\\'),
-                    Some((_, '"')) => value.push('"'),
-                    Some((_, 'n')) => value.push('\n'),
-                    Some((_, c)) => {
-                        return Err(format!("invalid escape \\{c} in label {lname:?}"));
+                Some((_, '\\')) => match chars.peek().map(|&(_, c)| c) {
+                    Some('\\') => value.push('\\'),
+                    Some('"') => value.push('"'),
+                    Some('n') => value.push('\n'),
+                    // Any other escape is kept as is (Go's strings.Replacer); the
+                    // escaped character cannot end the value.
+                    Some(c) => {
+                        value.push('\\');
+                        value.push(c);
                     }
                     None => return Err(format!("unterminated value of label {lname:?}")),
                 },
-                Some((_, c)) => value.push(c),
+                Some((_, c)) => {
+                    value.push(c);
+                    continue;
+                }
             }
+            chars.next();
         };
-        labels.push((Cow::Owned(lname.to_string()), value));
+        // An empty value is the same as no label (Prometheus drops it).
+        if !value.is_empty() {
+            labels.push((Cow::Owned(lname.to_string()), value));
+        }
         s = rest.trim_start_matches([' ', '\t']);
         if let Some(r) = s.strip_prefix(',') {
-            s = r;
-        } else if !s.starts_with('}') {
-            return Err(format!("expected ',' or '}}' after label {lname:?}"));
+            s = r.trim_start_matches([' ', '\t']);
+            if s.starts_with(',') {
+                return Err("two commas in the label set".into());
+            }
         }
     }
 }
 
-/// Go `strconv.ParseFloat` syntax as used by Prometheus; integers kept exact.
+/// Go `strconv.ParseFloat` syntax as Prometheus uses it (no `p`, `_`, hex; out of range
+/// is an error); integers kept exact, the sign of zero kept.
 fn parse_value(s: &str) -> Option<Value> {
-    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
-        if let Ok(v) = s.parse::<u64>() {
-            return Some(Value::U64(v));
+    let b = s.as_bytes();
+    let (neg, digits) = match b.first()? {
+        b'-' => (true, &b[1..]),
+        b'+' => (false, &b[1..]),
+        _ => (false, b),
+    };
+    if digits.eq_ignore_ascii_case(b"inf") || digits.eq_ignore_ascii_case(b"infinity") {
+        return Some(Value::F64(if neg {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        }));
+    }
+    if b.eq_ignore_ascii_case(b"nan") {
+        return Some(Value::F64(f64::NAN));
+    }
+    // Decimal: digits [. digits] (one digit at least), optional exponent.
+    let mut i = 0;
+    let mut nd = 0;
+    while i < digits.len() && digits[i].is_ascii_digit() {
+        i += 1;
+        nd += 1;
+    }
+    let int_end = i;
+    if i < digits.len() && digits[i] == b'.' {
+        i += 1;
+        while i < digits.len() && digits[i].is_ascii_digit() {
+            i += 1;
+            nd += 1;
         }
     }
-    if let Some(d) = s.strip_prefix('-') {
-        if !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()) {
+    if nd == 0 {
+        return None;
+    }
+    if i < digits.len() && (digits[i] == b'e' || digits[i] == b'E') {
+        i += 1;
+        if i < digits.len() && (digits[i] == b'+' || digits[i] == b'-') {
+            i += 1;
+        }
+        let e = i;
+        while i < digits.len() && digits[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == e {
+            return None;
+        }
+    }
+    if i != digits.len() {
+        return None;
+    }
+    if int_end == digits.len() && b[0] != b'+' {
+        // Plain integer: exact when it fits (but -0 is a float: it keeps its sign).
+        if !neg {
+            if let Ok(v) = s.parse::<u64>() {
+                return Some(Value::U64(v));
+            }
+        } else if digits.iter().any(|&d| d != b'0') {
             if let Ok(v) = s.parse::<i64>() {
                 return Some(Value::I64(v));
             }
         }
     }
-    // Rust accepts `inf`, `+infinity`, `NaN` case-insensitively like Go; reject forms Go
-    // would not accept (none known) and Rust-only oddities like a bare "." are errors in both.
-    s.parse::<f64>().ok().map(Value::F64)
+    let v: f64 = s.parse().ok()?;
+    // Rust rounds out-of-range to ±inf; Go reports a range error.
+    v.is_finite().then_some(Value::F64(v))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::expo::encode_text;
+    use crate::expo::{encode_openmetrics, encode_text};
 
     fn p(s: &str) -> Parsed {
         parse_text(s, &ParseOptions::default())
@@ -551,9 +758,11 @@ mod tests {
             enc.contains(r#"m{a="q\"uote",b="back\\slash",c="new\nline",d="{},="} 1"#),
             "{enc}"
         );
+        // Other escapes are kept as is, as Prometheus stores them.
         let bad = p("m{a=\"x\\t\"} 1\nm{a=\"unterminated} 1\nok 1\n");
-        assert_eq!(lines(&bad), vec![1, 2]);
-        assert!(bad.errors[0].message.contains("invalid escape"));
+        assert_eq!(lines(&bad), vec![2]);
+        assert_eq!(val(&bad.set, "m", "", &[("a", "x\\t")]), Some(1.0));
+        assert!(bad.errors[0].message.contains("unterminated"));
         assert!(bad.set.contains("ok"));
     }
 
@@ -563,9 +772,14 @@ mod tests {
         assert!(r.errors.is_empty(), "{:?}", r.errors);
         assert_eq!(val(&r.set, "n", "", &[("a", "1"), ("b", "2")]), Some(2.0));
         assert_eq!(val(&r.set, "o", "", &[("a", "1")]), Some(3.0));
-        let r = p("m{a=\"1\",a=\"2\"} 1\nm{1a=\"1\"} 1\nm{__x=\"1\"} 1\nm{a \"1\"} 1\nm{a=1} 1\nm{a=\"1\" b=\"2\"} 1\n");
-        assert_eq!(lines(&r), vec![1, 2, 3, 4, 5, 6]);
+        let r = p("m{a=\"1\",a=\"2\"} 1\nm{1a=\"1\"} 1\nm{__x=\"1\"} 1\nm{a \"1\"} 1\nm{a=1} 1\nm{,a=\"1\"} 1\nm{a=\"1\",,b=\"2\"} 1\nm{__name__=\"x\"} 1\n");
+        assert_eq!(lines(&r), vec![1, 2, 3, 4, 5, 6, 7, 8]);
         assert!(r.set.is_empty());
+        // As Prometheus: the comma between labels is optional, an empty value is no label.
+        let r = p("m{a=\"1\" b=\"2\"} 1\nm{a=\"1\",c=\"\"} 2\nm{a=\"1\"} 3\n");
+        assert_eq!(lines(&r), vec![3]);
+        assert_eq!(val(&r.set, "m", "", &[("a", "1"), ("b", "2")]), Some(1.0));
+        assert_eq!(val(&r.set, "m", "", &[("a", "1")]), Some(2.0));
     }
 
     #[test]
@@ -621,7 +835,7 @@ mod tests {
             "# TYPE 9d gauge\n",      // 11 invalid name
             "# TYPE e gauge extra\n", // 12 trailing
             "# just a comment\n",     // 13
-            "#TYPE f counter\n",      // 14 (valid, no space after #)
+            "#TYPE f counter\n",      // 14 (a comment for Prometheus)
             "f 1\n",                  // 15
             "# TYPE unused gauge\n",  // 16 no samples: no family
         ));
@@ -631,7 +845,7 @@ mod tests {
         assert_eq!(r.set.get("a").expect("a").kind, MetricType::Gauge);
         assert_eq!(r.set.get("b").expect("b").kind, MetricType::Untyped);
         assert_eq!(r.set.get("c").expect("c").help, "first");
-        assert_eq!(r.set.get("f").expect("f").kind, MetricType::Counter);
+        assert_eq!(r.set.get("f").expect("f").kind, MetricType::Untyped);
         assert!(!r.set.contains("unused"));
         // HELP after samples is fine (Go accepts it).
         let r = p("x 1\n# HELP x late\n");
@@ -702,8 +916,12 @@ mod tests {
 
     #[test]
     fn invalid_names_and_trailing_garbage() {
-        let r = p("1abc 1\n-x 1\nfoo-bar 1\nfoo bar\nfoo 1 2 zzz\n  ok 1  \n\n\t\nok2:rec 2\r\n");
-        assert_eq!(lines(&r), vec![1, 2, 3, 4, 5]);
+        let r = p(
+            "1abc 1\nfoo-bar 1\nfoo bar\nfoo 1 2 zzz\n  lead 1\nok 1  \n\n\t\ncr 2\r\nok2:rec 2\n",
+        );
+        assert_eq!(lines(&r), vec![1, 2, 3, 4, 5, 9]);
+        assert!(r.errors[4].message.contains("blank"), "{:?}", r.errors[4]);
+        assert!(r.errors[5].message.contains("CRLF"), "{:?}", r.errors[5]);
         assert_eq!(val(&r.set, "ok", "", &[]), Some(1.0));
         assert_eq!(val(&r.set, "ok2:rec", "", &[]), Some(2.0));
     }
@@ -743,13 +961,14 @@ mod tests {
     fn empty_and_comment_only() {
         assert!(p("").set.is_empty());
         assert!(p("").errors.is_empty());
-        let r = p("# hello\n#\n# HELP\n");
-        // "# HELP" without a name is an invalid HELP line.
-        assert_eq!(lines(&r), vec![3]);
+        let r = p("# hello\n#\n# HELP\n# HELP \n# HELP x\nx 1\n");
+        // "# HELP" alone is a comment; "# HELP " starts a HELP line without a name.
+        assert_eq!(lines(&r), vec![4]);
+        assert_eq!(r.set.get("x").expect("x").help, "");
     }
 
-    /// Randomized robustness: arbitrary bytes (as lossy UTF-8) and token soup never
-    /// panic, every error has a line number inside the input, and the result encodes.
+    /// Randomized robustness: arbitrary bytes and token soup never panic, every error
+    /// has a line number inside the input, and the result encodes in both formats.
     #[test]
     fn never_panics_on_random_input() {
         let tokens: &[&str] = &[
@@ -797,17 +1016,18 @@ mod tests {
         };
         for round in 0..3000 {
             let len = (next() % 200) as usize;
-            let text = if round % 2 == 0 {
-                let bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();
-                String::from_utf8_lossy(&bytes).into_owned()
+            let bytes: Vec<u8> = if round % 2 == 0 {
+                (0..len).map(|_| next() as u8).collect()
             } else {
                 (0..len)
                     .map(|_| tokens[(next() as usize) % tokens.len()])
-                    .collect()
+                    .collect::<String>()
+                    .into_bytes()
             };
-            let r = p(&text);
-            let n = text.split('\n').count();
+            let r = parse_bytes(&bytes, &ParseOptions::default());
+            let n = bytes.split(|&b| b == b'\n').count();
             assert!(r.errors.iter().all(|e| e.line >= 1 && e.line <= n));
+            let _ = encode_openmetrics(&r.set);
             let _ = encode_text(&r.set);
         }
     }

@@ -132,16 +132,29 @@ impl Snmpsim {
     /// Starts snmpsim with one generated switch per `(name, ports, ifindex_base)`.
     /// The community (and v3 context) of each is its `name`.
     pub fn start(switches: &[(&str, u32, u32)]) -> anyhow::Result<Snmpsim> {
+        let recordings: Vec<(String, Vec<u8>)> = switches
+            .iter()
+            .map(|(name, ports, base)| {
+                (
+                    name.to_string(),
+                    switch_snmprec(name, *ports, *base).into_bytes(),
+                )
+            })
+            .collect();
+        Snmpsim::serve(&recordings, Duration::from_secs(60))
+    }
+
+    /// Starts one snmpsim serving the given snmprec recordings `(community, content)`,
+    /// and waits (up to `timeout`, snmpsim indexes every file first) until each
+    /// community answers.
+    pub fn serve(recordings: &[(String, Vec<u8>)], timeout: Duration) -> anyhow::Result<Snmpsim> {
         let bin = snmpsim_binary().ok_or_else(|| anyhow::anyhow!("snmpsim not installed"))?;
         let dir = tempfile::tempdir()?;
         let data = dir.path().join("data");
         std::fs::create_dir_all(&data)?;
         std::fs::create_dir_all(dir.path().join("cache"))?;
-        for (name, ports, base) in switches {
-            std::fs::write(
-                data.join(format!("{name}.snmprec")),
-                switch_snmprec(name, *ports, *base),
-            )?;
+        for (name, content) in recordings {
+            std::fs::write(data.join(format!("{name}.snmprec")), content)?;
         }
         let port = free_udp_port();
         let mut cmd = Command::new(bin);
@@ -162,10 +175,14 @@ impl Snmpsim {
         cmd.arg("--logging-method=stdout");
         let proc = Proc::spawn("snmpsim", cmd, Some(&dir.path().join("snmpsim.log")))?;
         let addr = format!("127.0.0.1:{port}");
-        let first = switches.first().map(|s| s.0).unwrap_or("public");
-        if !wait_until_answers(&addr, first, Duration::from_secs(60)) {
-            let log = std::fs::read_to_string(dir.path().join("snmpsim.log")).unwrap_or_default();
-            anyhow::bail!("snmpsim did not answer on {addr}: {log}");
+        let deadline = std::time::Instant::now() + timeout;
+        for (community, _) in recordings {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if !wait_until_answers(&addr, community, left.max(Duration::from_secs(1))) {
+                let log =
+                    std::fs::read_to_string(dir.path().join("snmpsim.log")).unwrap_or_default();
+                anyhow::bail!("snmpsim did not answer community {community} on {addr}: {log}");
+            }
         }
         Ok(Snmpsim {
             port,

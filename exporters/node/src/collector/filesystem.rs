@@ -1,7 +1,7 @@
 //! `filesystem`: space and inode statistics of mounted filesystems,
 //! `node_filesystem_*{device,fstype,mountpoint}`, from the mount table of
-//! `<procfs>/1/mounts` (falling back to `<procfs>/mounts`) and statfs(2) below
-//! `--path.rootfs`.
+//! `<procfs>/1/mountinfo` (falling back to `<procfs>/self/mountinfo`), as node_exporter
+//! reads it, and statfs(2) below `--path.rootfs`.
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
@@ -53,25 +53,39 @@ pub fn unescape(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Parses a `/proc/mounts`-format table.
-pub fn parse_mounts(text: &str) -> Result<Vec<Mount>, (usize, String)> {
+/// Parses a `/proc/<pid>/mountinfo` table: `id parent major:minor root mountpoint
+/// options [optional fields…] - fstype source super-options`. Read-only is the
+/// per-mount `ro` option, as node_exporter reads it.
+pub fn parse_mountinfo(text: &str) -> Result<Vec<Mount>, (usize, String)> {
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
         let f: Vec<&str> = line.split_ascii_whitespace().collect();
-        if f.len() < 4 {
+        let sep = f
+            .iter()
+            .skip(6)
+            .position(|x| *x == "-")
+            .map(|p| p + 6)
+            .ok_or((
+                i + 1,
+                "no ' - ' separator after the optional fields".to_string(),
+            ))?;
+        if f.len() < sep + 3 {
             return Err((
                 i + 1,
-                format!("expected at least 4 fields, got {}", f.len()),
+                format!(
+                    "expected fstype, source and super options after ' - ', got {} fields",
+                    f.len() - sep - 1
+                ),
             ));
         }
         out.push(Mount {
-            device: unescape(f[0]),
-            mount_point: unescape(f[1]),
-            fstype: f[2].to_string(),
-            ro: f[3].split(',').any(|o| o == "ro"),
+            device: unescape(f[sep + 2]),
+            mount_point: unescape(f[4]),
+            fstype: f[sep + 1].to_string(),
+            ro: f[5].split(',').any(|o| o == "ro"),
         });
     }
     Ok(out)
@@ -166,16 +180,17 @@ pub fn record(m: &Mount, mount_point: &str, stats: Option<Stats>, out: &mut Metr
 
 /// Reads the mount table and statfs()s every kept mount point.
 pub fn collect(cfg: &Config, out: &mut MetricSet) -> CollectResult {
-    let primary = cfg.paths.proc("1/mounts");
+    // As node_exporter: init's mount namespace, else our own (hidepid=2 hides pid 1).
+    let primary = cfg.paths.proc("1/mountinfo");
     let (path, text) = match std::fs::read_to_string(&primary) {
         Ok(t) => (primary, t),
         Err(_) => {
-            let p = cfg.paths.proc("mounts");
+            let p = cfg.paths.proc("self/mountinfo");
             let t = std::fs::read_to_string(&p).map_err(|e| io_error(&p, &e))?;
             (p, t)
         }
     };
-    let mounts = parse_mounts(&text).map_err(|(l, m)| super::parse_error(&path, l, m))?;
+    let mounts = parse_mountinfo(&text).map_err(|(l, m)| super::parse_error(&path, l, m))?;
     for m in &mounts {
         let mp = cfg.paths.strip_rootfs(&m.mount_point);
         if cfg.fs_mount_points_exclude.is_match(mp) || cfg.fs_types_exclude.is_match(&m.fstype) {
@@ -198,13 +213,37 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_mounts_with_escapes() {
-        let t = "/dev/vda / ext4 rw,relatime 0 0\nproc /proc proc rw 0 0\n/dev/sdb1 /mnt/my\\040disk vfat ro,noatime 0 0\n";
-        let m = parse_mounts(t).expect("parse");
+    fn parses_mountinfo_with_escapes_and_optional_fields() {
+        let t = "21 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw\n\
+                 22 21 0:20 / /proc rw,nosuid shared:2 master:3 - proc proc rw\n\
+                 25 21 254:17 / /srv/my\\040disk ro,noatime - vfat /dev/sdb1 rw\n";
+        let m = parse_mountinfo(t).expect("parse");
         assert_eq!(m.len(), 3);
-        assert_eq!(m[2].mount_point, "/mnt/my disk");
-        assert!(m[2].ro && !m[0].ro);
-        assert!(parse_mounts("x y\n").is_err());
+        assert_eq!(
+            m[0],
+            Mount {
+                device: "/dev/vda".into(),
+                mount_point: "/".into(),
+                fstype: "ext4".into(),
+                ro: false
+            }
+        );
+        assert_eq!(m[1].fstype, "proc");
+        assert_eq!(m[2].mount_point, "/srv/my disk");
+        assert_eq!(m[2].device, "/dev/sdb1");
+        assert!(m[2].ro, "per-mount options decide read-only");
+        assert_eq!(
+            parse_mountinfo("1 2 3:4 / / rw shared:1\n")
+                .expect_err("no sep")
+                .0,
+            1
+        );
+        assert_eq!(
+            parse_mountinfo("\n1 2 3:4 / / rw - ext4\n")
+                .expect_err("short")
+                .0,
+            2
+        );
         assert_eq!(unescape("a\\011b\\134"), "a\tb\\");
     }
 

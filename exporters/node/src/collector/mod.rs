@@ -255,6 +255,15 @@ impl Dir {
     /// Reads a small attribute (up to `buf.len()` bytes) into `buf`, trimmed of
     /// trailing whitespace. `None` when it cannot be read or is not UTF-8.
     pub fn read_attr<'b>(&self, name: &str, buf: &'b mut [u8]) -> Option<&'b str> {
+        let raw = self.read_raw(name, buf)?;
+        std::str::from_utf8(raw)
+            .ok()
+            .map(|s| s.trim_end_matches(['\n', ' ', '\t']))
+    }
+
+    /// Reads a small attribute (up to `buf.len()` bytes) into `buf`, untouched.
+    /// `None` when it cannot be opened or read (a directory, EINVAL, EAGAIN …).
+    pub fn read_raw<'b>(&self, name: &str, buf: &'b mut [u8]) -> Option<&'b [u8]> {
         use rustix::fs::{Mode, OFlags};
         let fd = rustix::fs::openat(
             &self.0,
@@ -278,9 +287,7 @@ impl Dir {
                 Err(_) => return None,
             }
         }
-        std::str::from_utf8(&buf[..n])
-            .ok()
-            .map(|s| s.trim_end_matches(['\n', ' ', '\t']))
+        Some(&buf[..n])
     }
 
     /// Reads an integer attribute (decimal, or hex with `0x`).

@@ -1,6 +1,7 @@
 //! `netclass`: interface properties from `/sys/class/net/<iface>/` —
 //! `node_network_up`, `node_network_info`, `node_network_mtu_bytes`,
-//! `node_network_speed_bytes`, `node_network_carrier`, … as node_exporter names them.
+//! `node_network_speed_bytes`, `node_network_carrier`, … as node_exporter names them
+//! (`node_network_info` with 1.12's `adminstate` label, from the `IFF_UP` flag).
 //! Attributes that cannot be read (many answer EINVAL while the link is down) are
 //! skipped, as node_exporter does.
 
@@ -118,11 +119,18 @@ pub fn record_iface(cfg: &Config, dir: &Dir, name: &str, out: &mut MetricSet) {
         &labels,
         u64::from(operstate == "up"),
     );
+    // As node_exporter 1.12: the administrative state is the IFF_UP bit of `flags`.
+    let flags = dir.read_int("flags");
+    let adminstate = match flags {
+        Some(f) if f & i64::from(libc::IFF_UP) != 0 => "up",
+        _ => "down",
+    };
     out.gauge(
         "node_network_info",
         "Non-numeric data from /sys/class/net/<iface>, value is always 1.",
         &[
             ("address", address),
+            ("adminstate", adminstate),
             ("broadcast", broadcast),
             ("device", name),
             ("duplex", duplex),
@@ -132,7 +140,13 @@ pub fn record_iface(cfg: &Config, dir: &Dir, name: &str, out: &mut MetricSet) {
         1u64,
     );
     for (file, metric, help, counter) in NUMERIC {
-        let Some(v) = dir.read_int(file) else {
+        // `flags` was read above for adminstate.
+        let v = if file == "flags" {
+            flags
+        } else {
+            dir.read_int(file)
+        };
+        let Some(v) = v else {
             continue;
         };
         let kind = if counter {
@@ -203,5 +217,14 @@ mod tests {
         assert!(t.contains("node_network_up{device=\"eth9\"} 1\n"), "{t}");
         assert!(t.contains("node_network_speed_bytes{device=\"eth9\"} -125000\n"));
         assert!(!t.contains("node_network_carrier{"));
+        assert!(
+            t.contains("adminstate=\"up\""),
+            "flags 0x1003 has IFF_UP: {t}"
+        );
+        std::fs::write(d.path().join("flags"), "0x1002\n").expect("write");
+        let mut m = MetricSet::new();
+        record_iface(&cfg, &dir, "eth9", &mut m);
+        let t = rtmon::expo::encode_text(&m);
+        assert!(t.contains("adminstate=\"down\""), "{t}");
     }
 }

@@ -1,5 +1,5 @@
 //! `stat`: boot time, context switches, forks, interrupts and process counts from
-//! `/proc/stat`.
+//! `/proc/stat`; with `--collector.stat.softirq`, `node_softirqs_total{vector}`.
 
 use rtmon::expo::{MetricSet, MetricType};
 
@@ -21,10 +21,33 @@ pub struct Stat {
     pub procs_running: Option<u64>,
     /// `procs_blocked`.
     pub procs_blocked: Option<u64>,
+    /// The per-vector counts of the `softirq` line (after its total), in
+    /// [`SOFTIRQ_VECTORS`] order.
+    pub softirq: Vec<u64>,
 }
 
-/// Parses `/proc/stat`.
+/// The vectors of the `softirq` line of `/proc/stat`, with node_exporter's label values.
+pub const SOFTIRQ_VECTORS: [&str; 10] = [
+    "hi",
+    "timer",
+    "net_tx",
+    "net_rx",
+    "block",
+    "block_iopoll",
+    "tasklet",
+    "sched",
+    "hrtimer",
+    "rcu",
+];
+
+/// Parses `/proc/stat` (with the `softirq` line).
 pub fn parse(text: &str) -> Result<Stat, (usize, String)> {
+    parse_with(text, true)
+}
+
+/// Parses `/proc/stat`; the `softirq` line only when `softirq` (it is
+/// `--collector.stat.softirq`, off by default).
+pub fn parse_with(text: &str, softirq: bool) -> Result<Stat, (usize, String)> {
     let mut s = Stat::default();
     for (i, line) in text.lines().enumerate() {
         let mut it = line.split_ascii_whitespace();
@@ -36,6 +59,17 @@ pub fn parse(text: &str) -> Result<Stat, (usize, String)> {
             "intr" => &mut s.intr,
             "procs_running" => &mut s.procs_running,
             "procs_blocked" => &mut s.procs_blocked,
+            "softirq" if softirq => {
+                s.softirq = it
+                    .skip(1)
+                    .take(SOFTIRQ_VECTORS.len())
+                    .map(|v| {
+                        v.parse()
+                            .map_err(|_| (i + 1, format!("softirq: invalid number {v:?}")))
+                    })
+                    .collect::<Result<_, _>>()?;
+                continue;
+            }
             _ => continue,
         };
         let v = it.next().unwrap_or("");
@@ -94,12 +128,27 @@ pub fn record(s: &Stat, out: &mut MetricSet) {
     }
 }
 
+/// Appends `node_softirqs_total{vector}` (`--collector.stat.softirq`).
+pub fn record_softirq(s: &Stat, out: &mut MetricSet) {
+    for (vector, v) in SOFTIRQ_VECTORS.iter().zip(&s.softirq) {
+        out.counter(
+            "node_softirqs_total",
+            "Number of softirq calls.",
+            &[("vector", vector)],
+            *v,
+        );
+    }
+}
+
 /// Reads `/proc/stat`.
 pub fn collect(cfg: &Config, out: &mut MetricSet) -> CollectResult {
     let path = cfg.paths.proc("stat");
     let text = read_required(&path)?;
-    let s = parse(&text).map_err(|(l, m)| parse_error(&path, l, m))?;
+    let s = parse_with(&text, cfg.stat_softirq).map_err(|(l, m)| parse_error(&path, l, m))?;
     record(&s, out);
+    if cfg.stat_softirq {
+        record_softirq(&s, out);
+    }
     Ok(())
 }
 
@@ -119,5 +168,28 @@ mod tests {
         assert_eq!(s.procs_blocked, Some(0));
         let e = parse("ctxt lots\n").expect_err("bad");
         assert_eq!(e.0, 1);
+    }
+
+    #[test]
+    fn softirq_vectors() {
+        let s = parse(
+            "softirq 5057579 250191 1481983 1647 211099 186066 0 1783454 622196 12499 508444\n",
+        )
+        .expect("parse");
+        assert_eq!(s.softirq.len(), 10);
+        let mut m = MetricSet::new();
+        record_softirq(&s, &mut m);
+        let t = rtmon::expo::encode_text(&m);
+        assert!(
+            t.contains("node_softirqs_total{vector=\"hi\"} 250191\n"),
+            "{t}"
+        );
+        assert!(t.contains("node_softirqs_total{vector=\"block_iopoll\"} 0\n"));
+        assert!(t.contains("node_softirqs_total{vector=\"rcu\"} 508444\n"));
+        assert_eq!(parse("softirq 1 2 x\n").expect_err("bad").0, 1);
+        assert!(parse_with("softirq 1 2 x\n", false)
+            .expect("not read")
+            .softirq
+            .is_empty());
     }
 }
