@@ -1,17 +1,59 @@
-//! The layer-2 health checks of a flow — defined once, here. Prometheus rules
-//! (`rules`), the dashboard's state timelines and `check` are all derived from
+//! The health checks of a flow — defined once, here. Prometheus rules (`rules`), the
+//! dashboard's state timelines, `status` and `check` are all derived from
 //! [`flow_checks`], so they can never disagree.
 //!
 //! Every check has:
+//! - a [`Severity`]: `critical` (the flow cannot work) or `warning` (it works badly);
 //! - `expr`: PromQL that always yields exactly one sample, 1 when healthy and 0 when not
 //!   (missing data counts as unhealthy: `… or on() vector(0)`);
 //! - `data_expr`: the raw selector the check reads, so `check` can tell "no data at all"
-//!   (exporter not scraped, wrong instance label) from "unhealthy".
+//!   (exporter not scraped, wrong instance label) from "unhealthy";
+//! - optionally a [`Detail`]: values `status` fills into the failure text ("sw-a
+//!   hundredGigE 1/31 MTU 1500 < host MTU 9000").
+//!
+//! To add a check: a [`CheckKind`] variant (its name, severity, cause rank, what feeds
+//! it) and a few lines in [`flow_checks`]'s host or switch part; rules, alert routing,
+//! status and dashboards follow. docs/runbook.md needs a section named like the check.
 
-use rtmon::flow::{Flow, HostHop, SwitchHop};
+use rtmon::flow::{Flow, Hop, HostHop, SwitchHop};
 
 use crate::names;
 use crate::Options;
+
+/// How bad a failing check is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// The flow cannot work.
+    Critical,
+    /// The flow works, badly.
+    Warning,
+}
+
+impl Severity {
+    /// `critical` / `warning` (rule label `severity`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
+/// Where a check's data comes from (alert inhibition: a dead source inhibits the
+/// checks it feeds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// The host's node exporter.
+    Node,
+    /// The host's ARP exporter.
+    Arp,
+    /// The host's ping exporter.
+    Ping,
+    /// The switch's SNMP agent (through the SNMP exporter).
+    Snmp,
+    /// Several, or the source itself.
+    Other,
+}
 
 /// What a check verifies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -30,8 +72,22 @@ pub enum CheckKind {
     SnmpUp,
     /// A switch port of the flow is operationally up.
     PortOperUp,
+    /// The flow's VLAN is in the port's egress set (Q-BRIDGE-MIB, `qbridge_vlan`).
+    VlanOnPort,
     /// The switch learned a host's MAC on the expected port and VLAN.
     FdbLearned,
+    /// MTUs along the path: hosts equal, no switch port smaller than the hosts'.
+    Mtu,
+    /// Speeds along the path: host NIC = facing port, inter-switch ends equal.
+    Speed,
+    /// Errors + discards per second on a port or interface below the flow's limit.
+    Errors,
+    /// Ping loss over the check window below the flow's limit (from the counters).
+    PingLoss,
+    /// Mean ping RTT over the check window below the flow's limit (from the histogram).
+    PingRtt,
+    /// No deficit between two consecutive points of the path (dedicated ports only).
+    LossSegment,
     /// LLDP on one end of a link of the path (a host's interface, a switch port) sees
     /// the other end the flow says is cabled there. Unhealthy only when LLDP data is
     /// present and contradicts the flow; 1 (not applicable) when that end hears no LLDP.
@@ -39,7 +95,26 @@ pub enum CheckKind {
 }
 
 impl CheckKind {
-    /// Stable short name (rule label `check`).
+    /// Every kind, in order.
+    pub const ALL: &'static [CheckKind] = &[
+        CheckKind::ExporterUp,
+        CheckKind::InterfaceUp,
+        CheckKind::ArpPeer,
+        CheckKind::PingPeer,
+        CheckKind::SnmpUp,
+        CheckKind::PortOperUp,
+        CheckKind::VlanOnPort,
+        CheckKind::FdbLearned,
+        CheckKind::Mtu,
+        CheckKind::Speed,
+        CheckKind::Errors,
+        CheckKind::PingLoss,
+        CheckKind::PingRtt,
+        CheckKind::LossSegment,
+        CheckKind::LldpLink,
+    ];
+
+    /// Stable short name (rule label `check`, runbook section anchor).
     pub fn name(self) -> &'static str {
         match self {
             CheckKind::ExporterUp => "exporter_up",
@@ -48,10 +123,81 @@ impl CheckKind {
             CheckKind::PingPeer => "ping_peer",
             CheckKind::SnmpUp => "snmp_up",
             CheckKind::PortOperUp => "port_oper_up",
+            CheckKind::VlanOnPort => "vlan_on_port",
             CheckKind::FdbLearned => "fdb_learned",
+            CheckKind::Mtu => "mtu",
+            CheckKind::Speed => "speed",
+            CheckKind::Errors => "errors",
+            CheckKind::PingLoss => "ping_loss",
+            CheckKind::PingRtt => "ping_rtt",
+            CheckKind::LossSegment => "loss_segment",
             CheckKind::LldpLink => "lldp_link",
         }
     }
+
+    /// How bad it is when it fails.
+    pub fn severity(self) -> Severity {
+        match self {
+            CheckKind::ExporterUp
+            | CheckKind::InterfaceUp
+            | CheckKind::ArpPeer
+            | CheckKind::PingPeer
+            | CheckKind::SnmpUp
+            | CheckKind::PortOperUp
+            | CheckKind::VlanOnPort => Severity::Critical,
+            CheckKind::FdbLearned
+            | CheckKind::Mtu
+            | CheckKind::Speed
+            | CheckKind::Errors
+            | CheckKind::PingLoss
+            | CheckKind::PingRtt
+            | CheckKind::LossSegment
+            | CheckKind::LldpLink => Severity::Warning,
+        }
+    }
+
+    /// Lower ranks are causes of higher ones (a dead exporter explains missing data, a
+    /// port down explains a failing ping): `status` names the lowest-ranked failure first.
+    pub fn cause_rank(self) -> u8 {
+        match self {
+            CheckKind::ExporterUp | CheckKind::SnmpUp => 0,
+            CheckKind::InterfaceUp | CheckKind::PortOperUp => 1,
+            CheckKind::VlanOnPort | CheckKind::LldpLink => 2,
+            CheckKind::ArpPeer | CheckKind::FdbLearned => 3,
+            CheckKind::PingPeer => 4,
+            CheckKind::Mtu | CheckKind::Speed => 5,
+            CheckKind::Errors | CheckKind::LossSegment => 6,
+            CheckKind::PingLoss | CheckKind::PingRtt => 7,
+        }
+    }
+
+    /// The data source the check reads.
+    pub fn source(self) -> Source {
+        match self {
+            CheckKind::InterfaceUp => Source::Node,
+            CheckKind::ArpPeer => Source::Arp,
+            CheckKind::PingPeer | CheckKind::PingLoss | CheckKind::PingRtt => Source::Ping,
+            CheckKind::PortOperUp | CheckKind::VlanOnPort | CheckKind::FdbLearned => Source::Snmp,
+            // Mtu/Speed/Errors/LossSegment read the hop's own source (node on a host,
+            // SNMP on a switch) and sometimes a neighbour's.
+            CheckKind::Mtu | CheckKind::Speed | CheckKind::Errors | CheckKind::LossSegment => {
+                Source::Other
+            }
+            // The host's ARP exporter (LLDP listener) or the switch's SNMP lldp module.
+            CheckKind::LldpLink => Source::Other,
+            CheckKind::ExporterUp | CheckKind::SnmpUp => Source::Other,
+        }
+    }
+}
+
+/// Values that make a failure text specific: `template` holds `{name}` placeholders,
+/// each filled with the value of the instant query `values[name]`, formatted per unit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Detail {
+    /// Text with `{name}` placeholders.
+    pub template: String,
+    /// (name, PromQL returning one sample, unit: `bytes`, `bps`, `pps`, `ratio`, `s`).
+    pub values: Vec<(String, String, &'static str)>,
 }
 
 /// One check of one hop of a flow.
@@ -73,6 +219,8 @@ pub struct Check {
     pub expr: String,
     /// The raw selector the check reads (for "no data" diagnostics).
     pub data_expr: String,
+    /// Values for a more specific failure text.
+    pub detail: Option<Detail>,
 }
 
 impl Check {
@@ -83,6 +231,11 @@ impl Check {
         } else {
             format!("{}/{}/{}", self.hop, self.kind.name(), self.subject)
         }
+    }
+
+    /// The check's severity.
+    pub fn severity(&self) -> Severity {
+        self.kind.severity()
     }
 }
 
@@ -118,63 +271,403 @@ pub fn host_matcher(opts: &Options, instance: &str) -> String {
     )
 }
 
+/// The host part of an SNMP target (`host`, `host:port`, `[v6]`, `[v6]:port`, `v6`).
+fn target_host(target: &str) -> &str {
+    if let Some(rest) = target.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match target.rsplit_once(':') {
+        // One colon: host:port. Several: a bare IPv6 address.
+        Some((h, p)) if !h.contains(':') && p.chars().all(|c| c.is_ascii_digit()) => h,
+        _ => target,
+    }
+}
+
 /// Label matcher selecting a switch by its SNMP target (Prometheus' multi-target
-/// relabelling puts the target into the instance label).
+/// relabelling puts the target into the instance label). Tolerates a port on either
+/// side: a flow's `192.0.2.2:161` matches an `instance` of `192.0.2.2` and the reverse,
+/// as [`host_matcher`] does for hosts.
 pub fn switch_matcher(opts: &Options, target: &str) -> String {
-    format!("{}={}", opts.instance_label, promql_str(target))
+    let host = target_host(target);
+    let re = if host.contains(':') {
+        format!("\\[?{}\\]?(:[0-9]+)?", regex_escape(host))
+    } else {
+        format!("{}(:[0-9]+)?", regex_escape(host))
+    };
+    format!("{}=~{}", opts.instance_label, promql_str(&re))
 }
 
 fn one_or_zero(raw: &str) -> String {
     format!("({raw}) or on() vector(0)")
 }
 
+/// Direction of travel along the path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// From the first hop to the last.
+    Forward,
+    /// From the last hop to the first.
+    Reverse,
+}
+
+impl Direction {
+    /// `forward` / `reverse`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Direction::Forward => "forward",
+            Direction::Reverse => "reverse",
+        }
+    }
+}
+
+/// A point of the path where the flow's packets are counted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Point {
+    /// The hop it belongs to.
+    pub hop: String,
+    /// "dtn-a ens2f0np0.1000 tx", "sw-a hundredGigE 1/27 rx".
+    pub label: String,
+    /// The place without direction: "sw-a hundredGigE 1/27".
+    pub place: String,
+    /// Counters summed for the packet rate (required first, optional after).
+    metrics: Vec<&'static str>,
+    /// Label matchers of the series.
+    sel: String,
+}
+
+impl Point {
+    /// Packets per second at this point over `window` (one label-less sample). The
+    /// first counter is required; the others (multicast, broadcast) count when present.
+    pub fn pps(&self, window: &str) -> String {
+        let mut parts = self
+            .metrics
+            .iter()
+            .map(|m| format!("sum(rate({m}{{{}}}[{window}]))", self.sel));
+        let mut e = parts.next().unwrap_or_default();
+        for p in parts {
+            e.push_str(&format!(" + ({p} or on() vector(0))"));
+        }
+        e
+    }
+
+    /// The raw selector of the required counter.
+    pub fn data_expr(&self) -> String {
+        format!("{}{{{}}}", self.metrics.first().unwrap_or(&""), self.sel)
+    }
+}
+
+fn host_sel(opts: &Options, h: &HostHop) -> String {
+    format!(
+        "{},{}={}",
+        host_matcher(opts, &h.instance),
+        names::node::DEVICE,
+        promql_str(&h.interface)
+    )
+}
+
+fn port_sel(opts: &Options, sw: &SwitchHop, port: &str) -> String {
+    format!(
+        "{},{}={}",
+        switch_matcher(opts, &sw.target),
+        names::snmp::IF_NAME,
+        promql_str(port)
+    )
+}
+
+fn host_point(opts: &Options, h: &HostHop, tx: bool) -> Point {
+    let (m, dir) = if tx {
+        (names::node::TX_PACKETS, "tx")
+    } else {
+        (names::node::RX_PACKETS, "rx")
+    };
+    let place = format!("{} {}", h.name, h.interface);
+    Point {
+        hop: h.name.clone(),
+        label: format!("{place} {dir}"),
+        place,
+        metrics: vec![m],
+        sel: host_sel(opts, h),
+    }
+}
+
+fn port_point(opts: &Options, sw: &SwitchHop, port: &str, tx: bool) -> Point {
+    use names::snmp as s;
+    let (metrics, dir) = if tx {
+        (vec![s::OUT_UCAST, s::OUT_MCAST, s::OUT_BCAST], "tx")
+    } else {
+        (vec![s::IN_UCAST, s::IN_MCAST, s::IN_BCAST], "rx")
+    };
+    let place = format!("{} {port}", sw.name);
+    Point {
+        hop: sw.name.clone(),
+        label: format!("{place} {dir}"),
+        place,
+        metrics,
+        sel: port_sel(opts, sw, port),
+    }
+}
+
+/// The counting points of the path in travel order, per direction: host A tx → sw-a
+/// in rx → sw-a out tx → … → host B rx, and back.
+pub fn path_points(flow: &Flow, opts: &Options) -> Vec<(Direction, Vec<Point>)> {
+    let n = flow.path.len();
+    let mut fwd = Vec::new();
+    let mut rev = Vec::new();
+    for (i, hop) in flow.path.iter().enumerate() {
+        match hop {
+            Hop::Host(h) => {
+                if i > 0 {
+                    fwd.push(host_point(opts, h, false));
+                }
+                if i + 1 < n {
+                    fwd.push(host_point(opts, h, true));
+                }
+            }
+            Hop::Switch(sw) => {
+                fwd.push(port_point(opts, sw, &sw.in_port.port, false));
+                fwd.push(port_point(opts, sw, &sw.out_port.port, true));
+            }
+        }
+    }
+    for (i, hop) in flow.path.iter().enumerate().rev() {
+        match hop {
+            Hop::Host(h) => {
+                if i + 1 < n {
+                    rev.push(host_point(opts, h, false));
+                }
+                if i > 0 {
+                    rev.push(host_point(opts, h, true));
+                }
+            }
+            Hop::Switch(sw) => {
+                rev.push(port_point(opts, sw, &sw.out_port.port, false));
+                rev.push(port_point(opts, sw, &sw.in_port.port, true));
+            }
+        }
+    }
+    vec![(Direction::Forward, fwd), (Direction::Reverse, rev)]
+}
+
+/// Link speed of a host interface, bits per second (one label-less sample).
+fn host_speed(opts: &Options, h: &HostHop) -> String {
+    format!("max({}{{{}}}) * 8", names::node::SPEED, host_sel(opts, h))
+}
+
+/// Speed of a switch port, bits per second.
+fn port_speed(opts: &Options, sw: &SwitchHop, port: &str) -> String {
+    format!(
+        "max({}{{{}}}) * 1000000",
+        names::snmp::HIGH_SPEED,
+        port_sel(opts, sw, port)
+    )
+}
+
+/// The path's capacity: the smallest speed of every host interface and switch port,
+/// bits per second.
+pub fn capacity_expr(flow: &Flow, opts: &Options) -> String {
+    let mut parts = Vec::new();
+    for hop in &flow.path {
+        match hop {
+            Hop::Host(h) => parts.push(format!(
+                "{}{{{}}} * 8",
+                names::node::SPEED,
+                host_sel(opts, h)
+            )),
+            Hop::Switch(sw) => {
+                for p in ports_of(sw) {
+                    parts.push(format!(
+                        "{}{{{}}} * 1000000",
+                        names::snmp::HIGH_SPEED,
+                        port_sel(opts, sw, p)
+                    ));
+                }
+            }
+        }
+    }
+    format!("min({})", parts.join(" or "))
+}
+
+fn ports_of(sw: &SwitchHop) -> Vec<&str> {
+    let mut ports = vec![sw.in_port.port.as_str()];
+    if sw.out_port.port != sw.in_port.port {
+        ports.push(&sw.out_port.port);
+    }
+    ports
+}
+
+/// The largest MTU of the flow's host interfaces.
+fn hosts_mtu(flow: &Flow, opts: &Options) -> String {
+    let parts: Vec<String> = flow
+        .hosts()
+        .map(|h| format!("{}{{{}}}", names::node::MTU, host_sel(opts, h)))
+        .collect();
+    format!("max({})", parts.join(" or "))
+}
+
+/// Bytes a host MTU may be below the smallest switch port MTU of the path before the
+/// `mtu` check warns (switches often count the 14–18 byte layer-2 header, or use 9216
+/// where hosts use 9000).
+pub const JUMBO_SLACK: u32 = 300;
+
+/// The smallest MTU of the flow's switch ports (None without switches).
+fn switches_mtu(flow: &Flow, opts: &Options) -> Option<String> {
+    let parts: Vec<String> = flow
+        .switches()
+        .flat_map(|sw| {
+            ports_of(sw)
+                .into_iter()
+                .map(move |p| format!("{}{{{}}}", names::snmp::MTU, port_sel(opts, sw, p)))
+        })
+        .collect();
+    (!parts.is_empty()).then(|| format!("min({})", parts.join(" or ")))
+}
+
 /// All checks of a flow, in path order.
 pub fn flow_checks(flow: &Flow, opts: &Options) -> Vec<Check> {
     let mut out = Vec::new();
     let hosts: Vec<&HostHop> = flow.hosts().collect();
-    for h in &hosts {
+    for (i, h) in hosts.iter().enumerate() {
         host_checks(flow, h, &hosts, opts, &mut out);
+        // Host MTU: equal to the first host's, and not far below the smallest switch
+        // port's (jumbo frames configured on the path but not on the host). Switches
+        // may count the layer-2 header (9216 for 9000): JUMBO_SLACK bytes are allowed.
+        let first = hosts[0];
+        let mine = format!("max({}{{{}}})", names::node::MTU, host_sel(opts, h));
+        let theirs = format!("max({}{{{}}})", names::node::MTU, host_sel(opts, first));
+        let path = switches_mtu(flow, opts);
+        let equal = if i > 0 {
+            format!("({mine} == bool {theirs})")
+        } else {
+            format!("({mine} >= bool 0)")
+        };
+        let jumbo = match &path {
+            Some(p) => format!("(({mine} + {JUMBO_SLACK} >= bool {p}) or on() ({mine} >= bool 0))"),
+            None => format!("({mine} >= bool 0)"),
+        };
+        let mut values = vec![("mine".to_string(), mine.clone(), "bytes")];
+        let mut template = format!("{} {} MTU {{mine}}", h.name, h.interface);
+        if i > 0 {
+            template.push_str(&format!(
+                ", {} {} MTU {{theirs}}",
+                first.name, first.interface
+            ));
+            values.push(("theirs".into(), theirs, "bytes"));
+        }
+        if let Some(p) = &path {
+            template.push_str(", smallest switch port MTU on the path {path}");
+            values.push(("path".into(), p.clone(), "bytes"));
+        }
+        out.push(Check {
+            flow: flow.id.clone(),
+            hop: h.name.clone(),
+            kind: CheckKind::Mtu,
+            subject: h.interface.clone(),
+            description: format!(
+                "{} {} MTU matches the other hosts' and the path's",
+                h.name, h.interface
+            ),
+            failure: format!(
+                "{} {} MTU differs from the other hosts' or is below the path's",
+                h.name, h.interface
+            ),
+            expr: one_or_zero(&format!("{equal} * {jumbo}")),
+            data_expr: format!("{}{{{}}}", names::node::MTU, host_sel(opts, h)),
+            detail: Some(Detail { template, values }),
+        });
     }
     // Switch checks: follow the path to know which host faces which port.
-    for (i, hop) in flow.path.iter().enumerate() {
-        if let rtmon::flow::Hop::Switch(sw) = hop {
-            let before = flow.path[..i].iter().rev().find_map(|h| match h {
-                rtmon::flow::Hop::Host(h) => Some(h),
-                _ => None,
-            });
-            let after = flow.path[i + 1..].iter().find_map(|h| match h {
-                rtmon::flow::Hop::Host(h) => Some(h),
-                _ => None,
-            });
-            // Only the switch directly next to a host learns that host on a known port.
-            let prev_is_host = i > 0 && matches!(flow.path[i - 1], rtmon::flow::Hop::Host(_));
-            let next_is_host = matches!(flow.path.get(i + 1), Some(rtmon::flow::Hop::Host(_)));
-            switch_checks(
-                flow,
-                sw,
-                before.filter(|_| prev_is_host),
-                after.filter(|_| next_is_host),
-                opts,
-                &mut out,
-            );
-        }
-    }
-    lldp_checks(flow, opts, &mut out);
-    // Stable order: path order of hops, then kind, then subject.
-    let order: Vec<String> = flow
+    let switches: Vec<(usize, &SwitchHop)> = flow
         .path
         .iter()
-        .map(|h| match h {
-            rtmon::flow::Hop::Host(h) => h.name.clone(),
-            rtmon::flow::Hop::Switch(s) => s.name.clone(),
+        .enumerate()
+        .filter_map(|(i, h)| match h {
+            Hop::Switch(s) => Some((i, s)),
+            Hop::Host(_) => None,
         })
         .collect();
+    for &(i, sw) in &switches {
+        let prev_host = match i.checked_sub(1).map(|j| &flow.path[j]) {
+            Some(Hop::Host(h)) => Some(h),
+            _ => None,
+        };
+        let next_host = match flow.path.get(i + 1) {
+            Some(Hop::Host(h)) => Some(h),
+            _ => None,
+        };
+        let prev_switch = match i.checked_sub(1).map(|j| &flow.path[j]) {
+            Some(Hop::Switch(s)) => Some(s),
+            _ => None,
+        };
+        switch_checks(
+            flow,
+            sw,
+            (prev_host, next_host, prev_switch),
+            opts,
+            &mut out,
+        );
+    }
+    lldp_checks(flow, opts, &mut out);
+    if flow.limits.dedicated_ports {
+        loss_checks(flow, opts, &mut out);
+    }
+    // Stable order: path order of hops, then kind, then subject.
+    let order: Vec<&str> = flow.path.iter().map(Hop::name).collect();
     out.sort_by(|a, b| {
         let pa = order.iter().position(|n| *n == a.hop);
         let pb = order.iter().position(|n| *n == b.hop);
         (pa, a.kind, &a.subject).cmp(&(pb, b.kind, &b.subject))
     });
     out
+}
+
+fn loss_checks(flow: &Flow, opts: &Options, out: &mut Vec<Check>) {
+    let w = &opts.check_window;
+    let tol = flow.limits.loss_tolerance;
+    let min = flow.limits.loss_min_pps;
+    for (dir, points) in path_points(flow, opts) {
+        for pair in points.windows(2) {
+            let (a, b) = (&pair[0], &pair[1]);
+            let (ra, rb) = (a.pps(w), b.pps(w));
+            // Healthy when the deficit is within the tolerance, or when too little
+            // traffic passes to judge; no data is unhealthy.
+            let raw = format!(
+                "clamp_max((({ra}) - ({rb}) <= bool ({ra}) * {tol}) + (({ra}) < bool {min}), 1)"
+            );
+            out.push(Check {
+                flow: flow.id.clone(),
+                hop: b.hop.clone(),
+                kind: CheckKind::LossSegment,
+                subject: format!("{} → {}", a.label, b.label),
+                description: format!(
+                    "{} between {} and {}: no loss",
+                    dir.name(),
+                    a.place,
+                    b.place
+                ),
+                failure: format!(
+                    "{} between {} and {}: packets lost",
+                    dir.name(),
+                    a.place,
+                    b.place
+                ),
+                expr: one_or_zero(&raw),
+                data_expr: b.data_expr(),
+                detail: Some(Detail {
+                    template: format!(
+                        "between {} and {}: {{lost}} of packets lost ({})",
+                        a.place,
+                        b.place,
+                        dir.name()
+                    ),
+                    values: vec![(
+                        "lost".into(),
+                        format!("(({ra}) - ({rb})) / ({ra})"),
+                        "ratio",
+                    )],
+                }),
+            });
+        }
+    }
 }
 
 fn host_checks(flow: &Flow, h: &HostHop, hosts: &[&HostHop], opts: &Options, out: &mut Vec<Check>) {
@@ -192,6 +685,7 @@ fn host_checks(flow: &Flow, h: &HostHop, hosts: &[&HostHop], opts: &Options, out
         failure,
         expr: one_or_zero(&raw),
         data_expr: data,
+        detail: None,
     };
     // Exporters alive (scrape) or fresh (push).
     for (exporter, job) in [
@@ -232,8 +726,8 @@ fn host_checks(flow: &Flow, h: &HostHop, hosts: &[&HostHop], opts: &Options, out
             data,
         ));
     }
-    let dev = format!("{}={}", names::node::DEVICE, promql_str(&h.interface));
-    let sel = format!("{}{{{hm},{dev}}}", names::node::UP);
+    let hs = host_sel(opts, h);
+    let sel = format!("{}{{{hs}}}", names::node::UP);
     out.push(mk(
         CheckKind::InterfaceUp,
         h.interface.clone(),
@@ -244,6 +738,40 @@ fn host_checks(flow: &Flow, h: &HostHop, hosts: &[&HostHop], opts: &Options, out
         format!("max({sel})"),
         sel,
     ));
+    // Errors and drops on the data-plane interface.
+    let w = &opts.check_window;
+    let errs = [
+        names::node::RX_ERRS,
+        names::node::TX_ERRS,
+        names::node::RX_DROP,
+        names::node::TX_DROP,
+    ]
+    .iter()
+    .map(|m| format!("sum(rate({m}{{{hs}}}[{w}]))"))
+    .collect::<Vec<_>>()
+    .join(" + ");
+    let limit = flow.limits.errors_per_second;
+    let mut c = mk(
+        CheckKind::Errors,
+        h.interface.clone(),
+        (
+            format!("{} {} errors and drops ≤ {limit}/s", h.name, h.interface),
+            format!(
+                "{} {} errors and drops above {limit}/s",
+                h.name, h.interface
+            ),
+        ),
+        format!("{errs} <= bool {limit}"),
+        format!("{}{{{hs}}}", names::node::RX_ERRS),
+    );
+    c.detail = Some(Detail {
+        template: format!(
+            "{} {} errors and drops {{rate}} > {limit}/s",
+            h.name, h.interface
+        ),
+        values: vec![("rate".into(), errs, "pps")],
+    });
+    out.push(c);
     for peer in hosts.iter().filter(|p| p.name != h.name) {
         let Some(ip) = peer.ip else { continue };
         let ip = ip.to_string();
@@ -273,12 +801,8 @@ fn host_checks(flow: &Flow, h: &HostHop, hosts: &[&HostHop], opts: &Options, out
             format!("count({usable}) > bool 0"),
             arp,
         ));
-        let ping = format!(
-            "{}{{{hm},{}={}}}",
-            names::ping::UP,
-            names::ping::TARGET,
-            promql_str(&ip)
-        );
+        let tsel = format!("{hm},{}={}", names::ping::TARGET, promql_str(&ip));
+        let ping = format!("{}{{{tsel}}}", names::ping::UP);
         out.push(mk(
             CheckKind::PingPeer,
             ip.clone(),
@@ -287,16 +811,135 @@ fn host_checks(flow: &Flow, h: &HostHop, hosts: &[&HostHop], opts: &Options, out
                 format!("{} cannot reach {} ({}) by ping", h.name, peer.name, ip),
             ),
             format!("max({ping})"),
-            ping,
+            ping.clone(),
         ));
+        // Ping quality from the counters and the histogram over the window (not the
+        // exporter's windowed gauges, which a scrape undersamples).
+        let loss = format!(
+            "1 - sum(increase({}{{{tsel}}}[{w}])) / sum(increase({}{{{tsel}}}[{w}]))",
+            names::ping::REPLIES,
+            names::ping::REQUESTS
+        );
+        let max_loss = flow.limits.ping_loss;
+        let mut c = mk(
+            CheckKind::PingLoss,
+            ip.clone(),
+            (
+                format!(
+                    "{} → {} ({}) ping loss ≤ {}",
+                    h.name,
+                    peer.name,
+                    ip,
+                    pct(max_loss)
+                ),
+                format!(
+                    "{} → {} ({}) ping loss above {}",
+                    h.name,
+                    peer.name,
+                    ip,
+                    pct(max_loss)
+                ),
+            ),
+            format!("{loss} <= bool {max_loss}"),
+            format!("{}{{{tsel}}}", names::ping::REQUESTS),
+        );
+        c.detail = Some(Detail {
+            template: format!(
+                "{} → {} ({}) ping loss {{loss}} > {}",
+                h.name,
+                peer.name,
+                ip,
+                pct(max_loss)
+            ),
+            values: vec![("loss".into(), loss, "ratio")],
+        });
+        out.push(c);
+        let rtt = format!(
+            "sum(rate({}_sum{{{tsel}}}[{w}])) / sum(rate({}_count{{{tsel}}}[{w}]))",
+            names::ping::RTT,
+            names::ping::RTT
+        );
+        let max_rtt = flow.limits.ping_rtt_seconds;
+        let mut c = mk(
+            CheckKind::PingRtt,
+            ip.clone(),
+            (
+                format!(
+                    "{} → {} ({}) mean RTT ≤ {}",
+                    h.name,
+                    peer.name,
+                    ip,
+                    fmt_value(max_rtt, "s")
+                ),
+                format!(
+                    "{} → {} ({}) mean RTT above {}",
+                    h.name,
+                    peer.name,
+                    ip,
+                    fmt_value(max_rtt, "s")
+                ),
+            ),
+            format!("{rtt} <= bool {max_rtt}"),
+            format!("{}_count{{{tsel}}}", names::ping::RTT),
+        );
+        c.detail = Some(Detail {
+            template: format!(
+                "{} → {} ({}) mean RTT {{rtt}} > {}",
+                h.name,
+                peer.name,
+                ip,
+                fmt_value(max_rtt, "s")
+            ),
+            values: vec![("rtt".into(), rtt, "s")],
+        });
+        out.push(c);
+    }
+}
+
+fn pct(ratio: f64) -> String {
+    fmt_value(ratio, "ratio")
+}
+
+/// A value for people: `9000` bytes, `100 Gbit/s`, `3 %`, `12.5 ms`, `1.2 pps`.
+pub fn fmt_value(v: f64, unit: &str) -> String {
+    if !v.is_finite() {
+        return "?".into();
+    }
+    let trim = |x: f64| {
+        let s = format!("{x:.2}");
+        let s = s.trim_end_matches('0').trim_end_matches('.');
+        s.to_string()
+    };
+    match unit {
+        "bytes" => format!("{}", v.round() as i64),
+        "bps" => {
+            let (d, u) = [
+                (1e12, "Tbit/s"),
+                (1e9, "Gbit/s"),
+                (1e6, "Mbit/s"),
+                (1e3, "kbit/s"),
+            ]
+            .into_iter()
+            .find(|(d, _)| v.abs() >= *d)
+            .unwrap_or((1.0, "bit/s"));
+            format!("{} {u}", trim(v / d))
+        }
+        "ratio" => format!("{} %", trim(v * 100.0)),
+        "s" if v.abs() < 1.0 => format!("{} ms", trim(v * 1000.0)),
+        "s" => format!("{} s", trim(v)),
+        "pps" => format!("{}/s", trim(v)),
+        _ => trim(v),
     }
 }
 
 fn switch_checks(
     flow: &Flow,
     sw: &SwitchHop,
-    host_before: Option<&HostHop>,
-    host_after: Option<&HostHop>,
+    (host_before, host_after, switch_before): (
+        Option<&HostHop>,
+        Option<&HostHop>,
+        Option<&SwitchHop>,
+    ),
     opts: &Options,
     out: &mut Vec<Check>,
 ) {
@@ -314,6 +957,7 @@ fn switch_checks(
         failure,
         expr: one_or_zero(&raw),
         data_expr: data,
+        detail: None,
     };
     let sel = format!("{}{{{sm}}}", names::snmp::UP);
     out.push(mk(
@@ -326,27 +970,149 @@ fn switch_checks(
         format!("max({sel})"),
         sel,
     ));
-    let mut ports = vec![&sw.in_port];
-    if sw.out_port.port != sw.in_port.port {
-        ports.push(&sw.out_port);
-    }
-    for p in ports {
-        let sel = format!(
-            "{}{{{sm},{}={}}}",
-            names::snmp::OPER_STATUS,
-            names::snmp::IF_NAME,
-            promql_str(&p.port)
-        );
+    let w = &opts.check_window;
+    let host_mtu = hosts_mtu(flow, opts);
+    let vlan_module = sw.modules.iter().any(|m| m == names::snmp::VLAN_MODULE);
+    for p in ports_of(sw) {
+        let ps = port_sel(opts, sw, p);
+        let sel = format!("{}{{{ps}}}", names::snmp::OPER_STATUS);
         out.push(mk(
             CheckKind::PortOperUp,
-            p.port.clone(),
+            p.to_string(),
             (
-                format!("{} port {} oper up", sw.name, p.port),
-                format!("{} port {} oper down", sw.name, p.port),
+                format!("{} port {} oper up", sw.name, p),
+                format!("{} port {} oper down", sw.name, p),
             ),
             format!("max({sel} == bool 1)"),
             sel,
         ));
+        // The flow's VLAN in the port's egress set.
+        let port = if p == sw.in_port.port {
+            &sw.in_port
+        } else {
+            &sw.out_port
+        };
+        let facing = if p == sw.in_port.port {
+            host_before
+        } else {
+            host_after
+        };
+        let vlan = port.vlan.or(facing.and_then(|h| h.vlan));
+        if let (true, Some(v)) = (vlan_module, vlan) {
+            let sel = format!(
+                "{}{{{ps},{}=\"{v}\"}}",
+                names::snmp::VLAN_PORT,
+                names::snmp::VLAN_LABEL
+            );
+            out.push(mk(
+                CheckKind::VlanOnPort,
+                p.to_string(),
+                (
+                    format!("{} VLAN {v} on port {p}", sw.name),
+                    format!("{} VLAN {v} missing on port {p}", sw.name),
+                ),
+                format!("count({sel}) > bool 0"),
+                format!("{}{{{sm}}}", names::snmp::VLAN_PORT),
+            ));
+        }
+        // MTU not below the hosts'.
+        let mtu = format!("min({}{{{ps}}})", names::snmp::MTU);
+        let mut c = mk(
+            CheckKind::Mtu,
+            p.to_string(),
+            (
+                format!("{} {p} MTU ≥ host MTU", sw.name),
+                format!("{} {p} MTU < host MTU", sw.name),
+            ),
+            format!("{mtu} >= bool {host_mtu}"),
+            format!("{}{{{ps}}}", names::snmp::MTU),
+        );
+        c.detail = Some(Detail {
+            template: format!("{} {p} MTU {{port}} < host MTU {{host}}", sw.name),
+            values: vec![
+                ("port".into(), mtu, "bytes"),
+                ("host".into(), host_mtu.clone(), "bytes"),
+            ],
+        });
+        out.push(c);
+        // Errors and discards.
+        let errs = [
+            names::snmp::IN_ERRORS,
+            names::snmp::OUT_ERRORS,
+            names::snmp::IN_DISCARDS,
+            names::snmp::OUT_DISCARDS,
+        ]
+        .iter()
+        .map(|m| format!("sum(rate({m}{{{ps}}}[{w}]))"))
+        .collect::<Vec<_>>()
+        .join(" + ");
+        let limit = flow.limits.errors_per_second;
+        let mut c = mk(
+            CheckKind::Errors,
+            p.to_string(),
+            (
+                format!("{} {p} errors and discards ≤ {limit}/s", sw.name),
+                format!("{} {p} errors and discards above {limit}/s", sw.name),
+            ),
+            format!("{errs} <= bool {limit}"),
+            format!("{}{{{ps}}}", names::snmp::IN_ERRORS),
+        );
+        c.detail = Some(Detail {
+            template: format!("{} {p} errors and discards {{rate}} > {limit}/s", sw.name),
+            values: vec![("rate".into(), errs, "pps")],
+        });
+        out.push(c);
+    }
+    // Speeds: a host NIC equals its facing port; inter-switch ends equal.
+    let mut pairs: Vec<(&str, String, String, String)> = Vec::new();
+    if let Some(h) = host_before {
+        pairs.push((
+            &sw.in_port.port,
+            host_speed(opts, h),
+            format!("{} {}", h.name, h.interface),
+            format!("{}{{{}}}", names::node::SPEED, host_sel(opts, h)),
+        ));
+    }
+    if let Some(h) = host_after {
+        pairs.push((
+            &sw.out_port.port,
+            host_speed(opts, h),
+            format!("{} {}", h.name, h.interface),
+            format!("{}{{{}}}", names::node::SPEED, host_sel(opts, h)),
+        ));
+    }
+    if let Some(s) = switch_before {
+        pairs.push((
+            &sw.in_port.port,
+            port_speed(opts, s, &s.out_port.port),
+            format!("{} {}", s.name, s.out_port.port),
+            format!(
+                "{}{{{}}}",
+                names::snmp::HIGH_SPEED,
+                port_sel(opts, s, &s.out_port.port)
+            ),
+        ));
+    }
+    for (p, other, other_name, _other_data) in pairs {
+        let mine = port_speed(opts, sw, p);
+        let mut c = mk(
+            CheckKind::Speed,
+            p.to_string(),
+            (
+                format!("{} {p} speed equals {other_name}'s", sw.name),
+                format!("{} {p} speed differs from {other_name}'s", sw.name),
+            ),
+            format!("{mine} == bool {other}"),
+            format!("{}{{{}}}", names::snmp::HIGH_SPEED, port_sel(opts, sw, p)),
+        );
+        c.detail = Some(Detail {
+            template: format!(
+                "{} {p} speed {{mine}} ≠ {other_name} speed {{other}}",
+                sw.name
+            ),
+            values: vec![("mine".into(), mine, "bps"), ("other".into(), other, "bps")],
+        });
+        out.push(c);
     }
     for (host, port) in [(host_before, &sw.in_port), (host_after, &sw.out_port)] {
         let Some(host) = host else { continue };
@@ -534,6 +1300,7 @@ fn lldp_checks(flow: &Flow, opts: &Options, out: &mut Vec<Check>) {
                 // Always one sample: how many neighbours that end hears (0: no LLDP, the
                 // check does not apply), so `check` does not report "no data".
                 data_expr: format!("count({data}) or on() vector(0)"),
+                detail: None,
             });
         }
     }
@@ -552,6 +1319,50 @@ mod tests {
             host_matcher(&o, "10.0.0.1"),
             "instance=~\"10\\\\.0\\\\.0\\\\.1(:[0-9]+)?\""
         );
+    }
+
+    #[test]
+    fn switch_matcher_tolerates_a_port_on_either_side() {
+        let o = Options::default();
+        let want = "instance=~\"192\\\\.0\\\\.2\\\\.2(:[0-9]+)?\"";
+        assert_eq!(switch_matcher(&o, "192.0.2.2:161"), want);
+        assert_eq!(switch_matcher(&o, "192.0.2.2"), want);
+        assert_eq!(
+            switch_matcher(&o, "[2001:db8::1]:161"),
+            "instance=~\"\\\\[?2001:db8::1\\\\]?(:[0-9]+)?\""
+        );
+        assert_eq!(
+            switch_matcher(&o, "2001:db8::1"),
+            "instance=~\"\\\\[?2001:db8::1\\\\]?(:[0-9]+)?\""
+        );
+        assert_eq!(target_host("sw-a.example:1161"), "sw-a.example");
+    }
+
+    #[test]
+    fn values_are_formatted_for_people() {
+        assert_eq!(fmt_value(9000.0, "bytes"), "9000");
+        assert_eq!(fmt_value(1e11, "bps"), "100 Gbit/s");
+        assert_eq!(fmt_value(2.5e10, "bps"), "25 Gbit/s");
+        assert_eq!(fmt_value(0.03, "ratio"), "3 %");
+        assert_eq!(fmt_value(0.0125, "s"), "12.5 ms");
+        assert_eq!(fmt_value(f64::NAN, "s"), "?");
+    }
+
+    #[test]
+    fn every_kind_has_a_unique_name_and_a_runbook_section() {
+        let runbook = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/runbook.md"),
+        )
+        .expect("docs/runbook.md");
+        let mut seen = std::collections::HashSet::new();
+        for k in CheckKind::ALL {
+            assert!(seen.insert(k.name()), "{} twice", k.name());
+            assert!(
+                runbook.contains(&format!("\n## {}\n", k.name())),
+                "docs/runbook.md has no `## {}` section",
+                k.name()
+            );
+        }
     }
 
     #[test]

@@ -1,11 +1,13 @@
-//! One Grafana dashboard per flow: a header with the path and per-hop status tiles, the
-//! layer-2 checks as a state timeline, one row per hop in path order, and an
-//! end-to-end row (ping, ARP).
+//! One Grafana dashboard per flow: a header with the path, per-hop status tiles and the
+//! path's capacity, the critical and warning checks as state timelines, the packet
+//! rates at each point of the path in travel order, one row per hop in path order, and
+//! an end-to-end row (ping loss and RTT from counters and histogram, ARP). Every panel
+//! with queries has a minimum `interval`: its data's scrape interval.
 
 use rtmon::flow::{Flow, Hop, HostHop, SwitchHop};
 use serde_json::Value;
 
-use crate::checks::{self, host_matcher, promql_str, switch_matcher, Check};
+use crate::checks::{self, host_matcher, promql_str, switch_matcher, Check, Severity};
 use crate::layout::Grid;
 use crate::names::{arp, node, ping, snmp};
 use crate::panels::{self, Query};
@@ -45,9 +47,20 @@ struct Builder {
     grid: Grid,
     next_id: u32,
     panels: Vec<Value>,
+    /// Minimum interval of the panels being added: the scrape interval of their data,
+    /// so `$__rate_interval` spans several samples.
+    interval: String,
 }
 
 impl Builder {
+    fn push(&mut self, mut panel: Value) {
+        if let Value::Object(m) = &mut panel {
+            if m.contains_key("targets") {
+                m.insert("interval".into(), Value::String(self.interval.clone()));
+            }
+        }
+        self.panels.push(panel);
+    }
     fn id(&mut self) -> u32 {
         self.next_id += 1;
         self.next_id
@@ -197,10 +210,21 @@ pub fn exprs(dashboard: &Value) -> Vec<(String, String)> {
 /// Builds the dashboard of one flow.
 pub fn build(flow: &Flow, opts: &Options) -> Value {
     let checks = checks::flow_checks(flow, opts);
+    let secs = |d: &str| {
+        rtmon::cli::parse_duration(d)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0)
+    };
+    let slowest = if secs(&opts.snmp_interval) >= secs(&opts.host_interval) {
+        opts.snmp_interval.clone()
+    } else {
+        opts.host_interval.clone()
+    };
     let mut b = Builder {
         grid: Grid::new(),
         next_id: 0,
         panels: Vec::new(),
+        interval: slowest.clone(),
     };
 
     // Header: path, per-hop health tiles, optional Mermaid diagram.
@@ -208,8 +232,7 @@ pub fn build(flow: &Flow, opts: &Options) -> Value {
     let id = b.id();
     let w = if opts.mermaid { 12 } else { 24 };
     let pos = b.grid.place(w, 7);
-    b.panels
-        .push(panels::text(id, "Flow path", &path_markdown(flow), pos));
+    b.push(panels::text(id, "Flow path", &path_markdown(flow), pos));
     if opts.mermaid {
         let id = b.id();
         let pos = b.grid.place(12, 7);
@@ -228,7 +251,7 @@ pub fn build(flow: &Flow, opts: &Options) -> Value {
                 Query::range(hop_health(&checks, name), legend)
             })
             .collect();
-        b.panels.push(panels::mermaid(
+        b.push(panels::mermaid(
             id,
             "Path diagram",
             &mermaid_graph(flow),
@@ -248,7 +271,7 @@ pub fn build(flow: &Flow, opts: &Options) -> Value {
     for (name, w) in hop_names.iter().zip(Grid::widths(hop_names.len())) {
         let id = b.id();
         let pos = b.grid.place(w, 4);
-        b.panels.push(panels::stat(
+        b.push(panels::stat(
             id,
             name,
             &format!("All layer-2 checks of {name} (1 = all healthy)"),
@@ -259,31 +282,89 @@ pub fn build(flow: &Flow, opts: &Options) -> Value {
         ));
     }
 
-    // Layer-2 checks over time.
-    b.row("Layer-2 checks");
     let id = b.id();
-    let h = (3 + checks.len() as u32).clamp(6, 20);
-    let pos = b.grid.place(24, h);
-    let qs: Vec<Query> = checks
-        .iter()
-        .map(|c| Query::range(c.expr.clone(), c.description.clone()))
-        .collect();
-    b.panels.push(panels::state_timeline(
+    let pos = b.grid.place(24, 4);
+    b.push(panels::value_stat(
         id,
-        "Layer-2 checks",
-        "Each check is 1 (green) when healthy, 0 (red) when not or when its data is missing.",
-        &qs,
-        panels::up_down_mapping(),
+        "Path capacity",
+        &[Query::range(checks::capacity_expr(flow, opts), "capacity")],
+        "bps",
         pos,
     ));
+
+    // Checks over time: the ones that stop the flow, then the ones that slow it.
+    b.row("Checks");
+    for (sev, title, what) in [
+        (
+            Severity::Critical,
+            "Critical checks",
+            "A red critical check means the flow cannot work.",
+        ),
+        (
+            Severity::Warning,
+            "Warning checks",
+            "A red warning check means the flow works, badly.",
+        ),
+    ] {
+        let qs: Vec<Query> = checks
+            .iter()
+            .filter(|c| c.severity() == sev)
+            .map(|c| Query::range(c.expr.clone(), c.description.clone()))
+            .collect();
+        if qs.is_empty() {
+            continue;
+        }
+        let id = b.id();
+        let h = (3 + qs.len() as u32).clamp(6, 20);
+        let pos = b.grid.place(24, h);
+        b.push(panels::state_timeline(
+            id,
+            title,
+            &format!("{what} Each check is 1 (green) when healthy, 0 (red) when not or when its data is missing."),
+            &qs,
+            panels::up_down_mapping(),
+            pos,
+        ));
+    }
+
+    // Packets at each counting point, in travel order: a step down between two
+    // consecutive points is where packets are lost.
+    b.row("Packets along the path");
+    for (dir, points) in checks::path_points(flow, opts) {
+        let qs: Vec<Query> = points
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                Query::range(p.pps("$__rate_interval"), format!("{}. {}", i + 1, p.label))
+            })
+            .collect();
+        let id = b.id();
+        let pos = b.grid.place(12, 8);
+        b.push(panels::timeseries(
+            id,
+            &format!("Packets along the path ({})", dir.name()),
+            "Packets per second at each point of the path in travel order (host tx, switch port rx/tx, …, host rx). Switch ports count every VLAN they carry.",
+            "pps",
+            &qs,
+            None,
+            pos,
+        ));
+    }
 
     // One row per hop, in path order.
     for hop in &flow.path {
         match hop {
-            Hop::Host(h) => host_row(&mut b, h, opts),
-            Hop::Switch(s) => switch_row(&mut b, s, opts),
+            Hop::Host(h) => {
+                b.interval.clone_from(&opts.host_interval);
+                host_row(&mut b, h, opts)
+            }
+            Hop::Switch(s) => {
+                b.interval.clone_from(&opts.snmp_interval);
+                switch_row(&mut b, s, opts)
+            }
         }
     }
+    b.interval.clone_from(&opts.host_interval);
 
     // End to end.
     b.row("End to end: ping and ARP");
@@ -298,11 +379,22 @@ pub fn build(flow: &Flow, opts: &Options) -> Value {
             let Some(ip) = p.ip else { continue };
             let sel = format!("{hm},{}={}", ping::TARGET, promql_str(&ip.to_string()));
             rtt.push(Query::range(
+                format!(
+                    "sum(rate({rtt}_sum{{{sel}}}[$__rate_interval])) / sum(rate({rtt}_count{{{sel}}}[$__rate_interval]))",
+                    rtt = ping::RTT
+                ),
+                format!("{} → {} mean", h.name, p.name),
+            ));
+            rtt.push(Query::range(
                 format!("{}{{{sel}}}", ping::LAST_RTT),
-                format!("{} → {}", h.name, p.name),
+                format!("{} → {} last", h.name, p.name),
             ));
             loss.push(Query::range(
-                format!("{}{{{sel}}}", ping::LOSS),
+                format!(
+                    "1 - sum(increase({}{{{sel}}}[$__rate_interval])) / sum(increase({}{{{sel}}}[$__rate_interval]))",
+                    ping::REPLIES,
+                    ping::REQUESTS
+                ),
                 format!("{} → {}", h.name, p.name),
             ));
         }
@@ -310,10 +402,10 @@ pub fn build(flow: &Flow, opts: &Options) -> Value {
     if !rtt.is_empty() {
         let id = b.id();
         let pos = b.grid.place(12, 8);
-        b.panels.push(panels::timeseries(
+        b.push(panels::timeseries(
             id,
             "Ping RTT",
-            "Round-trip time of the last echo reply, per direction.",
+            "Mean round-trip time per interval (from the RTT histogram) and of the last echo reply, per direction.",
             "s",
             &rtt,
             None,
@@ -321,10 +413,10 @@ pub fn build(flow: &Flow, opts: &Options) -> Value {
         ));
         let id = b.id();
         let pos = b.grid.place(12, 8);
-        b.panels.push(panels::timeseries(
+        b.push(panels::timeseries(
             id,
             "Ping loss",
-            "Share of echo requests without reply over the exporter's window.",
+            "Share of echo requests without reply per interval, from the request and reply counters (every probe counts, whatever the scrape interval).",
             "percentunit",
             &loss,
             None,
@@ -338,7 +430,7 @@ pub fn build(flow: &Flow, opts: &Options) -> Value {
         .map(|hm| format!("{}{{{hm}}}", arp::ENTRY))
         .collect::<Vec<_>>()
         .join(" or ");
-    b.panels.push(panels::table(
+    b.push(panels::table(
         id,
         "ARP / neighbour entries on the flow's hosts",
         "One line per neighbour entry (IP, MAC, device, state).",
@@ -406,7 +498,7 @@ fn host_row(b: &mut Builder, h: &HostHop, opts: &Options) {
     let q = |m: &str, legend: &str| Query::range(rate(m, &sel), legend);
     let id = b.id();
     let pos = b.grid.place(12, 8);
-    b.panels.push(panels::timeseries(
+    b.push(panels::timeseries(
         id,
         "Throughput",
         "Bits per second on the data-plane interface; transmit drawn below zero.",
@@ -420,7 +512,7 @@ fn host_row(b: &mut Builder, h: &HostHop, opts: &Options) {
     ));
     let id = b.id();
     let pos = b.grid.place(12, 8);
-    b.panels.push(panels::timeseries(
+    b.push(panels::timeseries(
         id,
         "Packets",
         "Packets per second on the data-plane interface.",
@@ -434,7 +526,7 @@ fn host_row(b: &mut Builder, h: &HostHop, opts: &Options) {
     ));
     let id = b.id();
     let pos = b.grid.place(12, 8);
-    b.panels.push(panels::timeseries(
+    b.push(panels::timeseries(
         id,
         "Errors and drops",
         "Packets per second (not bits) with errors or dropped.",
@@ -451,7 +543,7 @@ fn host_row(b: &mut Builder, h: &HostHop, opts: &Options) {
     let id = b.id();
     let pos = b.grid.place(12, 8);
     let hm = host_matcher(opts, &h.instance);
-    b.panels.push(panels::timeseries(
+    b.push(panels::timeseries(
         id,
         "TCP retransmits",
         "TCP segments retransmitted per second by the host (all interfaces).",
@@ -466,7 +558,7 @@ fn host_row(b: &mut Builder, h: &HostHop, opts: &Options) {
     let [w1, w2, w3] = [8, 8, 8];
     let id = b.id();
     let pos = b.grid.place(w1, 4);
-    b.panels.push(panels::stat(
+    b.push(panels::stat(
         id,
         "Interface status",
         "node_network_up: operational state of the interface.",
@@ -480,7 +572,7 @@ fn host_row(b: &mut Builder, h: &HostHop, opts: &Options) {
     ));
     let id = b.id();
     let pos = b.grid.place(w2, 4);
-    b.panels.push(panels::value_stat(
+    b.push(panels::value_stat(
         id,
         "MTU",
         &[Query::range(format!("{}{{{sel}}}", node::MTU), "MTU")],
@@ -489,7 +581,7 @@ fn host_row(b: &mut Builder, h: &HostHop, opts: &Options) {
     ));
     let id = b.id();
     let pos = b.grid.place(w3, 4);
-    b.panels.push(panels::value_stat(
+    b.push(panels::value_stat(
         id,
         "Link speed",
         &[Query::range(
@@ -526,7 +618,7 @@ fn switch_row(b: &mut Builder, s: &SwitchHop, opts: &Options) {
     };
     let id = b.id();
     let pos = b.grid.place(12, 8);
-    b.panels.push(panels::timeseries(
+    b.push(panels::timeseries(
         id,
         "Throughput",
         "Bits per second per port (ifHCIn/OutOctets × 8); out drawn below zero.",
@@ -559,7 +651,7 @@ fn switch_row(b: &mut Builder, s: &SwitchHop, opts: &Options) {
     }
     let id = b.id();
     let pos = b.grid.place(12, 8);
-    b.panels.push(panels::timeseries(
+    b.push(panels::timeseries(
         id,
         "Packets",
         "Unicast + multicast + broadcast packets per second per port.",
@@ -582,7 +674,7 @@ fn switch_row(b: &mut Builder, s: &SwitchHop, opts: &Options) {
     }
     let id = b.id();
     let pos = b.grid.place(12, 8);
-    b.panels.push(panels::timeseries(
+    b.push(panels::timeseries(
         id,
         "Errors and discards",
         "Packets per second (not bits) with errors or discarded, per port.",
@@ -602,7 +694,7 @@ fn switch_row(b: &mut Builder, s: &SwitchHop, opts: &Options) {
             )
         })
         .collect();
-    b.panels.push(panels::state_timeline(
+    b.push(panels::state_timeline(
         id,
         "Port oper status",
         "ifOperStatus per port (1 up, 2 down, 7 lowerLayerDown, …).",
@@ -613,7 +705,7 @@ fn switch_row(b: &mut Builder, s: &SwitchHop, opts: &Options) {
     for p in &ports {
         let id = b.id();
         let pos = b.grid.place(6, 4);
-        b.panels.push(panels::value_stat(
+        b.push(panels::value_stat(
             id,
             &format!("{p} MTU"),
             &[Query::range(
@@ -625,7 +717,7 @@ fn switch_row(b: &mut Builder, s: &SwitchHop, opts: &Options) {
         ));
         let id = b.id();
         let pos = b.grid.place(6, 4);
-        b.panels.push(panels::value_stat(
+        b.push(panels::value_stat(
             id,
             &format!("{p} speed"),
             &[Query::range(

@@ -5,6 +5,7 @@
 //! checks live in [`checks`] and feed rules, dashboards and `check` alike.
 #![warn(missing_docs)]
 
+pub mod alertmanager;
 pub mod check;
 pub mod checks;
 pub mod client;
@@ -62,6 +63,27 @@ pub struct Options {
     pub mermaid: bool,
     /// Pin the datasource variable's default to this datasource uid.
     pub datasource_uid: Option<String>,
+    /// Window of the rate-based checks (errors, ping quality, loss), a Prometheus
+    /// duration; at least four SNMP scrape intervals.
+    pub check_window: String,
+    /// Scrape interval of the host exporters (node, arp, ping): the `interval` of host
+    /// panels, so `$__rate_interval` spans several samples.
+    pub host_interval: String,
+    /// Scrape interval of the SNMP job: the `interval` of switch panels.
+    pub snmp_interval: String,
+    /// The runbook (one section per check); alerts link `<runbook_url>#<check>`.
+    pub runbook_url: String,
+    /// Grafana's base URL; alerts link `<grafana_url>/d/<dashboard uid>`.
+    pub grafana_url: String,
+}
+
+/// Where the runbook lives by default: docs/runbook.md of the repository.
+pub fn default_runbook_url() -> String {
+    let repo = env!("CARGO_PKG_REPOSITORY").trim_end_matches('/');
+    if repo.is_empty() {
+        return "docs/runbook.md".into();
+    }
+    format!("{repo}/blob/main/docs/runbook.md")
 }
 
 impl Default for Options {
@@ -79,6 +101,11 @@ impl Default for Options {
             schema_version: 41,
             mermaid: false,
             datasource_uid: None,
+            check_window: "5m".into(),
+            host_interval: "30s".into(),
+            snmp_interval: "60s".into(),
+            runbook_url: default_runbook_url(),
+            grafana_url: "http://localhost:3000".into(),
         }
     }
 }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use rtmon_dashboards::provision::{self, ProvisionOptions};
 use rtmon_dashboards::{
-    check, client, dashboard, legacy, resolve, rules, status, upload, Mode, Options,
+    alertmanager, check, client, dashboard, legacy, resolve, rules, status, upload, Mode, Options,
 };
 
 /// `generate` builds and frees millions of small JSON nodes on every core, where glibc's
@@ -99,8 +99,9 @@ enum Cmd {
         #[arg(long, default_value = "-")]
         out: PathBuf,
     },
-    /// Tell whether each flow is healthy, and where it breaks: flow → hop → check with
-    /// value and since when. Exit 0 healthy, 1 degraded, 2 could not evaluate.
+    /// Tell whether each flow is healthy, and where it breaks, cause first: flow → hop →
+    /// check with value and since when. Exit 0 healthy, 1 degraded (a warning fails),
+    /// 2 down (a critical check fails), 3 could not evaluate.
     Status {
         /// Flow config files.
         #[arg(required = true)]
@@ -123,7 +124,29 @@ enum Cmd {
         #[command(flatten)]
         gen: GenArgs,
     },
-    /// Write Prometheus recording + alerting rules for the flows' layer-2 health.
+    /// Write an Alertmanager config for the flow alerts: a route, a receiver and the
+    /// inhibitions that make one cause raise one notification.
+    Alertmanager {
+        /// Output file (`-` for standard output).
+        #[arg(long, default_value = "-")]
+        out: PathBuf,
+        /// Receiver name.
+        #[arg(long, default_value = "rtmon")]
+        receiver: String,
+        /// Webhook the receiver notifies (none: add notifiers yourself).
+        #[arg(long = "webhook-url")]
+        webhook_url: Option<String>,
+        /// Route group_wait.
+        #[arg(long = "group-wait", default_value = "30s")]
+        group_wait: String,
+        /// Route group_interval.
+        #[arg(long = "group-interval", default_value = "5m")]
+        group_interval: String,
+        /// Route repeat_interval.
+        #[arg(long = "repeat-interval", default_value = "4h")]
+        repeat_interval: String,
+    },
+    /// Write Prometheus recording + alerting rules for the flows' health.
     Rules {
         /// Flow config files.
         #[arg(required = true)]
@@ -233,6 +256,34 @@ struct GenArgs {
     /// Prometheus `job` of the ping exporters [default: ping; push mode: rtmon_ping].
     #[arg(long = "ping-job", value_name = "JOB")]
     ping_job: Option<String>,
+    /// Window of the rate-based checks (errors, ping quality, loss); at least four
+    /// SNMP scrape intervals.
+    #[arg(long = "check-window", default_value = "5m")]
+    check_window: String,
+    /// Scrape interval of the host exporters: the host panels' minimum interval, so
+    /// `$__rate_interval` spans several samples.
+    #[arg(long = "host-scrape-interval", default_value = "30s")]
+    host_scrape_interval: String,
+    /// Scrape interval of the SNMP job: the switch panels' minimum interval.
+    #[arg(long = "snmp-scrape-interval", default_value = "60s")]
+    snmp_scrape_interval: String,
+    /// The runbook alerts link to (`<url>#<check>`) [default: docs/runbook.md of the repository].
+    #[arg(long = "runbook-url")]
+    runbook_url: Option<String>,
+    /// Grafana's base URL, for the alerts' dashboard links.
+    #[arg(long = "grafana-url", default_value = "http://localhost:3000")]
+    grafana_url: String,
+}
+
+/// A Prometheus duration (`30s`, `5m`, `1h30m`) or an error naming the flag.
+fn prom_duration(flag: &str, v: &str) -> Result<(), String> {
+    rtmon::cli::parse_duration(v).map_err(|e| format!("{flag}: {e}"))?;
+    if v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric()) || v.parse::<f64>().is_ok() {
+        return Err(format!(
+            "{flag}: use a Prometheus duration like 30s or 2m, not {v:?}"
+        ));
+    }
+    Ok(())
 }
 
 impl GenArgs {
@@ -254,6 +305,20 @@ impl GenArgs {
         o.schema_version = self.schema_version;
         o.mermaid = self.mermaid;
         o.datasource_uid = self.datasource_uid.clone();
+        for (flag, v) in [
+            ("--check-window", &self.check_window),
+            ("--host-scrape-interval", &self.host_scrape_interval),
+            ("--snmp-scrape-interval", &self.snmp_scrape_interval),
+        ] {
+            prom_duration(flag, v)?;
+        }
+        o.check_window.clone_from(&self.check_window);
+        o.host_interval.clone_from(&self.host_scrape_interval);
+        o.snmp_interval.clone_from(&self.snmp_scrape_interval);
+        if let Some(u) = &self.runbook_url {
+            o.runbook_url.clone_from(u);
+        }
+        o.grafana_url.clone_from(&self.grafana_url);
         for (flag, value, job) in [
             ("--node-job", &self.node_job, &mut o.jobs.node),
             ("--arp-job", &self.arp_job, &mut o.jobs.arp),
@@ -483,34 +548,51 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 let c = client::client(std::time::Duration::from_secs(15))?;
                 loop {
                     let mut states = Vec::new();
-                    for f in &flows {
-                        states.push(
-                            status::evaluate(&c, &prometheus, f, &opts, lookback.as_secs().max(60))
+                    // Prometheus unreachable: said once, not once per check.
+                    let unreachable = status::reachable(&c, &prometheus).await.err();
+                    if unreachable.is_none() {
+                        for f in &flows {
+                            states.push(
+                                status::evaluate(
+                                    &c,
+                                    &prometheus,
+                                    f,
+                                    &opts,
+                                    lookback.as_secs().max(60),
+                                )
                                 .await,
-                        );
+                            );
+                        }
                     }
                     if watch.is_some() {
                         print!("\x1b[2J\x1b[H");
                     }
                     match output {
                         OutputFormat::Json => {
-                            let j = status::report_json(&states);
+                            let j = status::report_json(&states, unreachable.as_deref());
                             println!(
                                 "{}",
                                 serde_json::to_string_pretty(&j).map_err(|e| e.to_string())?
                             );
                         }
                         OutputFormat::Text => {
+                            if let Some(e) = &unreachable {
+                                println!("unknown: cannot evaluate any flow: {e}");
+                            }
                             for s in &states {
                                 print!("{}", s.to_text());
                             }
                         }
                     }
-                    let overall = states
-                        .iter()
-                        .map(|s| s.state())
-                        .max()
-                        .unwrap_or(status::State::Unknown);
+                    let overall = if unreachable.is_some() {
+                        status::State::Unknown
+                    } else {
+                        states
+                            .iter()
+                            .map(|s| s.state())
+                            .max()
+                            .unwrap_or(status::State::Unknown)
+                    };
                     match watch {
                         Some(secs) => {
                             tokio::time::sleep(std::time::Duration::from_secs(secs.max(1))).await
@@ -626,6 +708,39 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
             Ok(())
         }
+        Cmd::Alertmanager {
+            out,
+            receiver,
+            webhook_url,
+            group_wait,
+            group_interval,
+            repeat_interval,
+        } => {
+            for (flag, v) in [
+                ("--group-wait", &group_wait),
+                ("--group-interval", &group_interval),
+                ("--repeat-interval", &repeat_interval),
+            ] {
+                prom_duration(flag, v)?;
+            }
+            if receiver.trim().is_empty() {
+                return Err("--receiver must not be empty".to_string().into());
+            }
+            let text = alertmanager::render(&alertmanager::AlertmanagerOptions {
+                receiver,
+                webhook_url,
+                group_wait,
+                group_interval,
+                repeat_interval,
+            });
+            if out.as_os_str() == "-" {
+                print!("{text}");
+            } else {
+                write_file(&out, &text)?;
+                println!("{}", out.display());
+            }
+            Ok(())
+        }
         Cmd::Rules {
             flows,
             out,
@@ -638,13 +753,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 ("--eval-interval", &eval_interval),
                 ("--alert-for", &alert_for),
             ] {
-                rtmon::cli::parse_duration(v).map_err(|e| format!("{flag}: {e}"))?;
-                if !v.chars().all(|c| c.is_ascii_alphanumeric()) {
-                    return Err(format!(
-                        "{flag}: use a Prometheus duration like 30s or 2m, not {v:?}"
-                    )
-                    .into());
-                }
+                prom_duration(flag, v)?;
             }
             let flows = load_flows(&flows)?;
             let text = rules::render(&flows, &opts, &eval_interval, &alert_for);

@@ -77,6 +77,12 @@ pub mod snmp {
     pub const FDB_MAC: &str = "mac";
     /// FDB label: VLAN id.
     pub const FDB_VLAN: &str = "vlan";
+    /// The SNMP exporter module that reads VLAN membership (Q-BRIDGE-MIB).
+    pub const VLAN_MODULE: &str = "qbridge_vlan";
+    /// VLAN membership (qbridge_vlan module): one series per VLAN per egress port.
+    pub const VLAN_PORT: &str = "rtmon_snmp_vlan_port_info";
+    /// VLAN membership label: VLAN id.
+    pub const VLAN_LABEL: &str = "vlan";
 }
 
 /// rtmon-arp-exporter names.
@@ -97,6 +103,10 @@ pub mod ping {
     pub const UP: &str = "rtmon_ping_up";
     /// Last RTT in seconds.
     pub const LAST_RTT: &str = "rtmon_ping_last_rtt_seconds";
+    /// Echo requests sent.
+    pub const REQUESTS: &str = "rtmon_ping_requests_total";
+    /// Echo replies received.
+    pub const REPLIES: &str = "rtmon_ping_replies_total";
     /// RTT histogram (seconds).
     pub const RTT: &str = "rtmon_ping_rtt_seconds";
     /// Loss ratio over the window.

@@ -251,7 +251,13 @@ fn flow_rig_dashboards_check_rules_and_status() {
         "ping_peer",
         "snmp_up",
         "port_oper_up",
+        "vlan_on_port",
         "fdb_learned",
+        "mtu",
+        "speed",
+        "errors",
+        "ping_loss",
+        "ping_rtt",
     ] {
         assert!(
             rows.iter()
@@ -268,6 +274,28 @@ fn flow_rig_dashboards_check_rules_and_status() {
         true
     );
     wait_status_text(&rig, 0, ": healthy\n");
+
+    // The flow's status rule says healthy, and the path's counting points are recorded.
+    wait_rule(
+        &mut rig,
+        &format!("rtmon:flow:status{{flow=\"{}\"}}", rig::FLOW_ID),
+        0.0,
+    );
+    let points = rig
+        .prom
+        .wait_for_query(
+            &format!("rtmon:flow_point:pps{{flow=\"{}\"}}", rig::FLOW_ID),
+            |r| r.len() == 8,
+            DEADLINE,
+        )
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert!(
+        points.iter().any(|r| r.0.get("point").map(String::as_str)
+            == Some(&*format!("{} {} rx", rig::SWITCH, rig::IN_PORT))
+            && r.0.get("direction").map(String::as_str) == Some("forward")
+            && r.0.get("index").map(String::as_str) == Some("02")),
+        "{points:?}"
+    );
 
     // 2. The switch port towards host B goes oper-down.
     rig.switch
@@ -287,10 +315,11 @@ fn flow_rig_dashboards_check_rules_and_status() {
     );
     wait_rule(&mut rig, &flow_sel, 0.0);
     let port_id = format!("{}/port_oper_up/{}", rig::SWITCH, rig::OUT_PORT);
-    let v = wait_status(&mut rig, 1, |f| f == [port_id.as_str()]);
+    let v = wait_status(&mut rig, 2, |f| f == [port_id.as_str()]);
     let summary = v["flows"][0]["summary"].as_str().unwrap_or("");
     let down = format!("{} port {} oper down", rig::SWITCH, rig::OUT_PORT);
-    assert!(summary.starts_with(&format!("degraded: {down}")), "{v}");
+    assert!(summary.starts_with(&format!("down: {down}")), "{v}");
+    assert_eq!(v["flows"][0]["status"], "down", "{v}");
     let c = check(&v, rig::SWITCH, "port_oper_up", rig::OUT_PORT);
     assert_eq!(c["healthy"], false, "{c}");
     assert_eq!(c["text"], down.as_str());
@@ -298,7 +327,12 @@ fn flow_rig_dashboards_check_rules_and_status() {
         check(&v, rig::SWITCH, "port_oper_up", rig::IN_PORT)["healthy"],
         true
     );
-    wait_status_text(&rig, 1, &format!("FAIL {down}"));
+    wait_status_text(&rig, 2, &format!("FAIL {down}"));
+    wait_rule(
+        &mut rig,
+        &format!("rtmon:flow:status{{flow=\"{}\"}}", rig::FLOW_ID),
+        2.0,
+    );
     // The generated alert for that check is pending or firing.
     let alerts = format!(
         "ALERTS{{alertname=\"RtmonFlowCheckFailed\",flow=\"{}\",hop=\"{}\",check=\"port_oper_up\"}}",
@@ -360,8 +394,10 @@ fn flow_rig_dashboards_check_rules_and_status() {
     wait_rule(&mut rig, &rule(rig::HOST_A, "ping_peer", &peer_ip), 0.0);
     wait_rule(&mut rig, &flow_sel, 0.0);
     let ping_id = format!("{}/ping_peer/{peer_ip}", rig::HOST_A);
-    let v = wait_status(&mut rig, 1, |f| {
-        f.contains(&ping_id) && f.iter().all(|c| !c.starts_with(rig::SWITCH))
+    // (The switch's speed check towards B has no data while B's link is down.)
+    let port_checks = format!("{}/port_oper_up", rig::SWITCH);
+    let v = wait_status(&mut rig, 2, |f| {
+        f.contains(&ping_id) && f.iter().all(|c| !c.starts_with(&port_checks))
     });
     let unreachable = format!(
         "{} cannot reach {} ({peer_ip}) by ping",
@@ -371,9 +407,15 @@ fn flow_rig_dashboards_check_rules_and_status() {
     let c = check(&v, rig::HOST_A, "ping_peer", &peer_ip);
     assert_eq!(c["healthy"], false, "{c}");
     assert_eq!(c["text"], unreachable.as_str());
+    // The cause comes first: an interface (A's end of the veth loses its carrier with
+    // B's), not A's ping that fails because of it.
     let summary = v["flows"][0]["summary"].as_str().unwrap_or("");
     assert!(
-        summary.starts_with(&format!("degraded: {}", rig::HOST_A)),
+        summary.starts_with(&format!(
+            "down: {} interface {} down",
+            rig::HOST_A,
+            rig::DATA_IF
+        )),
         "{summary}"
     );
     assert_eq!(
@@ -385,7 +427,7 @@ fn flow_rig_dashboards_check_rules_and_status() {
         check(&v, rig::SWITCH, "port_oper_up", rig::OUT_PORT)["healthy"],
         true
     );
-    let text = wait_status_text(&rig, 1, &format!("FAIL {unreachable}"));
+    let text = wait_status_text(&rig, 2, &format!("FAIL {unreachable}"));
     eprintln!("status with host B's link down:\n{text}");
 
     eprintln!("flow rig end-to-end: {:.1?}", started.elapsed());

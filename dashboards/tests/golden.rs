@@ -150,13 +150,33 @@ fn structure_ids_layout_and_datasources_are_sound() {
                 assert!(!overlap, "{} overlaps {}", a.4, b.4);
             }
         }
+        // Every panel with queries has a minimum interval: the scrape interval of its
+        // data (switch rows: the SNMP job's), so $__rate_interval spans several samples.
+        let mut in_switch_row = false;
+        for p in &panels {
+            if p["type"] == "row" {
+                in_switch_row = p["title"].as_str().unwrap_or("").starts_with("Switch ");
+                continue;
+            }
+            if p.get("targets").is_some() {
+                let want = if in_switch_row {
+                    &opts.snmp_interval
+                } else if p["title"] == "Throughput" {
+                    &opts.host_interval
+                } else {
+                    continue;
+                };
+                assert_eq!(p["interval"], want.as_str(), "{}", p["title"]);
+            }
+        }
         // Every switch port of the flow has a throughput query selecting it by ifName.
         let exprs: Vec<String> = dashboard::exprs(&d).into_iter().map(|(_, e)| e).collect();
         for sw in flow.switches() {
             for p in [&sw.in_port.port, &sw.out_port.port] {
                 let needle = format!(
-                    "ifHCInOctets{{instance=\"{}\",ifName=\"{}\"}}",
-                    sw.target, p
+                    "ifHCInOctets{{{},ifName=\"{}\"}}",
+                    rtmon_dashboards::checks::switch_matcher(&opts, &sw.target),
+                    p
                 );
                 assert!(
                     exprs.iter().any(|e| e.contains(&needle)),
@@ -353,4 +373,42 @@ fn job_flags_rename_the_jobs_in_rules_and_dashboards() {
         "{}",
         String::from_utf8_lossy(&gen.stderr)
     );
+}
+
+/// The generated Alertmanager config matches its golden file and passes
+/// `amtool check-config` (and amtool does reject a broken one).
+#[test]
+fn alertmanager_config_passes_amtool() {
+    let text = rtmon_dashboards::alertmanager::render(
+        &rtmon_dashboards::alertmanager::AlertmanagerOptions {
+            receiver: "rtmon".into(),
+            webhook_url: Some("http://127.0.0.1:9999/hook".into()),
+            group_wait: "30s".into(),
+            group_interval: "5m".into(),
+            repeat_interval: "4h".into(),
+        },
+    );
+    compare_golden("alertmanager.yml", &text);
+    if !rtmon_testkit::available("alertmanager_config_passes_amtool", &["amtool"], false) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let run = |body: &str| {
+        let p = dir.path().join("am.yml");
+        std::fs::write(&p, body).expect("write");
+        Command::new("amtool")
+            .arg("check-config")
+            .arg(&p)
+            .output()
+            .expect("amtool")
+    };
+    let out = run(&text);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains(" - 5 inhibit rules"));
+    assert!(!run(&text.replace("equal: [", "equal: [[")).status.success());
 }

@@ -164,10 +164,20 @@ fn run_local_check_and_exit_finds_data_for_every_panel_query() {
         .lines()
         .find(|l| l.ends_with("unhealthy checks"))
         .unwrap_or_else(|| panic!("no check summary:\n{text}"));
-    assert!(
-        summary.ends_with(" 0 without data, 0 unhealthy checks"),
-        "{summary}"
-    );
+    assert!(summary.contains(" 0 without data, "), "{summary}");
+    // The demo's hosts keep veth defaults (MTU 1500, 10 Gbit/s) on a simulated switch with
+    // 9216-byte, 100 Gbit/s ports: the `mtu` and `speed` warnings say so, and nothing
+    // else may be unhealthy.
+    let unhealthy: Vec<&str> = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with("UNHEALTHY"))
+        .collect();
+    for l in &unhealthy {
+        assert!(
+            l.contains("/mtu/") || l.contains("/speed/"),
+            "unexpected unhealthy check: {l}\n{text}"
+        );
+    }
     let panel_lines: Vec<&str> = text
         .lines()
         .filter(|l| {

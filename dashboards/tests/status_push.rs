@@ -17,13 +17,26 @@ struct Site {
     oper_out: u8,
     ping_a: u8,
     push_arp_b: bool,
+    /// Probes so far: the ping counters and histogram move with every push.
+    probes: std::cell::Cell<u64>,
 }
 
 fn push_all(pgw: &Pushgateway, s: &Site) {
+    s.probes.set(s.probes.get() + 10);
+    let n = s.probes.get();
     let host = |me: &str, peer_ip: &str, mac: &str, ping: u8| {
-        let node = format!(
-            "node_network_up{{device=\"eth0\"}} 1\nnode_network_info{{device=\"eth0\",address=\"{mac}\",operstate=\"up\"}} 1\n"
+        let mut node = format!(
+            "node_network_up{{device=\"eth0\"}} 1\nnode_network_info{{device=\"eth0\",address=\"{mac}\",operstate=\"up\"}} 1\n\
+node_network_mtu_bytes{{device=\"eth0\"}} 9000\nnode_network_speed_bytes{{device=\"eth0\"}} 1250000000\n"
         );
+        for m in [
+            "receive_errs",
+            "transmit_errs",
+            "receive_drop",
+            "transmit_drop",
+        ] {
+            node.push_str(&format!("node_network_{m}_total{{device=\"eth0\"}} 0\n"));
+        }
         assert_eq!(
             pgw.put(&format!("rtmon_node/instance/{me}"), &node)
                 .expect("put")
@@ -32,7 +45,12 @@ fn push_all(pgw: &Pushgateway, s: &Site) {
         );
         (
             format!("rtmon_arp_entry_info{{ip=\"{peer_ip}\",mac=\"02:00:00:00:00:99\",device=\"eth0\",state=\"reachable\"}} 1\n"),
-            format!("rtmon_ping_up{{target=\"{peer_ip}\"}} {ping}\n"),
+            format!(
+                "rtmon_ping_up{{target=\"{peer_ip}\"}} {ping}\n\
+rtmon_ping_requests_total{{target=\"{peer_ip}\"}} {n}\nrtmon_ping_replies_total{{target=\"{peer_ip}\"}} {n}\n\
+rtmon_ping_rtt_seconds_sum{{target=\"{peer_ip}\"}} {}\nrtmon_ping_rtt_seconds_count{{target=\"{peer_ip}\"}} {n}\n",
+                n as f64 * 0.001
+            ),
         )
     };
     let (arp_a, ping_a) = host("dtn-a", "10.0.0.2", "02:00:00:00:00:0a", s.ping_a);
@@ -59,12 +77,19 @@ fn push_all(pgw: &Pushgateway, s: &Site) {
             .0,
         200
     );
-    let snmp = format!(
+    let mut snmp = format!(
         "snmp_up 1\nifOperStatus{{ifIndex=\"1\",ifName=\"Ethernet1/1\"}} 1\nifOperStatus{{ifIndex=\"2\",ifName=\"Ethernet1/2\"}} {}\n\
 rtmon_snmp_fdb_entry_info{{ifName=\"Ethernet1/1\",vlan=\"1000\",mac=\"02:00:00:00:00:0a\"}} 1\n\
 rtmon_snmp_fdb_entry_info{{ifName=\"Ethernet1/2\",vlan=\"1000\",mac=\"02:00:00:00:00:0b\"}} 1\n",
         s.oper_out
     );
+    for (i, port) in [(1, "Ethernet1/1"), (2, "Ethernet1/2")] {
+        let l = format!("ifIndex=\"{i}\",ifName=\"{port}\"");
+        snmp.push_str(&format!("ifMtu{{{l}}} 9216\nifHighSpeed{{{l}}} 10000\n"));
+        for m in ["ifInErrors", "ifOutErrors", "ifInDiscards", "ifOutDiscards"] {
+            snmp.push_str(&format!("{m}{{{l}}} 0\n"));
+        }
+    }
     assert_eq!(
         pgw.put("rtmon_snmp/instance/sw-a", &snmp).expect("put").0,
         200
@@ -150,6 +175,7 @@ fn status_follows_the_flow_through_push_mode() {
         oper_out: 1,
         ping_a: 1,
         push_arp_b: true,
+        probes: std::cell::Cell::new(0),
     };
     let v = wait_status(&pgw, &site, &flow, &url, 0);
     assert_eq!(v["status"], "healthy");
@@ -175,14 +201,16 @@ fn status_follows_the_flow_through_push_mode() {
     }
     assert_eq!(check(&v, "sw-a", "fdb_learned", "dtn-b")["healthy"], true);
 
-    // The switch port towards dtn-b goes oper-down: exit 1, the port is named.
+    // The switch port towards dtn-b goes oper-down: down (critical), exit 2, the port
+    // is named.
     site.oper_out = 2;
-    let v = wait_status(&pgw, &site, &flow, &url, 1);
+    let v = wait_status(&pgw, &site, &flow, &url, 2);
     let summary = v["flows"][0]["summary"].as_str().unwrap_or("");
     assert!(
-        summary.starts_with("degraded: sw-a port Ethernet1/2 oper down"),
+        summary.starts_with("down: sw-a port Ethernet1/2 oper down"),
         "{summary}"
     );
+    assert_eq!(v["status"], "down");
     let c = check(&v, "sw-a", "port_oper_up", "Ethernet1/2");
     assert_eq!(c["healthy"], false);
     assert_eq!(c["text"], "sw-a port Ethernet1/2 oper down");
@@ -194,10 +222,10 @@ fn status_follows_the_flow_through_push_mode() {
     // Port back, but dtn-a cannot ping dtn-b: the hop and check are named.
     site.oper_out = 1;
     site.ping_a = 0;
-    let v = wait_status(&pgw, &site, &flow, &url, 1);
+    let v = wait_status(&pgw, &site, &flow, &url, 2);
     let summary = v["flows"][0]["summary"].as_str().unwrap_or("");
     assert!(
-        summary.starts_with("degraded: dtn-a cannot reach dtn-b (10.0.0.2) by ping"),
+        summary.starts_with("down: dtn-a cannot reach dtn-b (10.0.0.2) by ping"),
         "{summary}"
     );
     assert_eq!(
@@ -214,7 +242,7 @@ fn status_follows_the_flow_through_push_mode() {
         push_all(&pgw, &site);
         std::thread::sleep(Duration::from_millis(1500));
         let (code, v, raw) = status(&flow, &url);
-        if code == 1 && check(&v, "dtn-b", "exporter_up", "arp")["healthy"] == false {
+        if code == 2 && check(&v, "dtn-b", "exporter_up", "arp")["healthy"] == false {
             break v;
         }
         assert!(Instant::now() < end, "staleness never reported:\n{raw}");
@@ -227,13 +255,23 @@ fn status_follows_the_flow_through_push_mode() {
     assert_eq!(check(&v, "dtn-b", "arp_peer", "10.0.0.1")["healthy"], true);
     assert_eq!(check(&v, "dtn-a", "exporter_up", "arp")["healthy"], true);
 
-    // Prometheus unreachable: could not evaluate, exit 2.
+    // Prometheus unreachable: could not evaluate, exit 3, said once (not per check).
     drop(prom);
     let (code, v, raw) = status(&flow, &url);
-    assert_eq!(code, 2, "{raw}");
+    assert_eq!(code, 3, "{raw}");
     assert_eq!(v["status"], "unknown");
-    assert!(v["flows"][0]["summary"]
-        .as_str()
-        .unwrap_or("")
-        .starts_with("unknown: could not evaluate"));
+    assert!(v["error"].as_str().unwrap_or("").contains(&url), "{raw}");
+    assert_eq!(v["flows"], Value::Array(Vec::new()), "{raw}");
+    let out = Command::new(env!("CARGO_BIN_EXE_rtmon-dashboards"))
+        .args(["status", "--mode", "push", "--prometheus", &url])
+        .arg(&flow)
+        .output()
+        .expect("run status");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert_eq!(text.matches(url.as_str()).count(), 1, "{text}");
+    assert!(
+        text.starts_with("unknown: cannot evaluate any flow"),
+        "{text}"
+    );
 }

@@ -44,6 +44,40 @@ pub struct Flow {
     pub path: Vec<Hop>,
     /// File this flow was read from.
     pub file: PathBuf,
+    /// Limits of the performance checks, and the loss-localisation opt-in.
+    pub limits: Limits,
+}
+
+/// Per-flow limits of the performance checks (`thresholds:` in the flow file) and the
+/// opt-in `dedicated_ports: true` (the switch ports carry only this flow, so a deficit
+/// between consecutive points of the path is loss, and loss localisation may alert).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Limits {
+    /// The flow's switch ports carry only this flow (loss localisation alerts).
+    pub dedicated_ports: bool,
+    /// Errors + discards per second tolerated on any port or interface of the path.
+    pub errors_per_second: f64,
+    /// Ping loss ratio (0..1) tolerated over the check window.
+    pub ping_loss: f64,
+    /// Mean ping round-trip time (seconds) tolerated over the check window.
+    pub ping_rtt_seconds: f64,
+    /// Share of packets (0..1) that may go missing between two consecutive points.
+    pub loss_tolerance: f64,
+    /// Packets per second below which a segment is not judged (too little traffic).
+    pub loss_min_pps: f64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            dedicated_ports: false,
+            errors_per_second: 1.0,
+            ping_loss: 0.02,
+            ping_rtt_seconds: 0.1,
+            loss_tolerance: 0.02,
+            loss_min_pps: 100.0,
+        }
+    }
 }
 
 /// A hop of a flow's path.
@@ -147,7 +181,14 @@ impl Hop {
 /// Longest flow id: Grafana dashboard uids are at most 40 characters.
 pub const MAX_ID_LEN: usize = 40;
 
-const FLOW_KEYS: &[&str] = &["flow", "title", "path"];
+const FLOW_KEYS: &[&str] = &["flow", "title", "path", "thresholds", "dedicated_ports"];
+const THRESHOLD_KEYS: &[&str] = &[
+    "errors_per_second",
+    "ping_loss",
+    "ping_rtt",
+    "loss_tolerance",
+    "loss_min_pps",
+];
 const HOST_KEYS: &[&str] = &[
     "host",
     "instance",
@@ -432,6 +473,7 @@ fn decode_flow(d: &mut Decoder<'_>, node: &Node) -> Option<(Flow, Location)> {
         }
         Some(p) => decode_path(d, p),
     };
+    let limits = decode_limits(d, node);
     if d.errors.len() > before {
         return None;
     }
@@ -442,9 +484,92 @@ fn decode_flow(d: &mut Decoder<'_>, node: &Node) -> Option<(Flow, Location)> {
             id,
             path: path?,
             file: d.file.clone(),
+            limits,
         },
         at,
     ))
+}
+
+/// `dedicated_ports:` and `thresholds:` of a flow (defaults for what is left out).
+fn decode_limits(d: &mut Decoder<'_>, node: &Node) -> Limits {
+    let mut l = Limits::default();
+    if let Some(n) = node.get("dedicated_ports") {
+        match &n.value {
+            Value::Bool(b) => l.dedicated_ports = *b,
+            Value::Null => {}
+            other => d.error(
+                n.location,
+                format!(
+                    "`dedicated_ports` must be true or false, found {}",
+                    other.kind()
+                ),
+            ),
+        }
+    }
+    let Some(t) = node.get("thresholds") else {
+        return l;
+    };
+    if matches!(t.value, Value::Null)
+        || d.check_map(t, "`thresholds`", THRESHOLD_KEYS, &secret_message)
+            .is_none()
+    {
+        return l;
+    }
+    let mut number = |key: &str, max: f64, hint: &str| -> Option<f64> {
+        let n = t.get(key)?;
+        let v = match &n.value {
+            Value::Null => return None,
+            Value::Int(i) => *i as f64,
+            Value::Float(f) => *f,
+            other => {
+                d.error_hint(
+                    n.location,
+                    format!("`{key}` must be a number, found {}", other.kind()),
+                    hint,
+                );
+                return None;
+            }
+        };
+        if !(v.is_finite() && (0.0..=max).contains(&v)) {
+            d.error_hint(
+                n.location,
+                format!("`{key}` {v} is out of range 0..={max}"),
+                hint,
+            );
+            return None;
+        }
+        Some(v)
+    };
+    if let Some(v) = number("errors_per_second", 1e12, "packets per second, e.g. `1`") {
+        l.errors_per_second = v;
+    }
+    if let Some(v) = number("ping_loss", 1.0, "a ratio, e.g. `0.02` for 2 %") {
+        l.ping_loss = v;
+    }
+    if let Some(v) = number("loss_tolerance", 1.0, "a ratio, e.g. `0.02` for 2 %") {
+        l.loss_tolerance = v;
+    }
+    if let Some(v) = number("loss_min_pps", 1e12, "packets per second, e.g. `100`") {
+        l.loss_min_pps = v;
+    }
+    if let Some(n) = t.get("ping_rtt") {
+        let parsed = match &n.value {
+            Value::Null => None,
+            Value::Str(s) => Some(crate::cli::parse_duration(s).map(|d| d.as_secs_f64())),
+            other => Some(Err(format!("found {}", other.kind()))),
+        };
+        match parsed {
+            Some(Ok(v)) if v > 0.0 => l.ping_rtt_seconds = v,
+            Some(Ok(_)) => d.error(n.location, "`ping_rtt` must be above zero"),
+            Some(Err(e)) => d.error_hint(
+                n.location,
+                format!("`ping_rtt` is not a duration: {e}"),
+                "a duration such as `5ms` or `0.2s`",
+            ),
+            None => {}
+        }
+    }
+    l
 }
 
 fn decode_path(d: &mut Decoder<'_>, node: &Node) -> Option<Vec<Hop>> {
@@ -842,6 +967,49 @@ mod tests {
     }
 
     const ONE: &str = "flow: f1\npath:\n  - host: a\n    interface: eth0\n  - switch: s\n    target: 192.0.2.1\n    in: {port: \"Gi 1/1\"}\n    out: {port: \"Gi 1/2\", vlan: 7}\n  - host: b\n    instance: 198.51.100.2:9100\n    interface: eth1\n    ip: 10.0.0.2\n    vlan: 7\n    mac: 02-00-00-00-00-0B\n";
+
+    #[test]
+    fn limits_default_and_are_checked() {
+        let f = &from_str(Path::new("f.yml"), ONE).unwrap_or_else(|e| panic!("{}", e.render()))[0];
+        assert_eq!(f.limits, Limits::default());
+        let text = format!(
+            "dedicated_ports: true\nthresholds:\n  errors_per_second: 0.5\n  ping_loss: 0.01\n  ping_rtt: 20ms\n  loss_tolerance: 0.03\n  loss_min_pps: 10\n{ONE}"
+        );
+        let f =
+            &from_str(Path::new("f.yml"), &text).unwrap_or_else(|e| panic!("{}", e.render()))[0];
+        assert!(f.limits.dedicated_ports);
+        assert_eq!(f.limits.errors_per_second, 0.5);
+        assert_eq!(f.limits.ping_loss, 0.01);
+        assert!((f.limits.ping_rtt_seconds - 0.02).abs() < 1e-9);
+        assert_eq!(f.limits.loss_tolerance, 0.03);
+        assert_eq!(f.limits.loss_min_pps, 10.0);
+        for (bad, want) in [
+            (
+                "thresholds:\n  ping_loss: 2\n",
+                "`ping_loss` 2 is out of range 0..=1",
+            ),
+            (
+                "thresholds:\n  ping_rtt: fast\n",
+                "`ping_rtt` is not a duration",
+            ),
+            ("thresholds:\n  pingloss: 0.1\n", "pingloss"),
+            (
+                "dedicated_ports: yes please\n",
+                "`dedicated_ports` must be true or false",
+            ),
+        ] {
+            let e = from_str(Path::new("f.yml"), &format!("{bad}{ONE}"))
+                .err()
+                .unwrap_or_else(|| panic!("{bad} accepted"));
+            assert!(e.render().contains(want), "{bad}: {}", e.render());
+            assert_eq!(
+                e.location.map(|l| l.line),
+                Some(if bad.starts_with("thr") { 2 } else { 1 }),
+                "{}",
+                e.render()
+            );
+        }
+    }
 
     #[test]
     fn happy_path_defaults() {

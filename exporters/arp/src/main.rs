@@ -460,6 +460,7 @@ mod tests {
             title: id.into(),
             path: hops,
             file: "f.yml".into(),
+            limits: Default::default(),
         }
     }
 

@@ -245,6 +245,7 @@ mod tests {
                 host("b", "10.1.0.2", "veth-b"),
             ],
             file: "f.yml".into(),
+            limits: Default::default(),
         };
         let v = from_flows(std::slice::from_ref(&f), "a", Path::new("f.yml")).expect("ok");
         assert_eq!(v.len(), 1);

@@ -13,7 +13,7 @@
 //!     priv_password: "{file:/run/secrets/snmp_priv}"
 //! modules:
 //!   flow_ports:
-//!     base: if_mib                   # if_mib | bridge_fdb | system | lldp
+//!     base: if_mib                   # if_mib | bridge_fdb | qbridge_vlan | system | lldp
 //!     max_repetitions: 25
 //!     retries: 3
 //!     timeout: 5s                    # per request
@@ -159,6 +159,8 @@ pub enum Base {
     BridgeFdb,
     /// sysUpTime, sysName, sysDescr.
     System,
+    /// Q-BRIDGE-MIB VLAN membership per port.
+    QbridgeVlan,
     /// LLDP-MIB / LLDP-V2-MIB remote tables (neighbours per port).
     Lldp,
 }
@@ -169,6 +171,7 @@ impl Base {
             "if_mib" => Some(Base::IfMib),
             "bridge_fdb" => Some(Base::BridgeFdb),
             "system" => Some(Base::System),
+            "qbridge_vlan" => Some(Base::QbridgeVlan),
             "lldp" => Some(Base::Lldp),
             _ => None,
         }
@@ -243,6 +246,7 @@ impl Default for Config {
             ("if_mib", Base::IfMib),
             ("bridge_fdb", Base::BridgeFdb),
             ("system", Base::System),
+            ("qbridge_vlan", Base::QbridgeVlan),
             ("lldp", Base::Lldp),
         ] {
             modules.insert(n.to_string(), Module::builtin(n, b));
@@ -446,7 +450,7 @@ fn parse_module(name: &str, r: RawModule) -> Result<Module, ConfigError> {
     let f = |field: &str| format!("modules.{name}.{field}");
     let base = Base::parse(&r.base).ok_or_else(|| {
         ConfigError(format!(
-            "{}: unknown `{}` (if_mib, bridge_fdb, system, lldp)",
+            "{}: unknown `{}` (if_mib, bridge_fdb, qbridge_vlan, system, lldp)",
             f("base"),
             r.base
         ))

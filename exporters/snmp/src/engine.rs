@@ -563,6 +563,16 @@ impl Engine {
                 crate::lldp::emit(out, &cols, Some(&cache), v2);
                 Ok(())
             }
+            Base::QbridgeVlan => {
+                let cached = lock(&st.inner).cache.clone();
+                let cache = match cached {
+                    Some(c) => c,
+                    None => self.if_cache(c, st, m, pol, stats, false).await?.0,
+                };
+                let cols = walk::walk_columns(c, &crate::qbridge::columns(), pol, stats).await?;
+                crate::qbridge::emit(out, &cols, Some(&cache));
+                Ok(())
+            }
             Base::IfMib => {
                 let filter = filter_override.unwrap_or(&m.filter);
                 let (mut cache, scalars, reused) =

@@ -6,7 +6,7 @@
 //! - [`config`]: `auths:` + `modules:` (secrets from env/files, never printed);
 //! - [`client`]: the SNMP client behind our [`client::SnmpClient`] trait (async-snmp);
 //! - [`walk`]: walks/GETs with retries, back-off, deadline and statistics;
-//! - [`ifmib`], [`fdb`], [`lldp`]: the built-in modules (pure: walked columns in, samples out);
+//! - [`ifmib`], [`fdb`], [`qbridge`], [`lldp`]: the built-in modules (pure: walked columns in, samples out);
 //! - [`iftype`]: the IANAifType-MIB names for `ifType_info`;
 //! - [`engine`]: per-target state, concurrency limits, the `/snmp` and `/lookup` handlers.
 #![warn(missing_docs)]
@@ -18,4 +18,5 @@ pub mod fdb;
 pub mod ifmib;
 pub mod iftype;
 pub mod lldp;
+pub mod qbridge;
 pub mod walk;

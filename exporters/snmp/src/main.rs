@@ -19,7 +19,7 @@ struct Args {
     common: rtmon::cli::CommonArgs,
 
     /// snmp_exporter-style config (auths: and modules:). Without it the built-in modules
-    /// (if_mib, bridge_fdb, system, lldp) and the auth public_v2 (v2c, community "public") are available.
+    /// (if_mib, bridge_fdb, qbridge_vlan, system, lldp) and the auth public_v2 (v2c, community "public") are available.
     #[arg(
         id = "snmp_config_file",
         long = "config.file",

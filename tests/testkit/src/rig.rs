@@ -62,6 +62,10 @@ pub const DATA_IF: &str = "data0";
 pub const MAC_A: &str = "00:1b:21:00:00:01";
 /// Host B's data-plane MAC (in the switch FDB on [`OUT_PORT`]).
 pub const MAC_B: &str = "00:1b:21:00:00:02";
+/// MTU of the hosts' data-plane interfaces (jumbo frames, as the switch ports: 9216).
+pub const HOST_MTU: u32 = 9000;
+/// ifHighSpeed (Mbit/s) of the simulated switch's flow ports: a veth's speed.
+pub const PORT_SPEED_MBPS: u32 = 10_000;
 /// SNMP community of the simulated switch (its snmprec file stem).
 const COMMUNITY: &str = "e2eswitch";
 /// Ports of the simulated switch.
@@ -195,6 +199,42 @@ impl SimSwitch {
         }
     }
 
+    /// Sets a Counter32 column of `if_index` in ifTable (e.g. 14 ifInErrors) and
+    /// restarts the agent.
+    pub fn set_if_counter(&mut self, column: u32, if_index: u32, value: u32) -> Result<()> {
+        let oid = format!("1.3.6.1.2.1.2.2.1.{column}.{if_index}");
+        match with_value(&self.snmprec, &oid, "65", &value.to_string()) {
+            Some(text) => self.replace(text),
+            None => bail!("{oid} is not in the simulated switch"),
+        }
+    }
+
+    /// Sets the VLAN's current egress ports (dot1qVlanCurrentEgressPorts bitmap of
+    /// bridge ports = ifIndex here) and restarts the agent.
+    pub fn set_vlan_ports(&mut self, vlan: u16, bridge_ports: &[u32]) -> Result<()> {
+        let text = with_vlan_ports(&self.snmprec, vlan, bridge_ports);
+        self.replace(text)
+    }
+
+    /// Stops the agent: the switch no longer answers SNMP (until [`Self::resume`]).
+    pub fn stop(&mut self) {
+        self.proc = None;
+    }
+
+    /// Starts the agent again after [`Self::stop`], with the same data.
+    pub fn resume(&mut self) -> Result<()> {
+        self.restart()
+    }
+
+    /// Sets ifMtu of `if_index` and restarts the agent.
+    pub fn set_mtu(&mut self, if_index: u32, mtu: u32) -> Result<()> {
+        let oid = format!("1.3.6.1.2.1.2.2.1.4.{if_index}");
+        match with_value(&self.snmprec, &oid, "2", &mtu.to_string()) {
+            Some(text) => self.replace(text),
+            None => bail!("ifIndex {if_index} is not in the simulated switch"),
+        }
+    }
+
     fn restart(&mut self) -> Result<()> {
         self.proc = None; // kill the old agent first: same UDP port
         self.generation += 1;
@@ -244,6 +284,73 @@ pub fn with_oper_status(snmprec: &str, if_index: u32, status: u32) -> Option<Str
         })
         .collect();
     found.then_some(text)
+}
+
+/// `snmprec` with the row `oid` set to `tag|value`; None if the row is missing.
+pub fn with_value(snmprec: &str, oid: &str, tag: &str, value: &str) -> Option<String> {
+    let prefix = format!("{oid}|");
+    let mut found = false;
+    let text = snmprec
+        .lines()
+        .map(|l| {
+            if l.starts_with(&prefix) {
+                found = true;
+                format!("{prefix}{tag}|{value}\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    found.then_some(text)
+}
+
+/// `snmprec` with VLAN `vlan`'s dot1qVlanCurrentEgressPorts (time mark 0) set to a
+/// bitmap of `bridge_ports` and its untagged set empty, rows kept in OID order.
+pub fn with_vlan_ports(snmprec: &str, vlan: u16, bridge_ports: &[u32]) -> String {
+    let mut bitmap = vec![0u8; 4];
+    for &p in bridge_ports {
+        let i = (p.saturating_sub(1) / 8) as usize;
+        if bitmap.len() <= i {
+            bitmap.resize(i + 1, 0);
+        }
+        bitmap[i] |= 0x80 >> ((p.saturating_sub(1)) % 8);
+    }
+    let hex: String = bitmap.iter().map(|b| format!("{b:02x}")).collect();
+    let egress = format!("1.3.6.1.2.1.17.7.1.4.2.1.4.0.{vlan}");
+    let untagged = format!("1.3.6.1.2.1.17.7.1.4.2.1.5.0.{vlan}");
+    let mut rows: Vec<(Vec<u32>, String)> = snmprec
+        .lines()
+        .filter(|l| {
+            !l.starts_with(&format!("{egress}|")) && !l.starts_with(&format!("{untagged}|"))
+        })
+        .map(|l| (oid_of(l), l.to_string()))
+        .collect();
+    rows.push((oid_of(&egress), format!("{egress}|4x|{hex}")));
+    rows.push((oid_of(&untagged), format!("{untagged}|4x|00000000")));
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    rows.into_iter().map(|(_, l)| l + "\n").collect()
+}
+
+fn oid_of(line: &str) -> Vec<u32> {
+    line.split('|')
+        .next()
+        .unwrap_or("")
+        .split('.')
+        .filter_map(|x| x.parse().ok())
+        .collect()
+}
+
+/// The rig's simulated switch: [`switch_snmprec`] with the flow ports at a veth's
+/// speed and VLAN [`VLAN`] on both flow ports (Q-BRIDGE-MIB current table).
+pub fn rig_switch_snmprec() -> String {
+    let mut rec = switch_snmprec(COMMUNITY, SWITCH_PORTS, 0);
+    for i in [IN_IFINDEX, OUT_IFINDEX] {
+        let oid = format!("1.3.6.1.2.1.31.1.1.1.15.{i}");
+        if let Some(r) = with_value(&rec, &oid, "66", &PORT_SPEED_MBPS.to_string()) {
+            rec = r;
+        }
+    }
+    with_vlan_ports(&rec, VLAN, &[IN_IFINDEX, OUT_IFINDEX])
 }
 
 /// Deletes root-namespace links on drop (the namespaces' ends go with the namespaces).
@@ -338,6 +445,7 @@ impl FlowRig {
         ])?;
         for h in [&a, &b] {
             h.ns.ip(&["addr", "add", &format!("{}/24", h.data_ip), "dev", DATA_IF])?;
+            h.ns.ip(&["link", "set", DATA_IF, "mtu", &HOST_MTU.to_string()])?;
             h.ns.ip(&["link", "set", DATA_IF, "up"])?;
         }
 
@@ -358,7 +466,7 @@ impl FlowRig {
         }
 
         // The switch, and the SNMP exporter in front of it.
-        let switch = SimSwitch::start(switch_snmprec(COMMUNITY, SWITCH_PORTS, 0))?;
+        let switch = SimSwitch::start(rig_switch_snmprec())?;
         let snmp_cfg = dir.path().join("snmp.yml");
         std::fs::write(
             &snmp_cfg,
@@ -485,7 +593,7 @@ fn flow_yaml(a: &RigHost, b: &RigHost, target: &str) -> String {
         )
     };
     format!(
-        "flow: {FLOW_ID}\ntitle: rtmon end-to-end rig\npath:\n{}  - switch: {SWITCH}\n    target: \"{target}\"\n    auth: {AUTH}\n    modules: [if_mib, bridge_fdb]\n    in: {{port: \"{IN_PORT}\", vlan: {VLAN}}}\n    out: {{port: \"{OUT_PORT}\", vlan: {VLAN}}}\n{}",
+        "flow: {FLOW_ID}\ntitle: rtmon end-to-end rig\npath:\n{}  - switch: {SWITCH}\n    target: \"{target}\"\n    auth: {AUTH}\n    modules: [if_mib, bridge_fdb, qbridge_vlan]\n    in: {{port: \"{IN_PORT}\", vlan: {VLAN}}}\n    out: {{port: \"{OUT_PORT}\", vlan: {VLAN}}}\n{}",
         host(a),
         host(b)
     )
@@ -502,7 +610,7 @@ fn scrape_configs(a: &RigHost, b: &RigHost, target: &str, snmp_exporter: &str) -
     s.push_str(&job("arp", [a.arp_addr(), b.arp_addr()]));
     s.push_str(&job("ping", [a.ping_addr(), b.ping_addr()]));
     s.push_str(&format!(
-        "  - job_name: 'snmp'\n    scrape_interval: 2s\n    scrape_timeout: 2s\n    metrics_path: /snmp\n    params:\n      auth: ['{AUTH}']\n      module: ['if_mib', 'bridge_fdb']\n    static_configs:\n      - targets: ['{target}']\n    relabel_configs:\n      - source_labels: [__address__]\n        target_label: __param_target\n      - source_labels: [__param_target]\n        target_label: instance\n      - target_label: __address__\n        replacement: '{snmp_exporter}'\n"
+        "  - job_name: 'snmp'\n    scrape_interval: 2s\n    scrape_timeout: 2s\n    metrics_path: /snmp\n    params:\n      auth: ['{AUTH}']\n      module: ['if_mib', 'bridge_fdb', 'qbridge_vlan']\n    static_configs:\n      - targets: ['{target}']\n    relabel_configs:\n      - source_labels: [__address__]\n        target_label: __param_target\n      - source_labels: [__param_target]\n        target_label: instance\n      - target_label: __address__\n        replacement: '{snmp_exporter}'\n"
     ));
     s
 }
@@ -530,6 +638,22 @@ mod tests {
             Some(&*rec)
         );
         assert_eq!(with_oper_status(&rec, 99, 2), None);
+    }
+
+    #[test]
+    fn rig_switch_has_the_vlan_on_both_flow_ports() {
+        let rec = rig_switch_snmprec();
+        assert!(
+            rec.contains("1.3.6.1.2.1.17.7.1.4.2.1.4.0.1000|4x|c0000000\n"),
+            "{rec}"
+        );
+        assert!(rec.contains(&format!("1.3.6.1.2.1.31.1.1.1.15.{OUT_IFINDEX}|66|10000\n")));
+        let without = with_vlan_ports(&rec, VLAN, &[IN_IFINDEX]);
+        assert!(without.contains("1.3.6.1.2.1.17.7.1.4.2.1.4.0.1000|4x|80000000\n"));
+        assert_eq!(without.matches(".17.7.1.4.2.1.4.0.1000|").count(), 1);
+        // Still in OID order.
+        let oids: Vec<Vec<u32>> = without.lines().map(oid_of).collect();
+        assert!(oids.windows(2).all(|w| w[0] < w[1]));
     }
 
     #[test]
