@@ -29,9 +29,31 @@
 pub mod parse;
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::LazyLock;
+
+/// Hasher for series and family names: foldhash, seeded randomly once per process.
+/// Label values can come from outside (a script's output, a switch's ifAlias), so the
+/// hash is keyed; it is one process-wide seed because series hashes are compared
+/// across families when sets are merged.
+static SEED: LazyLock<foldhash::fast::RandomState> = LazyLock::new(Default::default);
+
+/// Build hasher of the name index: the process-wide keyed foldhash.
+#[derive(Clone, Copy, Debug, Default)]
+struct NameHash;
+
+impl BuildHasher for NameHash {
+    type Hasher = foldhash::fast::FoldHasher<'static>;
+    fn build_hasher(&self) -> Self::Hasher {
+        SEED.build_hasher()
+    }
+}
+
+/// Build hasher of sets of series hashes: the keys are already keyed foldhash
+/// outputs, so the unseeded variant (no seed lookup) mixes them enough.
+type SeriesSet = HashSet<u64, foldhash::fast::FixedState>;
 
 /// The type of a metric family.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -192,7 +214,7 @@ pub struct Family {
     pub unit: Option<&'static str>,
     /// Samples in insertion order.
     pub samples: Vec<Sample>,
-    seen: std::collections::HashSet<u64>,
+    seen: SeriesSet,
     dropped: u64,
 }
 
@@ -331,7 +353,7 @@ fn same_labels(a: &[Label], b: &[Label]) -> bool {
 }
 
 fn series_hash(suffix: &str, labels: &[Label]) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let mut h = SEED.build_hasher();
     suffix.hash(&mut h);
     labels.len().hash(&mut h);
     labels_hash(labels.iter()).hash(&mut h);
@@ -342,7 +364,7 @@ fn series_hash(suffix: &str, labels: &[Label]) -> u64 {
 fn labels_hash<'a>(labels: impl Iterator<Item = &'a Label>) -> u64 {
     let mut acc: u64 = 0;
     for (k, v) in labels {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
+        let mut h = SEED.build_hasher();
         k.as_ref().hash(&mut h);
         v.hash(&mut h);
         acc = acc.wrapping_add(h.finish());
@@ -354,7 +376,7 @@ fn labels_hash<'a>(labels: impl Iterator<Item = &'a Label>) -> u64 {
 #[derive(Clone, Debug, Default)]
 pub struct MetricSet {
     families: Vec<Family>,
-    index: HashMap<String, usize>,
+    index: HashMap<String, usize, NameHash>,
     dropped: u64,
 }
 
@@ -451,13 +473,23 @@ impl MetricSet {
     /// Removes empty families (a family with no samples is still written with
     /// HELP/TYPE otherwise, which is legal but noisy).
     pub fn prune_empty(&mut self) {
+        if self.families.iter().all(|f| !f.samples.is_empty()) {
+            return;
+        }
+        for f in self.families.iter().filter(|f| f.samples.is_empty()) {
+            self.index.remove(&f.name);
+        }
         self.families.retain(|f| !f.samples.is_empty());
-        self.index = self
-            .families
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (f.name.clone(), i))
-            .collect();
+        self.reindex();
+    }
+
+    /// Points the index at the families' current positions (same names, new order).
+    fn reindex(&mut self) {
+        for (i, f) in self.families.iter().enumerate() {
+            if let Some(slot) = self.index.get_mut(&f.name) {
+                *slot = i;
+            }
+        }
     }
 
     /// Number of samples dropped because their series was already present.
@@ -477,13 +509,8 @@ impl MetricSet {
 
     /// Sorts families by name (deterministic output for golden tests and pushes).
     pub fn sort(&mut self) {
-        self.families.sort_by(|a, b| a.name.cmp(&b.name));
-        self.index = self
-            .families
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (f.name.clone(), i))
-            .collect();
+        self.families.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        self.reindex();
     }
 
     /// Adds the same label to every sample that does not have it yet (e.g. `flow`).
@@ -602,7 +629,7 @@ fn escape_help_om(s: &str, out: &mut String) {
 
 /// Escapes a label value (`\`, `"`, newline).
 pub fn escape_label_value(s: &str, out: &mut String) {
-    if !s.contains(['\\', '"', '\n']) {
+    if !s.bytes().any(|b| matches!(b, b'\\' | b'"' | b'\n')) {
         out.push_str(s);
         return;
     }
@@ -866,7 +893,8 @@ fn find_clash(families: &[Family], plan: &[OmMode]) -> Option<(usize, usize)> {
         .zip(plan)
         .map(|(f, m)| m.claims(f))
         .collect();
-    let mut first: HashMap<&str, usize> = HashMap::with_capacity(claims.len());
+    let mut first: HashMap<&str, usize, NameHash> =
+        HashMap::with_capacity_and_hasher(claims.len(), NameHash);
     let mut same_base: Vec<(usize, usize)> = Vec::new();
     for (i, &(base, mask)) in claims.iter().enumerate() {
         if mask == 0 {
@@ -1002,7 +1030,7 @@ fn integral_nonneg(v: Value) -> bool {
 fn check_grouped(f: &Family, skip: &str) -> Option<bool> {
     let histogram = skip == "le";
     let mut fix_le = false;
-    let mut seen: std::collections::HashSet<u64> = Default::default();
+    let mut seen = SeriesSet::default();
     let mut g = Group::default();
     let mut group_labels: Option<&[Label]> = None;
     for s in &f.samples {
