@@ -202,7 +202,7 @@ pub struct Sample {
 }
 
 /// A metric family: name, help, type and its samples.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct Family {
     /// Exposition name as written in text 0.0.4 (counters usually end in `_total`).
     pub name: String,
@@ -214,8 +214,22 @@ pub struct Family {
     pub unit: Option<&'static str>,
     /// Samples in insertion order.
     pub samples: Vec<Sample>,
+    /// Hashes of the samples' series once there are two or more (a family of one
+    /// sample, most of them, needs no set).
     seen: SeriesSet,
     dropped: u64,
+}
+
+/// Families are equal when everything but the internal series index is.
+impl PartialEq for Family {
+    fn eq(&self, other: &Family) -> bool {
+        self.name == other.name
+            && self.help == other.help
+            && self.kind == other.kind
+            && self.unit == other.unit
+            && self.samples == other.samples
+            && self.dropped == other.dropped
+    }
 }
 
 impl Family {
@@ -318,6 +332,15 @@ impl Family {
 
     /// Adds a fully built sample, enforcing series uniqueness within the family.
     pub fn push(&mut self, sample: Sample) -> bool {
+        if self.samples.is_empty() {
+            self.samples.push(sample);
+            return true;
+        }
+        if self.seen.is_empty() {
+            // The second sample: index the first one now.
+            let first = &self.samples[0];
+            self.seen.insert(series_hash(first.suffix, &first.labels));
+        }
         let h = series_hash(sample.suffix, &sample.labels);
         if !self.seen.insert(h) {
             // Hash seen: compare for real (collisions are possible, if rare).
@@ -521,11 +544,11 @@ impl MetricSet {
                     s.labels.push((Cow::Borrowed(name), value.to_string()));
                 }
             }
-            f.seen = f
-                .samples
-                .iter()
-                .map(|s| series_hash(s.suffix, &s.labels))
-                .collect();
+            f.seen.clear();
+            if f.samples.len() > 1 {
+                f.seen
+                    .extend(f.samples.iter().map(|s| series_hash(s.suffix, &s.labels)));
+            }
         }
     }
 }
@@ -607,6 +630,10 @@ pub fn encode(set: &MetricSet, format: Format) -> String {
 }
 
 fn escape_help(s: &str, out: &mut String) {
+    if !s.bytes().any(|b| matches!(b, b'\\' | b'\n')) {
+        out.push_str(s);
+        return;
+    }
     for c in s.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
@@ -617,6 +644,10 @@ fn escape_help(s: &str, out: &mut String) {
 }
 
 fn escape_help_om(s: &str, out: &mut String) {
+    if !s.bytes().any(|b| matches!(b, b'\\' | b'\n' | b'"')) {
+        out.push_str(s);
+        return;
+    }
     for c in s.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
@@ -1470,6 +1501,59 @@ rtmon_build_info{version=\"0.1.0\"} 1\n\
             Format::negotiate(Some("application/openmetrics-text; version=2.0.0")),
             Format::Text
         );
+    }
+
+    #[test]
+    fn series_index_holds_through_relabel_sort_and_prune() {
+        let mut m = MetricSet::new();
+        // One sample, then its duplicate: the lazily built index must catch it.
+        m.gauge("one", "h", &[("a", "1")], 1.0);
+        m.gauge("one", "h", &[("a", "1")], 2.0);
+        assert_eq!(m.duplicates_dropped(), 1);
+        m.family("empty", "h", MetricType::Gauge);
+        m.gauge("b", "h", &[], 1.0);
+        // After relabelling, a new sample equal to a relabelled one is a duplicate,
+        // in a family of one sample and in a family of two.
+        m.gauge("two", "h", &[("x", "1")], 1.0);
+        m.gauge("two", "h", &[("x", "2")], 1.0);
+        m.add_label_to_all("flow", "f");
+        m.gauge("one", "h", &[("a", "1"), ("flow", "f")], 3.0);
+        m.gauge("two", "h", &[("flow", "f"), ("x", "2")], 3.0);
+        assert_eq!(m.duplicates_dropped(), 3);
+        m.gauge("one", "h", &[("a", "1")], 4.0);
+        assert_eq!(m.duplicates_dropped(), 3);
+        m.prune_empty();
+        m.sort();
+        let names: Vec<&str> = m.families().iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["b", "one", "two"]);
+        assert!(!m.contains("empty"));
+        for n in names {
+            assert_eq!(m.get(n).map(|f| f.name.as_str()), Some(n));
+        }
+        assert_eq!(m.get("one").map(|f| f.samples.len()), Some(2));
+        // A family equals its copy whatever the state of its internal index.
+        let mut f = Family::new("c", "h", MetricType::Counter);
+        f.add(&[], 1u64);
+        let mut g = f.clone();
+        g.seen.insert(7);
+        assert_eq!(f, g);
+    }
+
+    #[test]
+    fn help_is_escaped_in_both_formats() {
+        let mut m = MetricSet::new();
+        m.gauge("g", "back\\slash \"q\"\nline", &[("l", "v\"\n")], 1.0);
+        m.gauge("p", "plain help", &[], 1.0);
+        let t = encode_text(&m);
+        assert!(t.contains("# HELP g back\\\\slash \"q\"\\nline\n"), "{t}");
+        assert!(t.contains("g{l=\"v\\\"\\n\"} 1\n"), "{t}");
+        assert!(t.contains("# HELP p plain help\n"), "{t}");
+        let o = encode_openmetrics(&m);
+        assert!(
+            o.contains("# HELP g back\\\\slash \\\"q\\\"\\nline\n"),
+            "{o}"
+        );
+        assert!(o.contains("# HELP p plain help\n"), "{o}");
     }
 
     #[test]
