@@ -1,7 +1,9 @@
 //! Runtime configuration of the node exporter: where `/proc`, `/sys` and `/` are, and
 //! the per-collector filters (node_exporter's flag names, Debian's defaults).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use regex::Regex;
 
@@ -147,9 +149,9 @@ pub struct Config {
     /// `--collector.filesystem.fs-types-exclude`.
     pub fs_types_exclude: Regex,
     /// `--collector.netstat.fields`.
-    pub netstat_fields: Regex,
+    pub netstat_fields: FieldFilter,
     /// `--collector.vmstat.fields`.
-    pub vmstat_fields: Regex,
+    pub vmstat_fields: FieldFilter,
     /// `--collector.textfile.directory` (empty: none).
     pub textfile_directory: PathBuf,
     /// `--collector.hwmon.chip-include/exclude` (matched against the `chip` label).
@@ -165,6 +167,49 @@ pub struct Config {
     pub cpu_bugs_include: Option<Regex>,
     /// `--collector.stat.softirq`: `node_softirqs_total{vector}` (off by default).
     pub stat_softirq: bool,
+}
+
+/// A field-name filter that remembers its answers. `/proc/net/netstat`, `snmp`,
+/// `snmp6` and `/proc/vmstat` name the same ~500 fields every scrape, so each name is
+/// matched against the regex once; the memo is bounded ([`FieldFilter::MEMO_MAX`]
+/// names, beyond which the regex is asked directly).
+#[derive(Debug)]
+pub struct FieldFilter {
+    re: Regex,
+    memo: Mutex<HashMap<Box<str>, bool, foldhash::fast::RandomState>>,
+}
+
+impl FieldFilter {
+    /// Most names remembered (a kernel has ~600 such fields).
+    pub const MEMO_MAX: usize = 4096;
+
+    /// A filter matching names against `re`.
+    pub fn new(re: Regex) -> FieldFilter {
+        FieldFilter {
+            re,
+            memo: Mutex::default(),
+        }
+    }
+
+    /// Whether `name` matches the regex.
+    pub fn is_match(&self, name: &str) -> bool {
+        // A poisoned memo only holds complete answers: keep using it.
+        let mut memo = self.memo.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(&m) = memo.get(name) {
+            return m;
+        }
+        let m = self.re.is_match(name);
+        if memo.len() < Self::MEMO_MAX {
+            memo.insert(name.into(), m);
+        }
+        m
+    }
+}
+
+impl Clone for FieldFilter {
+    fn clone(&self) -> FieldFilter {
+        FieldFilter::new(self.re.clone())
+    }
 }
 
 /// Compiles a regex flag value, naming the flag on error.
@@ -193,8 +238,8 @@ impl Config {
             netclass_ignore_invalid_speed: false,
             fs_mount_points_exclude: re(FS_MOUNT_POINTS_EXCLUDE),
             fs_types_exclude: re(FS_TYPES_EXCLUDE),
-            netstat_fields: re(NETSTAT_FIELDS),
-            vmstat_fields: re(VMSTAT_FIELDS),
+            netstat_fields: FieldFilter::new(re(NETSTAT_FIELDS)),
+            vmstat_fields: FieldFilter::new(re(VMSTAT_FIELDS)),
             textfile_directory: PathBuf::from(TEXTFILE_DIRECTORY),
             hwmon_chips: DeviceFilter::default(),
             hwmon_sensors: DeviceFilter::default(),
@@ -265,5 +310,26 @@ mod tests {
         assert_eq!(p.strip_rootfs("/host/var"), "/var");
         assert_eq!(p.strip_rootfs("/hostile"), "/hostile");
         assert_eq!(p.root("/var"), PathBuf::from("/host/var"));
+    }
+
+    #[test]
+    fn field_filter_remembers_answers_within_its_bound() {
+        let f = FieldFilter::new(Regex::new("^Tcp_(CurrEstab|InSegs)$").expect("re"));
+        for _ in 0..2 {
+            assert!(f.is_match("Tcp_CurrEstab"));
+            assert!(!f.is_match("Tcp_MaxConn"));
+            assert!(!f.is_match("Tcp_CurrEstabX"));
+        }
+        assert_eq!(f.memo.lock().expect("memo").len(), 3);
+        // Past the bound, names are matched without being remembered.
+        for i in 0..FieldFilter::MEMO_MAX + 10 {
+            assert!(!f.is_match(&format!("Udp_F{i}")));
+        }
+        assert!(f.is_match("Tcp_InSegs"));
+        assert_eq!(f.memo.lock().expect("memo").len(), FieldFilter::MEMO_MAX);
+        // A clone starts with an empty memo and the same regex.
+        let c = f.clone();
+        assert_eq!(c.memo.lock().expect("memo").len(), 0);
+        assert!(c.is_match("Tcp_InSegs") && !c.is_match("Tcp_MaxConn"));
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use clap::{Arg, ArgAction, ArgMatches, Command, Parser};
 use rtmon::app::Exporter;
 use rtmon_node::collector::{self, Def};
-use rtmon_node::config::{self, regex_flag, Config, DeviceFilter, Paths};
+use rtmon_node::config::{self, regex_flag, Config, DeviceFilter, FieldFilter, Paths};
 use rtmon_node::source::NodeSource;
 
 /// (collector, enable flag, disable flag). Static so clap can borrow the names.
@@ -362,8 +362,14 @@ fn build(args: &Args) -> Result<(Config, Vec<&'static Def>), String> {
             "collector.filesystem.fs-types-exclude",
             &args.fs_types_exclude,
         )?,
-        netstat_fields: regex_flag("collector.netstat.fields", &args.netstat_fields)?,
-        vmstat_fields: regex_flag("collector.vmstat.fields", &args.vmstat_fields)?,
+        netstat_fields: FieldFilter::new(regex_flag(
+            "collector.netstat.fields",
+            &args.netstat_fields,
+        )?),
+        vmstat_fields: FieldFilter::new(regex_flag(
+            "collector.vmstat.fields",
+            &args.vmstat_fields,
+        )?),
         textfile_directory: args.textfile_directory.clone(),
         hwmon_chips: DeviceFilter::new(
             "collector.hwmon.chip",

@@ -9,6 +9,7 @@
 //!
 //! No lock is held: each scrape owns its output, so concurrent scrapes run in parallel.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -54,7 +55,8 @@ pub fn select(
 
 /// Runs `defs` against `cfg` (synchronously) and returns the sorted exposition.
 pub fn scrape(cfg: &Config, defs: &[&'static Def]) -> MetricSet {
-    let mut out = MetricSet::new();
+    // Sized like the previous scrape (the family count barely changes between scrapes).
+    let mut out = MetricSet::with_capacity(FAMILIES_HINT.load(Ordering::Relaxed));
     let mut results: Vec<(&'static str, f64, Result<(), CollectError>)> =
         Vec::with_capacity(defs.len());
     for d in defs {
@@ -99,8 +101,17 @@ pub fn scrape(cfg: &Config, defs: &[&'static Def]) -> MetricSet {
     }
     out.prune_empty();
     out.sort();
+    FAMILIES_HINT.store(
+        out.families().len().min(FAMILIES_HINT_MAX),
+        Ordering::Relaxed,
+    );
     out
 }
+
+/// Families written by the last scrape, as the next one's capacity.
+static FAMILIES_HINT: AtomicUsize = AtomicUsize::new(0);
+/// Upper bound of the hint (a textfile can add many families once).
+const FAMILIES_HINT_MAX: usize = 4096;
 
 impl NodeSource {
     /// A source running `enabled` collectors with `cfg`.

@@ -29,9 +29,31 @@
 pub mod parse;
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::LazyLock;
+
+/// Hasher for series and family names: foldhash, seeded randomly once per process.
+/// Label values can come from outside (a script's output, a switch's ifAlias), so the
+/// hash is keyed; it is one process-wide seed because series hashes are compared
+/// across families when sets are merged.
+static SEED: LazyLock<foldhash::fast::RandomState> = LazyLock::new(Default::default);
+
+/// Build hasher of the name index: the process-wide keyed foldhash.
+#[derive(Clone, Copy, Debug, Default)]
+struct NameHash;
+
+impl BuildHasher for NameHash {
+    type Hasher = foldhash::fast::FoldHasher<'static>;
+    fn build_hasher(&self) -> Self::Hasher {
+        SEED.build_hasher()
+    }
+}
+
+/// Build hasher of sets of series hashes: the keys are already keyed foldhash
+/// outputs, so the unseeded variant (no seed lookup) mixes them enough.
+type SeriesSet = HashSet<u64, foldhash::fast::FixedState>;
 
 /// The type of a metric family.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -180,7 +202,7 @@ pub struct Sample {
 }
 
 /// A metric family: name, help, type and its samples.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct Family {
     /// Exposition name as written in text 0.0.4 (counters usually end in `_total`).
     pub name: String,
@@ -192,8 +214,22 @@ pub struct Family {
     pub unit: Option<&'static str>,
     /// Samples in insertion order.
     pub samples: Vec<Sample>,
-    seen: std::collections::HashSet<u64>,
+    /// Hashes of the samples' series once there are two or more (a family of one
+    /// sample, most of them, needs no set).
+    seen: SeriesSet,
     dropped: u64,
+}
+
+/// Families are equal when everything but the internal series index is.
+impl PartialEq for Family {
+    fn eq(&self, other: &Family) -> bool {
+        self.name == other.name
+            && self.help == other.help
+            && self.kind == other.kind
+            && self.unit == other.unit
+            && self.samples == other.samples
+            && self.dropped == other.dropped
+    }
 }
 
 impl Family {
@@ -296,6 +332,15 @@ impl Family {
 
     /// Adds a fully built sample, enforcing series uniqueness within the family.
     pub fn push(&mut self, sample: Sample) -> bool {
+        if self.samples.is_empty() {
+            self.samples.push(sample);
+            return true;
+        }
+        if self.seen.is_empty() {
+            // The second sample: index the first one now.
+            let first = &self.samples[0];
+            self.seen.insert(series_hash(first.suffix, &first.labels));
+        }
         let h = series_hash(sample.suffix, &sample.labels);
         if !self.seen.insert(h) {
             // Hash seen: compare for real (collisions are possible, if rare).
@@ -331,7 +376,7 @@ fn same_labels(a: &[Label], b: &[Label]) -> bool {
 }
 
 fn series_hash(suffix: &str, labels: &[Label]) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let mut h = SEED.build_hasher();
     suffix.hash(&mut h);
     labels.len().hash(&mut h);
     labels_hash(labels.iter()).hash(&mut h);
@@ -342,7 +387,7 @@ fn series_hash(suffix: &str, labels: &[Label]) -> u64 {
 fn labels_hash<'a>(labels: impl Iterator<Item = &'a Label>) -> u64 {
     let mut acc: u64 = 0;
     for (k, v) in labels {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
+        let mut h = SEED.build_hasher();
         k.as_ref().hash(&mut h);
         v.hash(&mut h);
         acc = acc.wrapping_add(h.finish());
@@ -354,7 +399,7 @@ fn labels_hash<'a>(labels: impl Iterator<Item = &'a Label>) -> u64 {
 #[derive(Clone, Debug, Default)]
 pub struct MetricSet {
     families: Vec<Family>,
-    index: HashMap<String, usize>,
+    index: HashMap<String, usize, NameHash>,
     dropped: u64,
 }
 
@@ -362,6 +407,16 @@ impl MetricSet {
     /// An empty set.
     pub fn new() -> MetricSet {
         MetricSet::default()
+    }
+
+    /// An empty set with room for `families` families (a scrape that knows roughly
+    /// how many it writes saves the growth of the family list and name index).
+    pub fn with_capacity(families: usize) -> MetricSet {
+        MetricSet {
+            families: Vec::with_capacity(families),
+            index: HashMap::with_capacity_and_hasher(families, NameHash),
+            dropped: 0,
+        }
     }
 
     /// Returns the family `name`, creating it with `help` and `kind` if it is new.
@@ -451,13 +506,23 @@ impl MetricSet {
     /// Removes empty families (a family with no samples is still written with
     /// HELP/TYPE otherwise, which is legal but noisy).
     pub fn prune_empty(&mut self) {
+        if self.families.iter().all(|f| !f.samples.is_empty()) {
+            return;
+        }
+        for f in self.families.iter().filter(|f| f.samples.is_empty()) {
+            self.index.remove(&f.name);
+        }
         self.families.retain(|f| !f.samples.is_empty());
-        self.index = self
-            .families
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (f.name.clone(), i))
-            .collect();
+        self.reindex();
+    }
+
+    /// Points the index at the families' current positions (same names, new order).
+    fn reindex(&mut self) {
+        for (i, f) in self.families.iter().enumerate() {
+            if let Some(slot) = self.index.get_mut(&f.name) {
+                *slot = i;
+            }
+        }
     }
 
     /// Number of samples dropped because their series was already present.
@@ -477,13 +542,8 @@ impl MetricSet {
 
     /// Sorts families by name (deterministic output for golden tests and pushes).
     pub fn sort(&mut self) {
-        self.families.sort_by(|a, b| a.name.cmp(&b.name));
-        self.index = self
-            .families
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (f.name.clone(), i))
-            .collect();
+        self.families.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        self.reindex();
     }
 
     /// Adds the same label to every sample that does not have it yet (e.g. `flow`).
@@ -494,11 +554,11 @@ impl MetricSet {
                     s.labels.push((Cow::Borrowed(name), value.to_string()));
                 }
             }
-            f.seen = f
-                .samples
-                .iter()
-                .map(|s| series_hash(s.suffix, &s.labels))
-                .collect();
+            f.seen.clear();
+            if f.samples.len() > 1 {
+                f.seen
+                    .extend(f.samples.iter().map(|s| series_hash(s.suffix, &s.labels)));
+            }
         }
     }
 }
@@ -580,6 +640,10 @@ pub fn encode(set: &MetricSet, format: Format) -> String {
 }
 
 fn escape_help(s: &str, out: &mut String) {
+    if !s.bytes().any(|b| matches!(b, b'\\' | b'\n')) {
+        out.push_str(s);
+        return;
+    }
     for c in s.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
@@ -590,6 +654,10 @@ fn escape_help(s: &str, out: &mut String) {
 }
 
 fn escape_help_om(s: &str, out: &mut String) {
+    if !s.bytes().any(|b| matches!(b, b'\\' | b'\n' | b'"')) {
+        out.push_str(s);
+        return;
+    }
     for c in s.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
@@ -602,7 +670,7 @@ fn escape_help_om(s: &str, out: &mut String) {
 
 /// Escapes a label value (`\`, `"`, newline).
 pub fn escape_label_value(s: &str, out: &mut String) {
-    if !s.contains(['\\', '"', '\n']) {
+    if !s.bytes().any(|b| matches!(b, b'\\' | b'"' | b'\n')) {
         out.push_str(s);
         return;
     }
@@ -866,7 +934,8 @@ fn find_clash(families: &[Family], plan: &[OmMode]) -> Option<(usize, usize)> {
         .zip(plan)
         .map(|(f, m)| m.claims(f))
         .collect();
-    let mut first: HashMap<&str, usize> = HashMap::with_capacity(claims.len());
+    let mut first: HashMap<&str, usize, NameHash> =
+        HashMap::with_capacity_and_hasher(claims.len(), NameHash);
     let mut same_base: Vec<(usize, usize)> = Vec::new();
     for (i, &(base, mask)) in claims.iter().enumerate() {
         if mask == 0 {
@@ -1002,7 +1071,7 @@ fn integral_nonneg(v: Value) -> bool {
 fn check_grouped(f: &Family, skip: &str) -> Option<bool> {
     let histogram = skip == "le";
     let mut fix_le = false;
-    let mut seen: std::collections::HashSet<u64> = Default::default();
+    let mut seen = SeriesSet::default();
     let mut g = Group::default();
     let mut group_labels: Option<&[Label]> = None;
     for s in &f.samples {
@@ -1442,6 +1511,59 @@ rtmon_build_info{version=\"0.1.0\"} 1\n\
             Format::negotiate(Some("application/openmetrics-text; version=2.0.0")),
             Format::Text
         );
+    }
+
+    #[test]
+    fn series_index_holds_through_relabel_sort_and_prune() {
+        let mut m = MetricSet::with_capacity(2);
+        // One sample, then its duplicate: the lazily built index must catch it.
+        m.gauge("one", "h", &[("a", "1")], 1.0);
+        m.gauge("one", "h", &[("a", "1")], 2.0);
+        assert_eq!(m.duplicates_dropped(), 1);
+        m.family("empty", "h", MetricType::Gauge);
+        m.gauge("b", "h", &[], 1.0);
+        // After relabelling, a new sample equal to a relabelled one is a duplicate,
+        // in a family of one sample and in a family of two.
+        m.gauge("two", "h", &[("x", "1")], 1.0);
+        m.gauge("two", "h", &[("x", "2")], 1.0);
+        m.add_label_to_all("flow", "f");
+        m.gauge("one", "h", &[("a", "1"), ("flow", "f")], 3.0);
+        m.gauge("two", "h", &[("flow", "f"), ("x", "2")], 3.0);
+        assert_eq!(m.duplicates_dropped(), 3);
+        m.gauge("one", "h", &[("a", "1")], 4.0);
+        assert_eq!(m.duplicates_dropped(), 3);
+        m.prune_empty();
+        m.sort();
+        let names: Vec<&str> = m.families().iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["b", "one", "two"]);
+        assert!(!m.contains("empty"));
+        for n in names {
+            assert_eq!(m.get(n).map(|f| f.name.as_str()), Some(n));
+        }
+        assert_eq!(m.get("one").map(|f| f.samples.len()), Some(2));
+        // A family equals its copy whatever the state of its internal index.
+        let mut f = Family::new("c", "h", MetricType::Counter);
+        f.add(&[], 1u64);
+        let mut g = f.clone();
+        g.seen.insert(7);
+        assert_eq!(f, g);
+    }
+
+    #[test]
+    fn help_is_escaped_in_both_formats() {
+        let mut m = MetricSet::new();
+        m.gauge("g", "back\\slash \"q\"\nline", &[("l", "v\"\n")], 1.0);
+        m.gauge("p", "plain help", &[], 1.0);
+        let t = encode_text(&m);
+        assert!(t.contains("# HELP g back\\\\slash \"q\"\\nline\n"), "{t}");
+        assert!(t.contains("g{l=\"v\\\"\\n\"} 1\n"), "{t}");
+        assert!(t.contains("# HELP p plain help\n"), "{t}");
+        let o = encode_openmetrics(&m);
+        assert!(
+            o.contains("# HELP g back\\\\slash \\\"q\\\"\\nline\n"),
+            "{o}"
+        );
+        assert!(o.contains("# HELP p plain help\n"), "{o}");
     }
 
     #[test]
