@@ -226,17 +226,17 @@ fn main() -> ExitCode {
     });
     if let Err(e) = rtmon::log::init(&args.common.log) {
         eprintln!("{NAME}: {e}");
-        return ExitCode::from(2);
+        return ExitCode::from(1);
     }
     if args.max_entries == 0 {
         eprintln!("{NAME}: --arp.max-entries must be at least 1");
-        return ExitCode::from(2);
+        return ExitCode::from(1);
     }
     let (filter, flow) = match build_filter(&args) {
         Ok(x) => x,
         Err(e) => {
             eprintln!("{NAME}: {e}");
-            return ExitCode::from(2);
+            return ExitCode::from(1);
         }
     };
     // Push on change is what this exporter is for.

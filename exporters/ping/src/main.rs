@@ -235,7 +235,7 @@ fn main() -> ExitCode {
     });
     if let Err(e) = rtmon::log::init(&args.common.log) {
         eprintln!("rtmon-ping-exporter: {e}");
-        return ExitCode::from(2);
+        return ExitCode::from(1);
     }
     rtmon::app::block_on(run(args))
 }

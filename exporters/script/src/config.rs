@@ -304,14 +304,14 @@ struct RawParam {
 fn duration(
     file: &Path,
     at: &Spanned<impl Sized>,
+    field: &str,
     d: &DurationSpec,
 ) -> Result<Duration, ConfigError> {
     match d {
-        DurationSpec::Seconds(s) if s.is_finite() && *s >= 0.0 => Ok(Duration::from_secs_f64(*s)),
-        DurationSpec::Seconds(s) => Err(ConfigError::at(file, at, format!("invalid duration {s}"))),
-        DurationSpec::Text(t) => {
-            rtmon::cli::parse_duration(t).map_err(|e| ConfigError::at(file, at, e))
-        }
+        DurationSpec::Seconds(s) => rtmon::duration::from_secs_f64(*s)
+            .map_err(|e| ConfigError::at(file, at, format!("{field}: invalid duration {s}: {e}"))),
+        DurationSpec::Text(t) => rtmon::duration::parse(t)
+            .map_err(|e| ConfigError::at(file, at, format!("{field}: {e}"))),
     }
 }
 
@@ -400,7 +400,7 @@ fn validate_script(
     if let Some(t) = &rs.timeout {
         match &t.value {
             TimeoutSpec::Simple(d) => {
-                let d = duration(file, t, d)?;
+                let d = duration(file, t, &format!("script {name:?}: timeout"), d)?;
                 if d.is_zero() {
                     return Err(ConfigError::at(
                         file,
@@ -412,7 +412,7 @@ fn validate_script(
             }
             TimeoutSpec::Full(f) => {
                 if let Some(d) = &f.max_timeout {
-                    let d = duration(file, t, d)?;
+                    let d = duration(file, t, &format!("script {name:?}: timeout.max_timeout"), d)?;
                     // script_exporter: 0 means "no limit"; we always enforce one.
                     timeout = (!d.is_zero()).then_some(d);
                 }
@@ -433,7 +433,7 @@ fn validate_script(
     let (mut cache, mut cache_on_error) = (None, false);
     if let Some(c) = &rs.cache {
         if let Some(d) = &c.value.duration {
-            let d = duration(file, c, d)?;
+            let d = duration(file, c, &format!("script {name:?}: cache.duration"), d)?;
             cache = (!d.is_zero()).then_some(d);
         }
         cache_on_error = c.value.cache_on_error;
@@ -572,10 +572,12 @@ fn validate_script(
         }
         discovery.params = d.params;
         if let Some(i) = &d.scrape_interval {
-            discovery.scrape_interval = Some(duration(file, &rs.name, i)?);
+            discovery.scrape_interval =
+                Some(duration(file, &rs.name, "discovery.scrape_interval", i)?);
         }
         if let Some(t) = &d.scrape_timeout {
-            discovery.scrape_timeout = Some(duration(file, &rs.name, t)?);
+            discovery.scrape_timeout =
+                Some(duration(file, &rs.name, "discovery.scrape_timeout", t)?);
         }
     }
 

@@ -90,7 +90,7 @@ fn main() -> ExitCode {
     }
     if args.max_concurrency == 0 || args.max_output_bytes == 0 || args.max_output_lines == 0 {
         eprintln!("rtmon-script-exporter: --script.max-concurrency, --script.max-output-bytes and --script.max-output-lines must be at least 1");
-        return ExitCode::from(2);
+        return ExitCode::from(1);
     }
     let limits = Limits {
         default_timeout: args.default_timeout,

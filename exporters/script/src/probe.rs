@@ -265,12 +265,15 @@ impl State {
             }
         };
         let now = Instant::now();
-        let mut deadline = now + script.timeout.unwrap_or(self.limits.default_timeout);
+        let mut deadline = rtmon::duration::saturating_add(
+            now,
+            script.timeout.unwrap_or(self.limits.default_timeout),
+        );
         if let Some(d) = req.deadline {
             deadline = deadline.min(d);
         }
         if let Some(t) = inv.timeout {
-            deadline = deadline.min(now + t);
+            deadline = deadline.min(rtmon::duration::saturating_add(now, t));
         }
         let outcome = self.run_cached(script, sem, inv, deadline).await;
         Reply::Metrics(self.finish(script, &outcome.0, outcome.1))

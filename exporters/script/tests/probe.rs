@@ -582,3 +582,66 @@ fn self_metrics_pass_promtool_lint() {
         .collect();
     assert!(ours.is_empty(), "{text}");
 }
+
+#[test]
+fn out_of_range_durations_are_config_errors_with_location() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("big.yml");
+    for (yaml, place, field) in [
+        // Passed --config.check before and then panicked on every probe.
+        (
+            "    timeout: 10000000000000000000\n",
+            "big.yml:4:14:",
+            "timeout",
+        ),
+        ("    timeout: 1e30\n", "big.yml:4:14:", "timeout"),
+        (
+            "    cache: {duration: 1e30}\n",
+            "big.yml:4:12:",
+            "cache.duration",
+        ),
+        (
+            "    timeout: {max_timeout: 1e30}\n",
+            "big.yml:4:14:",
+            "timeout.max_timeout",
+        ),
+        (
+            "    timeout: 99999999999999999999h\n",
+            "big.yml:4:14:",
+            "timeout",
+        ),
+    ] {
+        std::fs::write(
+            &cfg,
+            format!("scripts:\n  - name: t\n    command: /bin/true\n{yaml}"),
+        )
+        .expect("cfg");
+        for check in [true, false] {
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_rtmon-script-exporter"));
+            cmd.arg(format!("--config.file={}", cfg.display()))
+                .arg("--web.listen-address=127.0.0.1:0");
+            if check {
+                cmd.arg("--config.check");
+            }
+            let out = cmd.output().expect("run");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{yaml}: {err}");
+            assert!(
+                err.contains(place) && err.contains(field) && err.contains("at most"),
+                "{yaml}: {err}"
+            );
+        }
+    }
+    for flag in ["--script.default-timeout=1e30", "--push.interval=1e30"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_rtmon-script-exporter"))
+            .arg(flag)
+            .output()
+            .expect("run");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{flag}: {err}");
+        assert!(
+            err.contains(flag.split('=').next().unwrap_or(flag)),
+            "{err}"
+        );
+    }
+}

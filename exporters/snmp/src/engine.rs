@@ -253,7 +253,7 @@ impl Engine {
     }
 
     fn deadline(&self, req_deadline: Option<Instant>) -> Instant {
-        req_deadline.unwrap_or_else(|| Instant::now() + self.opts.default_deadline)
+        req_deadline.unwrap_or_else(|| rtmon::duration::deadline_in(self.opts.default_deadline))
     }
 
     /// `GET /snmp?target=…&module=…&auth=…`.
