@@ -35,6 +35,8 @@ struct Ctx {
     remaining: Mutex<Vec<Option<Duration>>>,
     reloads: AtomicUsize,
     fail_reload: AtomicBool,
+    /// The reload hook panics (a bug in an exporter's loader must not kill it).
+    panic_reload: AtomicBool,
     /// Set when `/slow` has been entered.
     entered: AtomicBool,
     /// `/slow` waits for this (in-process tests)…
@@ -119,6 +121,10 @@ fn exporter(ctx: Arc<Ctx>) -> Exporter {
         .on_reload(Arc::new(move || {
             let c = c2.clone();
             Box::pin(async move {
+                if c.panic_reload.load(Ordering::SeqCst) {
+                    let huge = std::time::Instant::now() + Duration::MAX;
+                    panic!("overflow when adding duration to instant: {huge:?}");
+                }
                 if c.fail_reload.load(Ordering::SeqCst) {
                     return Err("flows.yml:3:7: unknown key `valn`".to_string());
                 }
@@ -384,6 +390,37 @@ fn reload_over_http() {
     assert_eq!(p.status, 500);
     assert!(p.text().contains("unknown key `valn`"), "{}", p.text());
     assert_eq!(ctx.reloads.load(Ordering::SeqCst), 1);
+    let ok = |m: &str| sample_value(m, "rtmon_test_config_last_reload_successful", &[]);
+    let ts = |m: &str| {
+        sample_value(
+            m,
+            "rtmon_test_config_last_reload_success_timestamp_seconds",
+            &[],
+        )
+    };
+    let m = http_get(&addr, "/metrics").expect("GET").text();
+    assert_eq!(ok(&m), Some(0.0), "{m}");
+    let t1 = ts(&m).expect("timestamp");
+    // A panicking hook fails the reload cleanly: an answer, the server stays up.
+    ctx.fail_reload.store(false, Ordering::SeqCst);
+    ctx.panic_reload.store(true, Ordering::SeqCst);
+    let p = http("POST", &addr, "/-/reload", &[], b"").expect("POST");
+    assert_eq!(p.status, 500);
+    assert!(
+        p.text().contains("keeping the running configuration"),
+        "{}",
+        p.text()
+    );
+    assert_eq!(http_get(&addr, "/-/healthy").expect("GET").status, 200);
+    let m = http_get(&addr, "/metrics").expect("GET").text();
+    assert_eq!(ok(&m), Some(0.0), "{m}");
+    ctx.panic_reload.store(false, Ordering::SeqCst);
+    std::thread::sleep(Duration::from_millis(20));
+    let p = http("POST", &addr, "/-/reload", &[], b"").expect("POST");
+    assert_eq!(p.status, 200, "{}", p.text());
+    let m = http_get(&addr, "/metrics").expect("GET").text();
+    assert_eq!(ok(&m), Some(1.0), "{m}");
+    assert!(ts(&m).is_some_and(|t| t > t1), "{m}");
 
     // An exporter without a reload hook says so.
     let port = free_port();

@@ -10,7 +10,7 @@ struct Fixture {
     _dir: tempfile::TempDir,
     root: PathBuf,
     addr: String,
-    _proc: Proc,
+    proc: Proc,
 }
 
 /// Writes `scripts` (name → shell body) as executables, `config` (with `$DIR`
@@ -48,7 +48,7 @@ fn start(scripts: &[(&str, &str)], config: &str, extra_args: &[&str]) -> Fixture
         _dir: dir,
         root,
         addr,
-        _proc: proc,
+        proc,
     }
 }
 
@@ -644,4 +644,71 @@ fn out_of_range_durations_are_config_errors_with_location() {
             "{err}"
         );
     }
+}
+
+#[test]
+fn failed_reload_keeps_the_running_config_and_reports_it() {
+    let mut f = start(
+        &[("a.sh", "echo a 1")],
+        "scripts:\n  - name: a\n    command: $DIR/a.sh\n",
+        &[],
+    );
+    let m = f.get("/metrics").text();
+    let ok = |m: &str| v(m, "rtmon_script_config_last_reload_successful", &[]);
+    let ts = |m: &str| {
+        v(
+            m,
+            "rtmon_script_config_last_reload_success_timestamp_seconds",
+            &[],
+        )
+    };
+    assert_eq!(ok(&m), Some(1.0), "{m}");
+    let ts0 = ts(&m).expect("timestamp");
+    assert!(ts0 > 1.6e9, "{ts0}");
+
+    // An out-of-range value + SIGHUP: the process stays up with the old config.
+    let cfg = f.path("script.yml");
+    let dir = f.root.display().to_string();
+    std::fs::write(
+        &cfg,
+        format!("scripts:\n  - name: b\n    command: {dir}/a.sh\n    timeout: 1e30\n"),
+    )
+    .expect("cfg");
+    f.proc.signal(libc::SIGHUP);
+    let m = rtmon_testkit::wait_for(Duration::from_secs(10), || {
+        let m = f.get("/metrics").text();
+        (ok(&m) == Some(0.0)).then_some(m)
+    })
+    .expect("reload_successful 0 after SIGHUP");
+    assert_eq!(ts(&m), Some(ts0), "{m}");
+    assert!(f.proc.try_wait().is_none(), "exporter died on reload");
+    assert_eq!(f.get("/probe?script=a").status, 200);
+    assert_eq!(f.get("/probe?script=b").status, 400);
+    assert!(
+        f.log().contains("keeping the running configuration"),
+        "{}",
+        f.log()
+    );
+
+    // POST /-/reload answers with a status and the reason, never an empty reply.
+    let r = http("POST", &f.addr, "/-/reload", &[], b"").expect("reload");
+    assert_eq!(r.status, 500);
+    let body = r.text();
+    assert!(
+        body.contains("script.yml:4:14") && body.contains("at most") && body.contains("keeping"),
+        "{body}"
+    );
+
+    // A good file again: success, a newer timestamp.
+    std::fs::write(
+        &cfg,
+        format!("scripts:\n  - name: b\n    command: {dir}/a.sh\n"),
+    )
+    .expect("cfg");
+    let r = http("POST", &f.addr, "/-/reload", &[], b"").expect("reload");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let m = f.get("/metrics").text();
+    assert_eq!(ok(&m), Some(1.0), "{m}");
+    assert!(ts(&m).is_some_and(|t| t >= ts0), "{m}");
+    assert_eq!(f.get("/probe?script=b").status, 200);
 }

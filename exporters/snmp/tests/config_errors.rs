@@ -79,3 +79,50 @@ fn config_errors_exit_1_with_file_line_column() {
         }
     }
 }
+
+#[test]
+fn failed_reload_keeps_the_running_config_and_reports_it() {
+    use rtmon_testkit::{free_port, http, http_get, sample_value, wait_for, wait_for_port, Proc};
+    use std::time::Duration;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("snmp.yml");
+    std::fs::write(&cfg, "modules:\n  mine: {base: system}\n").expect("cfg");
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rtmon-snmp-exporter"));
+    cmd.arg(format!("--config.file={}", cfg.display()))
+        .arg(format!("--web.listen-address={addr}"));
+    let log = dir.path().join("log");
+    let mut p = Proc::spawn("snmp", cmd, Some(&log)).expect("spawn");
+    assert!(wait_for_port(&addr, Duration::from_secs(10)));
+    let ok = |m: &str| sample_value(m, "rtmon_snmp_config_last_reload_successful", &[]);
+    let m = http_get(&addr, "/metrics").expect("metrics").text();
+    assert_eq!(ok(&m), Some(1.0), "{m}");
+
+    std::fs::write(
+        &cfg,
+        "modules:\n  other: {base: system, lookup_ttl: 1e300}\n",
+    )
+    .expect("cfg");
+    p.signal(1); // SIGHUP
+    wait_for(Duration::from_secs(10), || {
+        let m = http_get(&addr, "/metrics").ok()?.text();
+        (ok(&m) == Some(0.0)).then_some(())
+    })
+    .expect("reload_successful 0 after SIGHUP");
+    assert!(p.try_wait().is_none(), "exporter died on reload");
+    let r = http("POST", &addr, "/-/reload", &[], b"").expect("reload");
+    assert_eq!(r.status, 500);
+    assert!(
+        r.text().contains("snmp.yml:2:") && r.text().contains("lookup_ttl"),
+        "{}",
+        r.text()
+    );
+    // The old config is still the one in use: module `mine` is known, `other` is not.
+    let r = http_get(&addr, "/snmp?target=127.0.0.1:9&module=other").expect("snmp");
+    assert_eq!(r.status, 400, "{}", r.text());
+    let logged = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        logged.contains("keeping the running configuration"),
+        "{logged}"
+    );
+}

@@ -70,6 +70,77 @@ struct State {
     headers: Vec<(HeaderName, HeaderValue)>,
     push_stats: Option<Arc<PushStats>>,
     reload_lock: tokio::sync::Mutex<()>,
+    reload_status: ReloadStatus,
+}
+
+/// Outcome of the last configuration reload, for the `*_config_last_reload_*` metrics
+/// (Prometheus' names). The configuration loaded at start counts as a success.
+struct ReloadStatus {
+    ok: std::sync::atomic::AtomicBool,
+    /// Unix time of the last successful load, as f64 bits.
+    success_at: std::sync::atomic::AtomicU64,
+}
+
+impl ReloadStatus {
+    fn new() -> ReloadStatus {
+        ReloadStatus {
+            ok: std::sync::atomic::AtomicBool::new(true),
+            success_at: std::sync::atomic::AtomicU64::new(unix_now().to_bits()),
+        }
+    }
+
+    fn record(&self, ok: bool) {
+        self.ok.store(ok, Ordering::Relaxed);
+        if ok {
+            self.success_at
+                .store(unix_now().to_bits(), Ordering::Relaxed);
+        }
+    }
+
+    /// Adds `<prefix>_config_last_reload_successful` and
+    /// `<prefix>_config_last_reload_success_timestamp_seconds` unless the exporter already
+    /// writes them itself.
+    fn write(&self, exporter: &str, set: &mut MetricSet) {
+        let prefix = reload_metric_prefix(exporter);
+        let ok_name = format!("{prefix}_config_last_reload_successful");
+        if !set.contains(&ok_name) {
+            set.gauge(
+                &ok_name,
+                "Whether the last configuration reload attempt was successful (a failed one keeps the running configuration).",
+                &[],
+                u64::from(self.ok.load(Ordering::Relaxed)),
+            );
+        }
+        let ts_name = format!("{prefix}_config_last_reload_success_timestamp_seconds");
+        if !set.contains(&ts_name) {
+            set.gauge(
+                &ts_name,
+                "Timestamp of the last successful configuration load (at start or reload).",
+                &[],
+                f64::from_bits(self.success_at.load(Ordering::Relaxed)),
+            );
+        }
+    }
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// `rtmon-script-exporter` → `rtmon_script`: the prefix of an exporter's reload metrics.
+pub fn reload_metric_prefix(exporter: &str) -> String {
+    let base = exporter.strip_suffix("-exporter").unwrap_or(exporter);
+    let p: String = base
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    if p.is_empty() || p.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("rtmon_{p}")
+    } else {
+        p
+    }
 }
 
 /// Serves `exporter` (and runs the push loop when `--push.url` is set) until
@@ -183,6 +254,7 @@ async fn run(args: CommonArgs, exporter: Exporter) -> Result<(), String> {
         headers,
         push_stats: push.as_ref().map(|h| h.stats.clone()),
         reload_lock: tokio::sync::Mutex::new(()),
+        reload_status: ReloadStatus::new(),
         exporter,
     });
 
@@ -220,7 +292,7 @@ async fn run(args: CommonArgs, exporter: Exporter) -> Result<(), String> {
             _ = sighup.recv() => {
                 match reload(&state).await {
                     Ok(()) => tracing::info!("SIGHUP: configuration reloaded"),
-                    Err((_, msg)) => tracing::error!(error = %msg, "SIGHUP: reload failed"),
+                    Err((_, msg)) => tracing::error!(error = %msg, "SIGHUP: reload failed, keeping the running configuration"),
                 }
             }
         }
@@ -402,6 +474,9 @@ async fn route(state: &State, req: hyper::Request<Incoming>) -> Response {
         if let Some(stats) = &state.push_stats {
             stats.write(&mut set);
         }
+        if state.exporter.reload.is_some() {
+            state.reload_status.write(state.exporter.name, &mut set);
+        }
         return metrics_response(&set, &req);
     }
     match path.as_str() {
@@ -425,7 +500,7 @@ async fn route(state: &State, req: hyper::Request<Incoming>) -> Response {
                     text(StatusCode::OK, "Reloaded.\n")
                 }
                 Err((code, msg)) => {
-                    tracing::error!(error = %msg, "reload failed (HTTP)");
+                    tracing::error!(error = %msg, "reload failed (HTTP), keeping the running configuration");
                     text(code, format!("{msg}\n"))
                 }
             };
@@ -565,10 +640,18 @@ async fn reload(state: &State) -> Result<(), (StatusCode, String)> {
         ));
     };
     let _g = state.reload_lock.lock().await;
-    f().await.map_err(|e| {
+    // On a task of its own, so that even a panicking hook only fails this reload (the
+    // running configuration stays, the client gets an answer).
+    let res = match tokio::spawn(f()).await {
+        Ok(r) => r,
+        Err(e) if e.is_panic() => Err("internal error while loading the configuration".into()),
+        Err(e) => Err(format!("reload did not complete: {e}")),
+    };
+    state.reload_status.record(res.is_ok());
+    res.map_err(|e| {
         (
             StatusCode::INTERNAL_SERVER_ERROR,
-            format!("reload failed: {e}"),
+            format!("reload failed, keeping the running configuration: {e}"),
         )
     })
 }
