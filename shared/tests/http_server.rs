@@ -45,6 +45,11 @@ struct Ctx {
     slow_sleep: Option<Duration>,
     /// File created when `/slow` is entered (child process).
     marker: Option<PathBuf>,
+    /// `/metrics` collection blocks its thread this long (like the node exporter's
+    /// synchronous /proc reads)…
+    collect_block: Option<Duration>,
+    /// …and counts the collections running.
+    collecting: AtomicUsize,
 }
 
 struct Src(Arc<Ctx>);
@@ -54,6 +59,11 @@ impl Source for Src {
         Box::pin(async move {
             if let Ok(mut r) = self.0.remaining.lock() {
                 r.push(s.remaining());
+            }
+            if let Some(d) = self.0.collect_block {
+                self.0.collecting.fetch_add(1, Ordering::SeqCst);
+                std::thread::sleep(d);
+                self.0.collecting.fetch_sub(1, Ordering::SeqCst);
             }
             let mut m = MetricSet::new();
             m.gauge("rtmon_test_up", "Whether the test source works.", &[], 1u64);
@@ -580,10 +590,13 @@ fn tls_and_basic_auth_via_curl() {
         200,
         "TLS 1.2 must be refused"
     );
-    // Plain HTTP on the TLS port gets no answer.
-    let plain = http_get(&addr, "/metrics");
+    // Plain HTTP on the TLS port gets Go's answer.
+    let plain = http_get(&addr, "/metrics").expect("an answer");
+    assert_eq!(plain.status, 400, "{plain:?}");
     assert!(
-        plain.as_ref().map(|r| r.status != 200).unwrap_or(true),
+        plain
+            .text()
+            .contains("Client sent an HTTP request to an HTTPS server"),
         "{plain:?}"
     );
 }
@@ -996,4 +1009,89 @@ fn client_certificates_are_required_and_verified() {
     );
     assert_eq!(get(&addr, Some((&stranger, &stranger_key))), 200);
     assert_ne!(get(&addr, None), 200, "a certificate is required");
+}
+
+#[test]
+fn synchronous_collections_past_the_limit_get_503_and_health_stays_answered() {
+    let ctx = Arc::new(Ctx {
+        collect_block: Some(Duration::from_millis(1500)),
+        ..Ctx::default()
+    });
+    let (addr, _) = start(ctx.clone(), &["--web.max-requests=2"]);
+    // Four scrapes at once on a 2-worker runtime: two collect, two are refused.
+    let scrapes: Vec<_> = (0..4)
+        .map(|_| {
+            let a = addr.clone();
+            std::thread::spawn(move || http_get(&a, "/metrics").map(|r| r.status))
+        })
+        .collect();
+    assert!(
+        wait_for(Duration::from_secs(10), || (ctx
+            .collecting
+            .load(Ordering::SeqCst)
+            == 2)
+            .then_some(()))
+        .is_some(),
+        "two collections never ran at once"
+    );
+    // While both slots block their threads, health and readiness are answered and
+    // further scrapes are refused at once.
+    assert_eq!(http_get(&addr, "/-/healthy").expect("healthy").status, 200);
+    assert_eq!(http_get(&addr, "/-/ready").expect("ready").status, 200);
+    assert_eq!(http_get(&addr, "/metrics").expect("metrics").status, 503);
+    let mut statuses: Vec<u16> = scrapes
+        .into_iter()
+        .map(|t| t.join().expect("thread").expect("answer"))
+        .collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, vec![200, 200, 503, 503]);
+}
+
+#[test]
+fn soft_open_files_limit_is_raised_to_the_hard_limit() {
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let addr = format!("127.0.0.1:{}", free_port());
+    let exe = std::env::current_exe().expect("current exe");
+    let mut cmd = Command::new(exe);
+    cmd.args(["--exact", "child_process_entry", "--nocapture"])
+        .env("RTMON_HTTP_CHILD", format!("--web.listen-address={addr}"));
+    // SAFETY: only async-signal-safe calls (getrlimit/setrlimit) between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let mut l = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            l.rlim_cur = l.rlim_max.min(1024);
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &l) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let log = dir.path().join("child.log");
+    let p = Proc::spawn("nofile child", cmd, Some(&log)).expect("spawn");
+    assert!(
+        rtmon_testkit::wait_for_port(&addr, Duration::from_secs(20)),
+        "child did not listen: {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", p.pid())).expect("limits");
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .expect("Max open files line");
+    let nums: Vec<&str> = line.split_whitespace().skip(3).take(2).collect();
+    assert_eq!(nums.len(), 2, "{line}");
+    assert_eq!(
+        nums[0], nums[1],
+        "soft limit not raised to the hard one: {line}"
+    );
+    if nums[1] != "1024" {
+        assert_ne!(nums[0], "1024", "{line}");
+    }
 }

@@ -53,6 +53,17 @@ pub const DRAIN_TIME: Duration = Duration::from_secs(10);
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// Time allowed for a client to send its request headers (and for a TLS handshake).
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+/// File descriptors kept free for everything but client connections (listeners, push
+/// client, config files, `/proc` reads, scripts' pipes, SNMP sockets).
+const FD_RESERVE: u64 = 128;
+/// Most client connections at once when the file-descriptor limit allows more. Beyond
+/// the cap, new connections wait in the listen backlog until one closes; idle ones
+/// close after [`HEADER_TIMEOUT`] (hyper's header-read timeout also bounds the wait for
+/// the next request on a keep-alive connection).
+const MAX_CONNECTIONS: u64 = 16_384;
+/// What Go's net/http answers to plain HTTP on a TLS port.
+const HTTP_ON_TLS_PORT: &[u8] =
+    b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
 /// Header carrying Prometheus' scrape timeout.
 pub const SCRAPE_TIMEOUT_HEADER: &str = "x-prometheus-scrape-timeout-seconds";
 
@@ -216,6 +227,11 @@ async fn run(args: CommonArgs, exporter: Exporter) -> Result<(), String> {
     };
     let auth = (!users.is_empty()).then(|| Arc::new(BasicAuth::new(users)));
 
+    let nofile = raise_nofile_limit();
+    let max_conns = connection_cap(nofile);
+    tracing::debug!(nofile = ?nofile, max_connections = max_conns, "limits");
+    let conn_slots = Arc::new(Semaphore::new(max_conns));
+
     let mut listeners = Vec::new();
     for (spec, addr) in specs.iter().zip(&addrs) {
         listeners.push(listen::bind(spec, addr).await?);
@@ -281,6 +297,7 @@ async fn run(args: CommonArgs, exporter: Exporter) -> Result<(), String> {
             state.clone(),
             stop_rx.clone(),
             conn_tx.clone(),
+            conn_slots.clone(),
         )));
     }
     drop(conn_tx);
@@ -328,8 +345,29 @@ async fn accept_loop(
     state: Arc<State>,
     mut stop: watch::Receiver<bool>,
     conn_tx: mpsc::Sender<()>,
+    slots: Arc<Semaphore>,
 ) {
+    let mut warned_full = false;
     loop {
+        // A connection slot first: at the cap, new connections wait in the backlog.
+        let slot = match slots.clone().try_acquire_owned() {
+            Ok(s) => s,
+            Err(_) => {
+                if !warned_full {
+                    tracing::warn!(
+                        "connection limit reached; new connections wait until one closes"
+                    );
+                    warned_full = true;
+                }
+                tokio::select! {
+                    s = slots.clone().acquire_owned() => match s {
+                        Ok(s) => s,
+                        Err(_) => return,
+                    },
+                    _ = async { let _ = stop.wait_for(|s| *s).await; } => return,
+                }
+            }
+        };
         let (tcp, peer) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(x) => x,
@@ -349,16 +387,105 @@ async fn accept_loop(
         let tls = tls.clone();
         tokio::spawn(async move {
             let _guard = guard;
+            let _slot = slot;
             match tls {
                 None => serve_conn(tcp, peer, state, stop).await,
-                Some(acc) => match tokio::time::timeout(HEADER_TIMEOUT, acc.accept(tcp)).await {
-                    Ok(Ok(s)) => serve_conn(s, peer, state, stop).await,
-                    Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
-                    Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-                },
+                Some(acc) => {
+                    match tokio::time::timeout(HEADER_TIMEOUT, plain_http_on_tls(&tcp)).await {
+                        Ok(true) => {
+                            answer_plain_http_on_tls(tcp).await;
+                            return;
+                        }
+                        Ok(false) => {}
+                        Err(_) => {
+                            tracing::debug!(%peer, "TLS handshake timed out");
+                            return;
+                        }
+                    }
+                    tls_conn(acc, tcp, peer, state, stop).await
+                }
             }
         });
     }
+}
+
+/// Whether the client's first bytes look like plain HTTP rather than a TLS handshake
+/// (which starts with the record type 0x16). Waits for the first byte.
+async fn plain_http_on_tls(tcp: &tokio::net::TcpStream) -> bool {
+    let mut b = [0u8; 1];
+    match tcp.peek(&mut b).await {
+        Ok(1) => b[0].is_ascii_uppercase(),
+        _ => false,
+    }
+}
+
+/// Go's answer to plain HTTP on a TLS port, then close.
+async fn answer_plain_http_on_tls(mut tcp: tokio::net::TcpStream) {
+    use tokio::io::AsyncWriteExt;
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        let _ = tcp.write_all(HTTP_ON_TLS_PORT).await;
+        let _ = tcp.shutdown().await;
+    })
+    .await;
+}
+
+async fn tls_conn(
+    acc: tokio_rustls::TlsAcceptor,
+    tcp: tokio::net::TcpStream,
+    peer: SocketAddr,
+    state: Arc<State>,
+    stop: watch::Receiver<bool>,
+) {
+    match tokio::time::timeout(HEADER_TIMEOUT, acc.accept(tcp)).await {
+        Ok(Ok(s)) => serve_conn(s, peer, state, stop).await,
+        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+    }
+}
+
+/// Raises the soft `RLIMIT_NOFILE` to the hard limit (as Go does at start), so that the
+/// systemd default soft limit of 1024 does not make a busy exporter fail with "Too many
+/// open files". Returns the soft limit in force afterwards, `None` if it is unknown.
+pub fn raise_nofile_limit() -> Option<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct we pass.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return None;
+    }
+    if lim.rlim_cur < lim.rlim_max {
+        let want = libc::rlimit {
+            rlim_cur: lim.rlim_max,
+            rlim_max: lim.rlim_max,
+        };
+        // SAFETY: setrlimit reads the struct we pass.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &want) } == 0 {
+            tracing::debug!(
+                from = lim.rlim_cur,
+                to = lim.rlim_max,
+                "raised the open-files limit"
+            );
+            lim.rlim_cur = lim.rlim_max;
+        } else {
+            tracing::warn!(
+                soft = lim.rlim_cur,
+                hard = lim.rlim_max,
+                "cannot raise the open-files limit to the hard limit"
+            );
+        }
+    }
+    Some(lim.rlim_cur)
+}
+
+/// Most client connections at once for a soft open-files limit.
+fn connection_cap(nofile: Option<u64>) -> usize {
+    let n = nofile
+        .unwrap_or(1024)
+        .saturating_sub(FD_RESERVE)
+        .clamp(16, MAX_CONNECTIONS);
+    usize::try_from(n).unwrap_or(16)
 }
 
 async fn serve_conn<I>(io: I, peer: SocketAddr, state: Arc<State>, mut stop: watch::Receiver<bool>)
@@ -461,7 +588,15 @@ async fn route(state: &State, req: hyper::Request<Incoming>) -> Response {
         if let Err(e) = state.exporter.source.validate(&scrape) {
             return text(StatusCode::BAD_REQUEST, format!("{e}\n"));
         }
-        let mut set = state.exporter.source.collect(&scrape).await;
+        let mut set = match collect_off_workers(state, scrape, _permit).await {
+            Some(set) => set,
+            None => {
+                return text(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error while collecting metrics\n",
+                )
+            }
+        };
         set.gauge(
             "rtmon_build_info",
             "A metric with a constant '1' value labeled by the exporter name and rtmon version.",
@@ -556,6 +691,31 @@ async fn route(state: &State, req: hyper::Request<Incoming>) -> Response {
     };
     let reply = handler(request).await;
     reply_response(reply, &parts.headers)
+}
+
+/// Runs the exporter's collection on the blocking pool (the node exporter's collectors
+/// read `/proc` and `/sys` synchronously): the async workers stay free to accept, answer
+/// health checks and refuse scrapes beyond `--web.max-requests` with 503. The permit
+/// moves along, so a slot is only freed when the collection really ends (even if the
+/// client left). `None` if the collection panicked.
+async fn collect_off_workers(
+    state: &State,
+    scrape: Scrape,
+    permit: Option<tokio::sync::OwnedSemaphorePermit>,
+) -> Option<MetricSet> {
+    let source = state.exporter.source.clone();
+    let rt = tokio::runtime::Handle::current();
+    let task = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        rt.block_on(source.collect(&scrape))
+    });
+    match task.await {
+        Ok(set) => Some(set),
+        Err(e) => {
+            tracing::error!(error = %e, "collection failed");
+            None
+        }
+    }
 }
 
 /// Why a request body is unusable.
