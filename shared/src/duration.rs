@@ -34,8 +34,16 @@ pub fn parse(s: &str) -> Result<Duration, String> {
         let secs: f64 = s.parse().map_err(|_| format!("invalid duration {s:?}"))?;
         return from_secs_f64(secs).map_err(|e| format!("invalid duration {s:?}: {e}"));
     }
-    let mut total = 0f64;
+    // Exact integer arithmetic (nanoseconds): `1.5s` + `200ms` has no rounding error
+    // and a sum beyond the bound is an error, not an overflow.
+    let max_ns = MAX.as_nanos();
+    let mut total: u128 = 0;
     let mut rest = s;
+    let unknown = || {
+        format!(
+            "invalid duration {s:?}: expected a number followed by a unit (ms, s, m, h, d, w, y)"
+        )
+    };
     while !rest.is_empty() {
         let num_len = rest
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -43,35 +51,58 @@ pub fn parse(s: &str) -> Result<Duration, String> {
                 format!("invalid duration {s:?}: missing unit (ms, s, m, h, d, w, y)")
             })?;
         if num_len == 0 {
-            return Err(format!(
-                "invalid duration {s:?}: expected a number followed by a unit (ms, s, m, h, d, w, y)"
-            ));
+            return Err(unknown());
         }
-        let n: f64 = rest[..num_len]
-            .parse()
-            .map_err(|_| format!("invalid duration {s:?}"))?;
+        let num = &rest[..num_len];
         rest = &rest[num_len..];
         let unit_len = rest
             .find(|c: char| c.is_ascii_digit() || c == '.')
             .unwrap_or(rest.len());
-        let mult = match &rest[..unit_len] {
-            "ms" => 0.001,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            "d" => 86400.0,
-            "w" => 604_800.0,
-            "y" => 31_536_000.0,
+        let unit_ns: u128 = match &rest[..unit_len] {
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
+            "d" => 86_400_000_000_000,
+            "w" => 604_800_000_000_000,
+            "y" => 31_536_000_000_000_000,
             u => {
                 return Err(format!(
                     "invalid duration {s:?}: unknown unit {u:?} (use ms, s, m, h, d, w, y)"
                 ))
             }
         };
-        total += n * mult;
         rest = &rest[unit_len..];
+        let (int, frac) = num.split_once('.').unwrap_or((num, ""));
+        if frac.contains('.') || (int.is_empty() && frac.is_empty()) {
+            return Err(format!("invalid duration {s:?}"));
+        }
+        let too_long = || format!("invalid duration {s:?}: too long (at most {MAX_TEXT})");
+        let mut n: u128 = 0;
+        for b in int.bytes() {
+            n = n
+                .checked_mul(10)
+                .and_then(|n| n.checked_add(u128::from(b - b'0')))
+                .filter(|n| *n <= max_ns)
+                .ok_or_else(too_long)?;
+        }
+        let mut part = n.checked_mul(unit_ns).ok_or_else(too_long)?;
+        // Fraction digits beyond nanosecond precision are dropped.
+        let mut scale = unit_ns;
+        for b in frac.bytes() {
+            scale /= 10;
+            part += u128::from(b - b'0') * scale;
+        }
+        total = total.checked_add(part).ok_or_else(too_long)?;
+        if total > max_ns {
+            return Err(too_long());
+        }
     }
-    from_secs_f64(total).map_err(|e| format!("invalid duration {s:?}: {e}"))
+    let secs =
+        u64::try_from(total / 1_000_000_000).map_err(|_| format!("invalid duration {s:?}"))?;
+    let nanos =
+        u32::try_from(total % 1_000_000_000).map_err(|_| format!("invalid duration {s:?}"))?;
+    Ok(Duration::new(secs, nanos))
 }
 
 /// A number of seconds as a duration, at most [`MAX`]; negative, NaN and infinite

@@ -297,7 +297,10 @@ impl Engine {
         let result = tokio::time::timeout_at(deadline.into(), body).await;
         let (up, errs) = match result {
             Ok(r) => r,
-            Err(_) => (false, BTreeMap::from([("deadline", 1u64)])),
+            Err(_) => {
+                tracing::warn!(target = %job.target, elapsed = ?start.elapsed(), reason = "deadline", "scrape failed: the scrape deadline passed before the target answered everything");
+                (false, BTreeMap::from([("deadline", 1u64)]))
+            }
         };
         out.gauge(
             "snmp_up",
@@ -418,7 +421,7 @@ impl Engine {
                     if let Err(e) = r {
                         up = false;
                         reasons.push(e.reason());
-                        tracing::debug!(target = %job.target, module = %m.name, error = %e, "scrape failed");
+                        tracing::warn!(target = %job.target, module = %m.name, error = %e, reason = e.reason(), "scrape failed");
                         if e == WalkError::Deadline {
                             break;
                         }
