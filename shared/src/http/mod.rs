@@ -9,6 +9,16 @@
 //! shuts down gracefully on SIGTERM/SIGINT (in-flight requests finish, then the push
 //! loop stops and may DELETE its group), exiting 0.
 //!
+//! Under overload it degrades gracefully: collection runs on the blocking pool (the
+//! async workers only accept, route and answer), so `--web.max-requests` answers 503 at
+//! once beyond the limit and `/-/healthy` and `/-/ready` stay prompt whatever the scrape
+//! load; the soft `RLIMIT_NOFILE` is raised to the hard limit at start (as Go does);
+//! client connections are capped below the open-files limit (beyond the cap they wait in
+//! the listen backlog); a connection idle for 30 s (no request, or none after the last
+//! answer) is closed; plain HTTP on a TLS port gets Go's 400 "Client sent an HTTP
+//! request to an HTTPS server". A reload that fails (or panics) keeps the running
+//! configuration and sets `<exporter>_config_last_reload_successful 0`.
+//!
 //! Expositions are negotiated on `Accept` (text 0.0.4 or OpenMetrics 1.0.0), always with
 //! an explicit `Content-Type`, gzipped when `Accept-Encoding` allows it, with
 //! `Vary: Accept-Encoding`. The scrape deadline is `now +
@@ -1094,6 +1104,29 @@ mod tests {
         for bad in ["", "abc", "-1", "0", "NaN", "inf", "1e30"] {
             assert_eq!(deadline(Some(bad), off, now), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn connection_cap_follows_the_open_files_limit() {
+        assert_eq!(connection_cap(Some(1024)), 1024 - 128);
+        assert_eq!(connection_cap(Some(10_000)), 10_000 - 128);
+        assert_eq!(connection_cap(Some(1 << 20)), 16_384);
+        assert_eq!(connection_cap(Some(10)), 16);
+        assert_eq!(connection_cap(None), 1024 - 128);
+        // Raising is idempotent and never lowers the limit.
+        let a = raise_nofile_limit().expect("limit");
+        assert_eq!(raise_nofile_limit(), Some(a));
+    }
+
+    #[test]
+    fn reload_metric_prefixes() {
+        assert_eq!(
+            reload_metric_prefix("rtmon-script-exporter"),
+            "rtmon_script"
+        );
+        assert_eq!(reload_metric_prefix("rtmon-snmp-exporter"), "rtmon_snmp");
+        assert_eq!(reload_metric_prefix("x.y"), "x_y");
+        assert_eq!(reload_metric_prefix("9"), "rtmon_9");
     }
 
     #[test]
