@@ -92,6 +92,10 @@ struct State {
     push_stats: Option<Arc<PushStats>>,
     reload_lock: tokio::sync::Mutex<()>,
     reload_status: ReloadStatus,
+    /// Collections running at once on the blocking pool: one per CPU (they are CPU
+    /// bound); further admitted scrapes wait for a turn, beyond `--web.max-requests`
+    /// they get 503.
+    collections: Arc<Semaphore>,
 }
 
 /// Outcome of the last configuration reload, for the `*_config_last_reload_*` metrics
@@ -281,6 +285,9 @@ async fn run(args: CommonArgs, exporter: Exporter) -> Result<(), String> {
         push_stats: push.as_ref().map(|h| h.stats.clone()),
         reload_lock: tokio::sync::Mutex::new(()),
         reload_status: ReloadStatus::new(),
+        collections: Arc::new(Semaphore::new(
+            std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 8)),
+        )),
         exporter,
     });
 
@@ -715,8 +722,13 @@ async fn collect_off_workers(
 ) -> Option<MetricSet> {
     let source = state.exporter.source.clone();
     let rt = tokio::runtime::Handle::current();
+    let Ok(turn) = state.collections.clone().acquire_owned().await else {
+        return None;
+    };
     let task = tokio::task::spawn_blocking(move || {
         let _permit = permit;
+        let _turn = turn;
+        lower_thread_priority();
         rt.block_on(source.collect(&scrape))
     });
     match task.await {
@@ -726,6 +738,27 @@ async fn collect_off_workers(
             None
         }
     }
+}
+
+/// Gives the calling blocking-pool thread a lower CPU priority (nice +5), once per
+/// thread: under overload the async workers, which answer health checks and refuse
+/// excess scrapes, then win the CPU over collections. (On Linux the nice value is per
+/// thread.)
+fn lower_thread_priority() {
+    thread_local! {
+        static DONE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+    DONE.with(|d| {
+        if !d.get() {
+            d.set(true);
+            // SAFETY: plain syscalls on the calling thread's own id.
+            unsafe {
+                let tid = libc::gettid();
+                let cur = libc::getpriority(libc::PRIO_PROCESS, tid as libc::id_t);
+                libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, (cur + 5).min(19));
+            }
+        }
+    });
 }
 
 /// Why a request body is unusable.
