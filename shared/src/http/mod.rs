@@ -554,7 +554,7 @@ fn header_str<'a>(req: &'a hyper::Request<Incoming>, name: &str) -> Option<&'a s
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
-async fn handle(state: &State, req: hyper::Request<Incoming>) -> Response {
+async fn handle(state: &Arc<State>, req: hyper::Request<Incoming>) -> Response {
     let mut resp = route(state, req).await;
     for (k, v) in &state.headers {
         resp.headers_mut().insert(k.clone(), v.clone());
@@ -562,7 +562,7 @@ async fn handle(state: &State, req: hyper::Request<Incoming>) -> Response {
     resp
 }
 
-async fn route(state: &State, req: hyper::Request<Incoming>) -> Response {
+async fn route(state: &Arc<State>, req: hyper::Request<Incoming>) -> Response {
     if let Some(auth) = &state.auth {
         let presented = header_str(&req, "authorization").map(str::to_string);
         let a = auth.clone();
@@ -605,31 +605,14 @@ async fn route(state: &State, req: hyper::Request<Incoming>) -> Response {
         if let Err(e) = state.exporter.source.validate(&scrape) {
             return text(StatusCode::BAD_REQUEST, format!("{e}\n"));
         }
-        let mut set = match collect_off_workers(state, scrape, _permit).await {
-            Some(set) => set,
-            None => {
-                return text(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal error while collecting metrics\n",
-                )
-            }
-        };
-        set.gauge(
-            "rtmon_build_info",
-            "A metric with a constant '1' value labeled by the exporter name and rtmon version.",
-            &[
-                ("exporter", state.exporter.name),
-                ("version", crate::VERSION),
-            ],
-            1u64,
-        );
-        if let Some(stats) = &state.push_stats {
-            stats.write(&mut set);
-        }
-        if state.exporter.reload.is_some() {
-            state.reload_status.write(state.exporter.name, &mut set);
-        }
-        return metrics_response(&set, &req);
+        return collect_off_workers(
+            state,
+            scrape,
+            _permit,
+            header_str(&req, "accept").map(str::to_string),
+            header_str(&req, "accept-encoding").map(str::to_string),
+        )
+        .await;
     }
     match path.as_str() {
         "/" if get_like => return landing(state),
@@ -716,26 +699,46 @@ async fn route(state: &State, req: hyper::Request<Incoming>) -> Response {
 /// moves along, so a slot is only freed when the collection really ends (even if the
 /// client left). `None` if the collection panicked.
 async fn collect_off_workers(
-    state: &State,
+    state: &Arc<State>,
     scrape: Scrape,
     permit: Option<tokio::sync::OwnedSemaphorePermit>,
-) -> Option<MetricSet> {
-    let source = state.exporter.source.clone();
+    accept: Option<String>,
+    accept_encoding: Option<String>,
+) -> Response {
+    let st = Arc::clone(state);
     let rt = tokio::runtime::Handle::current();
     let Ok(turn) = state.collections.clone().acquire_owned().await else {
-        return None;
+        return text(StatusCode::SERVICE_UNAVAILABLE, "shutting down\n");
     };
+    // Collection, encoding and compression on one thread: the metric set is built and
+    // freed where it is used; only the finished body crosses threads.
     let task = tokio::task::spawn_blocking(move || {
         let _permit = permit;
         let _turn = turn;
         lower_thread_priority();
-        rt.block_on(source.collect(&scrape))
+        let mut set = rt.block_on(st.exporter.source.collect(&scrape));
+        set.gauge(
+            "rtmon_build_info",
+            "A metric with a constant '1' value labeled by the exporter name and rtmon version.",
+            &[("exporter", st.exporter.name), ("version", crate::VERSION)],
+            1u64,
+        );
+        if let Some(stats) = &st.push_stats {
+            stats.write(&mut set);
+        }
+        if st.exporter.reload.is_some() {
+            st.reload_status.write(st.exporter.name, &mut set);
+        }
+        encode_metrics(&set, accept.as_deref(), accept_encoding.as_deref())
     });
     match task.await {
-        Ok(set) => Some(set),
+        Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %e, "collection failed");
-            None
+            text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error while collecting metrics\n",
+            )
         }
     }
 }
@@ -892,14 +895,6 @@ fn reply_response(reply: Reply, req_headers: &hyper::HeaderMap) -> Response {
     r.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
     r
-}
-
-fn metrics_response(set: &MetricSet, req: &hyper::Request<Incoming>) -> Response {
-    encode_metrics(
-        set,
-        header_str(req, "accept"),
-        header_str(req, "accept-encoding"),
-    )
 }
 
 /// Encodes a metric set for an HTTP answer: format from `accept`, gzip when
