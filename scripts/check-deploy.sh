@@ -236,7 +236,7 @@ EOF
     expect_reject "render without a PrometheusRule (rules check)" "no PrometheusRule" \
       "${CHECK[@]}" rules "$work/norule.yaml" "$ex" "$work/norule-rules.yml"
     "${H[@]}" "${EX[@]}" --set flowHostAbsent=exit >"$work/exit.yaml" 2>/dev/null || true
-    expect_reject "DaemonSet whose arp/ping exit on a node outside the flow (flowHostAbsent=exit)" "exited 2" \
+    expect_reject "DaemonSet whose arp/ping exit on a node outside the flow (flowHostAbsent=exit)" "exited 1" \
       "${CHECK[@]}" idle "$work/exit.yaml" "$(dirname "$DASH")"
   else
     fail "helm template (ci/example-values.yaml)"; sed 's/^/        /' "$work/helm.err"

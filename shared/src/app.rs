@@ -231,8 +231,8 @@ impl Exporter {
 /// (or, with `--once`, until one push is done). Returns the process exit code.
 pub fn main(args: crate::cli::CommonArgs, exporter: Exporter) -> std::process::ExitCode {
     if let Err(e) = crate::log::init(&args.log) {
-        eprintln!("{}: {e}", exporter.name);
-        return std::process::ExitCode::from(2);
+        eprintln!("{}: error: {e}", exporter.name);
+        return std::process::ExitCode::from(1);
     }
     block_on(run(args, exporter))
 }

@@ -194,60 +194,31 @@ pub fn parse_grouping(s: &str) -> Result<(String, String), String> {
 }
 
 /// Parses a Prometheus-style duration: `1h30m`, `15s`, `500ms`, `2m`, `1.5s`; a bare
-/// number means seconds.
+/// number means seconds. Bounded (see [`crate::duration`]): out-of-range values are
+/// errors, so clap reports them naming the flag.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    if s.is_empty() {
-        return Err("empty duration".into());
-    }
-    if let Ok(secs) = s.parse::<f64>() {
-        if secs.is_finite() && secs >= 0.0 {
-            return Ok(Duration::from_secs_f64(secs));
-        }
-        return Err(format!("invalid duration {s:?}"));
-    }
-    let mut total = 0f64;
-    let mut rest = s;
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(|| format!("invalid duration {s:?}: missing unit (ms, s, m, h, d)"))?;
-        if num_len == 0 {
-            return Err(format!("invalid duration {s:?}"));
-        }
-        let n: f64 = rest[..num_len]
-            .parse()
-            .map_err(|_| format!("invalid duration {s:?}"))?;
-        rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let mult = match &rest[..unit_len] {
-            "ms" => 0.001,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            "d" => 86400.0,
-            "w" => 604800.0,
-            u => {
-                return Err(format!(
-                    "invalid duration {s:?}: unknown unit {u:?} (use ms, s, m, h, d, w)"
-                ))
-            }
-        };
-        total += n * mult;
-        rest = &rest[unit_len..];
-    }
-    Ok(Duration::from_secs_f64(total))
+    crate::duration::parse(s)
 }
 
 /// Parses the process arguments into `T`, with per-binary defaults for the shared flags.
-/// Exits with clap's message (status 2) on bad flags, as clap does.
+/// On a bad flag, prints clap's message (which names the flag) and exits with status 1,
+/// like every other configuration error of an rtmon exporter (and like the Go
+/// exporters); `--help` and `--version` exit 0.
 pub fn parse_with_defaults<T: clap::Parser>(d: Defaults) -> T {
     match try_parse_from_with_defaults(std::env::args_os(), d) {
         Ok(t) => t,
-        Err(e) => e.exit(),
+        Err(e) => exit_on_flag_error(e),
     }
+}
+
+/// Prints a clap error and exits: status 0 for `--help`/`--version`, 1 for a bad flag
+/// (clap's own default is 2).
+pub fn exit_on_flag_error(e: clap::Error) -> ! {
+    let _ = e.print();
+    if e.use_stderr() {
+        std::process::exit(1)
+    }
+    std::process::exit(0)
 }
 
 /// Like [`parse_with_defaults`] from an explicit argument list (tests).
@@ -372,5 +343,23 @@ mod tests {
         assert!(parse_duration("").is_err());
         assert!(parse_duration("-1").is_err());
         assert!(parse_duration("s").is_err());
+    }
+
+    #[test]
+    fn out_of_range_duration_flags_name_the_flag() {
+        for flag in [
+            "--push.interval=1e30",
+            "--push.timeout=99999999999999999999s",
+            "--web.timeout-offset=1e30",
+            "--push.min-interval=inf",
+        ] {
+            let e = try_parse_from_with_defaults::<T, _, _>(["x", flag], D).expect_err(flag);
+            let name = flag.split('=').next().unwrap_or(flag);
+            let msg = e.to_string();
+            assert!(
+                msg.contains(name) && msg.contains("duration"),
+                "{flag}: {msg}"
+            );
+        }
     }
 }

@@ -7,12 +7,14 @@
 //! - [`push`]: the Pushgateway client and push loop;
 //! - [`config`]: YAML loading with file:line:column errors and "did you mean";
 //! - [`flow`]: the flow config model (format: config_flow/README.md);
-//! - [`cli`], [`log`]: flag and logging conventions.
+//! - [`cli`], [`log`]: flag and logging conventions;
+//! - [`duration`]: the bounded duration parser of every flag and config field.
 #![warn(missing_docs)]
 
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod duration;
 pub mod expo;
 pub mod flow;
 pub mod http;

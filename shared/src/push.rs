@@ -568,10 +568,13 @@ impl Pusher {
     }
 }
 
-/// Exponential backoff: 250 ms doubling to 30 s, each delay jittered to 75–125 %.
+/// Exponential backoff: 250 ms doubling to 30 s (or to the push interval when that is
+/// shorter: a push loop never waits longer than one heartbeat to retry), each delay
+/// jittered to 75–125 % and never above the cap.
 #[derive(Debug)]
 struct Backoff {
     next: Duration,
+    cap: Duration,
     rng: std::collections::hash_map::RandomState,
     n: u64,
 }
@@ -581,29 +584,36 @@ impl Backoff {
     const CAP: Duration = Duration::from_secs(30);
 
     fn new() -> Backoff {
+        Backoff::capped(Self::CAP)
+    }
+
+    /// A backoff whose delays never exceed `cap` (at most 30 s).
+    fn capped(cap: Duration) -> Backoff {
+        let cap = cap.min(Self::CAP).max(Duration::from_millis(1));
         Backoff {
-            next: Self::START,
+            cap,
+            next: Self::START.min(cap),
             rng: Default::default(),
             n: 0,
         }
     }
 
     fn reset(&mut self) {
-        self.next = Self::START;
+        self.next = Self::START.min(self.cap);
     }
 
     fn delay(&mut self) -> Duration {
         let base = self.next;
-        self.next = (self.next * 2).min(Self::CAP);
+        self.next = self.next.saturating_mul(2).min(self.cap);
         self.n += 1;
         let r = self.rng.hash_one(self.n) % 1000; // 0..999
-        base.mul_f64(0.75 + r as f64 / 2000.0)
+        base.mul_f64(0.75 + r as f64 / 2000.0).min(self.cap)
     }
 }
 
 async fn collect(source: &dyn Source, within: Duration) -> MetricSet {
     let scrape = Scrape {
-        deadline: Some(std::time::Instant::now() + within),
+        deadline: Some(crate::duration::deadline_in(within)),
         query: Vec::new(),
         push: true,
     };
@@ -694,7 +704,7 @@ async fn run_loop(
     mut shutdown: watch::Receiver<bool>,
     stats: Arc<PushStats>,
 ) {
-    let mut backoff = Backoff::new();
+    let mut backoff = Backoff::capped(cfg.interval);
     let mut next = Instant::now();
     let mut last_attempt: Option<Instant> = None;
     let mut failing = false;
@@ -939,6 +949,19 @@ mod tests {
         assert!(d[9] <= Duration::from_millis(37_500) && d[9] >= Duration::from_millis(22_500));
         b.reset();
         assert!(b.delay() <= Duration::from_millis(313));
+    }
+
+    #[test]
+    fn backoff_is_capped_by_the_push_interval() {
+        let mut b = Backoff::capped(Duration::from_secs(1));
+        let d: Vec<Duration> = (0..20).map(|_| b.delay()).collect();
+        assert!(d.iter().all(|d| *d <= Duration::from_secs(1)), "{d:?}");
+        assert!(d[19] >= Duration::from_millis(750), "{d:?}");
+        let mut b = Backoff::capped(Duration::from_millis(100));
+        assert!(b.delay() <= Duration::from_millis(100));
+        let mut b = Backoff::capped(Duration::from_secs(3600));
+        let last = (0..20).map(|_| b.delay()).last().unwrap_or_default();
+        assert!(last <= Duration::from_secs(30), "{last:?}");
     }
 
     #[test]

@@ -35,6 +35,8 @@ struct Ctx {
     remaining: Mutex<Vec<Option<Duration>>>,
     reloads: AtomicUsize,
     fail_reload: AtomicBool,
+    /// The reload hook panics (a bug in an exporter's loader must not kill it).
+    panic_reload: AtomicBool,
     /// Set when `/slow` has been entered.
     entered: AtomicBool,
     /// `/slow` waits for this (in-process tests)…
@@ -43,6 +45,11 @@ struct Ctx {
     slow_sleep: Option<Duration>,
     /// File created when `/slow` is entered (child process).
     marker: Option<PathBuf>,
+    /// `/metrics` collection blocks its thread this long (like the node exporter's
+    /// synchronous /proc reads)…
+    collect_block: Option<Duration>,
+    /// …and counts the collections running.
+    collecting: AtomicUsize,
 }
 
 struct Src(Arc<Ctx>);
@@ -52,6 +59,11 @@ impl Source for Src {
         Box::pin(async move {
             if let Ok(mut r) = self.0.remaining.lock() {
                 r.push(s.remaining());
+            }
+            if let Some(d) = self.0.collect_block {
+                self.0.collecting.fetch_add(1, Ordering::SeqCst);
+                std::thread::sleep(d);
+                self.0.collecting.fetch_sub(1, Ordering::SeqCst);
             }
             let mut m = MetricSet::new();
             m.gauge("rtmon_test_up", "Whether the test source works.", &[], 1u64);
@@ -119,6 +131,10 @@ fn exporter(ctx: Arc<Ctx>) -> Exporter {
         .on_reload(Arc::new(move || {
             let c = c2.clone();
             Box::pin(async move {
+                if c.panic_reload.load(Ordering::SeqCst) {
+                    let huge = std::time::Instant::now() + Duration::MAX;
+                    panic!("overflow when adding duration to instant: {huge:?}");
+                }
                 if c.fail_reload.load(Ordering::SeqCst) {
                     return Err("flows.yml:3:7: unknown key `valn`".to_string());
                 }
@@ -384,6 +400,37 @@ fn reload_over_http() {
     assert_eq!(p.status, 500);
     assert!(p.text().contains("unknown key `valn`"), "{}", p.text());
     assert_eq!(ctx.reloads.load(Ordering::SeqCst), 1);
+    let ok = |m: &str| sample_value(m, "rtmon_test_config_last_reload_successful", &[]);
+    let ts = |m: &str| {
+        sample_value(
+            m,
+            "rtmon_test_config_last_reload_success_timestamp_seconds",
+            &[],
+        )
+    };
+    let m = http_get(&addr, "/metrics").expect("GET").text();
+    assert_eq!(ok(&m), Some(0.0), "{m}");
+    let t1 = ts(&m).expect("timestamp");
+    // A panicking hook fails the reload cleanly: an answer, the server stays up.
+    ctx.fail_reload.store(false, Ordering::SeqCst);
+    ctx.panic_reload.store(true, Ordering::SeqCst);
+    let p = http("POST", &addr, "/-/reload", &[], b"").expect("POST");
+    assert_eq!(p.status, 500);
+    assert!(
+        p.text().contains("keeping the running configuration"),
+        "{}",
+        p.text()
+    );
+    assert_eq!(http_get(&addr, "/-/healthy").expect("GET").status, 200);
+    let m = http_get(&addr, "/metrics").expect("GET").text();
+    assert_eq!(ok(&m), Some(0.0), "{m}");
+    ctx.panic_reload.store(false, Ordering::SeqCst);
+    std::thread::sleep(Duration::from_millis(20));
+    let p = http("POST", &addr, "/-/reload", &[], b"").expect("POST");
+    assert_eq!(p.status, 200, "{}", p.text());
+    let m = http_get(&addr, "/metrics").expect("GET").text();
+    assert_eq!(ok(&m), Some(1.0), "{m}");
+    assert!(ts(&m).is_some_and(|t| t > t1), "{m}");
 
     // An exporter without a reload hook says so.
     let port = free_port();
@@ -543,10 +590,13 @@ fn tls_and_basic_auth_via_curl() {
         200,
         "TLS 1.2 must be refused"
     );
-    // Plain HTTP on the TLS port gets no answer.
-    let plain = http_get(&addr, "/metrics");
+    // Plain HTTP on the TLS port gets Go's answer.
+    let plain = http_get(&addr, "/metrics").expect("an answer");
+    assert_eq!(plain.status, 400, "{plain:?}");
     assert!(
-        plain.as_ref().map(|r| r.status != 200).unwrap_or(true),
+        plain
+            .text()
+            .contains("Client sent an HTTP request to an HTTPS server"),
         "{plain:?}"
     );
 }
@@ -959,4 +1009,89 @@ fn client_certificates_are_required_and_verified() {
     );
     assert_eq!(get(&addr, Some((&stranger, &stranger_key))), 200);
     assert_ne!(get(&addr, None), 200, "a certificate is required");
+}
+
+#[test]
+fn synchronous_collections_past_the_limit_get_503_and_health_stays_answered() {
+    let ctx = Arc::new(Ctx {
+        collect_block: Some(Duration::from_millis(1500)),
+        ..Ctx::default()
+    });
+    let (addr, _) = start(ctx.clone(), &["--web.max-requests=1"]);
+    // Four scrapes at once: one collects (blocking its thread), three are refused.
+    let scrapes: Vec<_> = (0..4)
+        .map(|_| {
+            let a = addr.clone();
+            std::thread::spawn(move || http_get(&a, "/metrics").map(|r| r.status))
+        })
+        .collect();
+    assert!(
+        wait_for(Duration::from_secs(10), || (ctx
+            .collecting
+            .load(Ordering::SeqCst)
+            == 1)
+            .then_some(()))
+        .is_some(),
+        "the collection never ran"
+    );
+    // While the collection blocks its thread, health and readiness are answered and
+    // further scrapes are refused at once.
+    assert_eq!(http_get(&addr, "/-/healthy").expect("healthy").status, 200);
+    assert_eq!(http_get(&addr, "/-/ready").expect("ready").status, 200);
+    assert_eq!(http_get(&addr, "/metrics").expect("metrics").status, 503);
+    let mut statuses: Vec<u16> = scrapes
+        .into_iter()
+        .map(|t| t.join().expect("thread").expect("answer"))
+        .collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, vec![200, 503, 503, 503]);
+}
+
+#[test]
+fn soft_open_files_limit_is_raised_to_the_hard_limit() {
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let addr = format!("127.0.0.1:{}", free_port());
+    let exe = std::env::current_exe().expect("current exe");
+    let mut cmd = Command::new(exe);
+    cmd.args(["--exact", "child_process_entry", "--nocapture"])
+        .env("RTMON_HTTP_CHILD", format!("--web.listen-address={addr}"));
+    // SAFETY: only async-signal-safe calls (getrlimit/setrlimit) between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let mut l = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            l.rlim_cur = l.rlim_max.min(1024);
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &l) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let log = dir.path().join("child.log");
+    let p = Proc::spawn("nofile child", cmd, Some(&log)).expect("spawn");
+    assert!(
+        rtmon_testkit::wait_for_port(&addr, Duration::from_secs(20)),
+        "child did not listen: {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", p.pid())).expect("limits");
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .expect("Max open files line");
+    let nums: Vec<&str> = line.split_whitespace().skip(3).take(2).collect();
+    assert_eq!(nums.len(), 2, "{line}");
+    assert_eq!(
+        nums[0], nums[1],
+        "soft limit not raised to the hard one: {line}"
+    );
+    if nums[1] != "1024" {
+        assert_ne!(nums[0], "1024", "{line}");
+    }
 }

@@ -158,7 +158,7 @@ struct Args {
 
     /// When --host is in no flow of --flow: `idle` keeps serving, watches nothing and
     /// exports rtmon_arp_flow_host_found 0 (a DaemonSet pod on a node outside the flow);
-    /// `exit` exits with code 2.
+    /// `exit` exits with code 1 (a configuration error, as every exporter's).
     #[arg(
         long = "flow.host-absent",
         value_enum,
@@ -332,17 +332,17 @@ fn main() -> ExitCode {
     });
     if let Err(e) = rtmon::log::init(&args.common.log) {
         eprintln!("{NAME}: {e}");
-        return ExitCode::from(2);
+        return ExitCode::from(1);
     }
     if args.max_entries == 0 || args.lldp_max_neighbors == 0 {
         eprintln!("{NAME}: --arp.max-entries and --lldp.max-neighbors must be at least 1");
-        return ExitCode::from(2);
+        return ExitCode::from(1);
     }
     let (filter, flow) = match build_filter(&args) {
         Ok(x) => x,
         Err(e) => {
             eprintln!("{NAME}: {e}");
-            return ExitCode::from(2);
+            return ExitCode::from(1);
         }
     };
     // Push on change is what this exporter is for.
@@ -397,7 +397,7 @@ async fn run(args: Args, filter: Filter, flow: Option<String>) -> ExitCode {
         Ok(ifaces) => lldp.set_interfaces(&ifaces),
         Err(e) => {
             eprintln!("{NAME}: {e}");
-            return ExitCode::from(2);
+            return ExitCode::from(1);
         }
     }
     lldp.set_flow(flow.clone());
@@ -567,7 +567,7 @@ mod tests {
         assert_eq!(id, None);
         let re = f.device_include.expect("device filter");
         assert!(!re.is_match("ens2f0np0.1000") && !re.is_match("eth0"));
-        // exit: the error names the host (main exits 2).
+        // exit: the error names the host (main exits 1).
         let e = build_filter(&parse(&["--host", "nothere", "--flow.host-absent", "exit"]))
             .expect_err("exit");
         assert!(e.contains("\"nothere\" is in no flow"), "{e}");

@@ -311,7 +311,7 @@ fn flow_option_watches_the_data_plane_interface_alone() {
         ])
         .output()
         .expect("run");
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("nobody") && err.contains("flow.yml"), "{err}");
 }

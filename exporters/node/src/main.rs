@@ -420,7 +420,7 @@ fn main() -> ExitCode {
         Ok(x) => x,
         Err(e) => {
             eprintln!("rtmon-node-exporter: {e}");
-            return ExitCode::from(2);
+            return ExitCode::from(1);
         }
     };
     let source = NodeSource::new(cfg, enabled);

@@ -73,7 +73,7 @@ struct Args {
 
     /// When --host is in no flow of --flow: `idle` keeps serving without the flow's
     /// targets and exports rtmon_ping_flow_host_found 0 (a DaemonSet pod on a node outside
-    /// the flow); `exit` exits with code 2.
+    /// the flow); `exit` exits with code 1 (a configuration error, as every exporter's).
     #[arg(
         long = "flow.host-absent",
         value_enum,
@@ -202,7 +202,7 @@ fn load_targets(args: &Args) -> Result<Vec<TargetSpec>, String> {
         } else {
             FLOW_HOST.store(2, std::sync::atomic::Ordering::Relaxed);
             if args.host_absent == HostAbsent::Exit {
-                // The same message as before, exit code 2 (see run).
+                // The same message as before, exit code 1 (see run).
                 return targets::from_flows(&flows, host, f);
             }
             tracing::warn!(host = %host, flow = %f.display(),
@@ -276,7 +276,7 @@ fn main() -> ExitCode {
     });
     if let Err(e) = rtmon::log::init(&args.common.log) {
         eprintln!("rtmon-ping-exporter: {e}");
-        return ExitCode::from(2);
+        return ExitCode::from(1);
     }
     rtmon::app::block_on(run(args))
 }
@@ -287,9 +287,9 @@ async fn run(args: Args) -> ExitCode {
         Err(e) => {
             tracing::error!(error = %e, "cannot load targets");
             eprintln!("rtmon-ping-exporter: {e}");
-            // A host outside the flow with --flow.host-absent=exit: 2, like the arp exporter.
-            let absent = FLOW_HOST.load(std::sync::atomic::Ordering::Relaxed) == 2;
-            return ExitCode::from(if absent { 2 } else { 1 });
+            // A configuration error (a host outside the flow with --flow.host-absent=exit
+            // included): 1, as in every exporter.
+            return ExitCode::from(1);
         }
     };
     let changed = Arc::new(tokio::sync::Notify::new());

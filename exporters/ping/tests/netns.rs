@@ -608,7 +608,7 @@ fn flow_file_pings_peers_over_data_plane_interface() {
         ])
         .output()
         .expect("run");
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("host-z") && err.contains("host-a"), "{err}");
 }

@@ -10,13 +10,15 @@
 //!     command: /usr/local/bin/check-ping.sh   # or a list: [/bin/sh, -c, "..."]
 //!     args: [--count, "3"]        # fixed arguments (never from the request)
 //!     env: {LANG: C}              # fixed environment (operator-set, trusted)
+//!     inherit_env: [HTTPS_PROXY]  # exporter variables passed on, besides PATH, LANG,
+//!                                 # LC_ALL and TZ (nothing else is inherited)
 //!     params:                     # the ONLY request parameters the script may get
 //!       - name: target            # ?target=VALUE
 //!         regex: '[0-9.]+'        # whole value must match (anchored)
 //!         required: true          # else 400 when missing (default false)
 //!         default: 127.0.0.1      # used when missing (optional)
 //!         flag: --target          # passed as two arguments `--target VALUE`;
-//!         # env: TARGET           # …or as this environment variable;
+//!         # env: PARAM_TARGET     # …or as this environment variable (PARAM_* or RTMON_*);
 //!         # neither: a positional argument, in declaration order ("" when missing)
 //!     timeout: 10s                # or script_exporter's {max_timeout: 10, …}; default
 //!                                 # --script.default-timeout; always enforced
@@ -26,9 +28,16 @@
 //! ```
 //!
 //! Request parameters reach the script only as declared above: never through a shell
-//! and never as an environment variable the operator did not name. Parameter
-//! environment names are checked against variables that change how programs load or
-//! run (`PATH`, `LD_*`, `BASH_ENV`, …), which are refused.
+//! and never as an environment variable the operator did not name. A parameter may only
+//! be passed as an environment variable named `PARAM_*` or `RTMON_*` (upper case): an
+//! allow-list, since the names that change how programs load or run (`LD_PRELOAD`,
+//! `BASH_ENV`, `OPENSSL_CONF`, `LUA_INIT`, `GLIBC_TUNABLES`, `http_proxy`, …) cannot be
+//! listed exhaustively.
+//!
+//! Scripts start with a minimal environment: `PATH` (or a default one), `LANG`, `LC_ALL`
+//! and `TZ` from the exporter's environment, the variables named in `inherit_env`, then
+//! `env`, the parameter variables and `SCRIPT_TIMEOUT`/`SCRIPT_DEADLINE`. Secrets in the
+//! exporter's environment do not reach scripts unless named.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -65,6 +74,8 @@ pub struct Script {
     pub args: Vec<String>,
     /// Fixed environment variables.
     pub env: Vec<(String, String)>,
+    /// Variables of the exporter's environment passed on (besides [`INHERITED_ENV`]).
+    pub inherit_env: Vec<String>,
     /// Allowed request parameters.
     pub params: Vec<Param>,
     /// Configured timeout; `None`: the exporter's default.
@@ -119,68 +130,44 @@ pub struct Discovery {
 /// Query parameter names the exporter itself uses.
 pub const RESERVED_PARAMS: &[&str] = &["script", "timeout", "params"];
 
-/// Environment variables a request parameter may never be passed as: they change how
-/// programs are loaded or how shells and interpreters start.
-const FORBIDDEN_ENV: &[&str] = &[
-    "PATH",
-    "BASH_ENV",
-    "ENV",
-    "IFS",
-    "SHELLOPTS",
-    "BASHOPTS",
-    "PS4",
-    "PROMPT_COMMAND",
-    "CDPATH",
-    "GLOBIGNORE",
-    "HOME",
-    "SHELL",
-    "TMPDIR",
-    "GCONV_PATH",
-    "HOSTALIASES",
-    "LOCALDOMAIN",
-    "RES_OPTIONS",
-    "NLSPATH",
-    "PERL5OPT",
-    "PERL5LIB",
-    "PERLLIB",
-    "PYTHONPATH",
-    "PYTHONSTARTUP",
-    "PYTHONHOME",
-    "RUBYOPT",
-    "RUBYLIB",
-    "NODE_OPTIONS",
-    "NODE_PATH",
-    "JAVA_TOOL_OPTIONS",
-    "_JAVA_OPTIONS",
-    "SCRIPT_TIMEOUT",
-    "SCRIPT_DEADLINE",
-];
+/// Variables of the exporter's environment every script gets (when set).
+pub const INHERITED_ENV: &[&str] = &["PATH", "LANG", "LC_ALL", "TZ"];
 
-/// Whether a request parameter may be passed as environment variable `name`.
-pub fn env_name_allowed(name: &str) -> Result<(), String> {
+/// `PATH` of scripts when the exporter has none.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Prefixes a request parameter's environment variable name must have (an allow-list).
+pub const PARAM_ENV_PREFIXES: &[&str] = &["PARAM_", "RTMON_"];
+
+fn valid_env_name(name: &str) -> Result<(), String> {
     let mut chars = name.chars();
-    let ok_syntax = matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+    let ok = matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !ok_syntax {
-        return Err(format!(
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
             "{name:?} is not a valid environment variable name ([A-Za-z_][A-Za-z0-9_]*)"
-        ));
+        ))
     }
-    let upper = name.to_ascii_uppercase();
-    if FORBIDDEN_ENV.contains(&upper.as_str())
-        || upper.starts_with("LD_")
-        || upper.starts_with("BASH_FUNC")
-        || upper.starts_with("DYLD_")
-        || upper.starts_with("LC_")
-        || upper == "LANG"
-        || upper == "LANGUAGE"
-    {
-        return Err(format!(
-            "environment variable {name:?} changes how programs load or run; a request \
-             parameter may not set it"
-        ));
+}
+
+/// Whether a request parameter may be passed as environment variable `name`: upper
+/// case, starting with one of [`PARAM_ENV_PREFIXES`].
+pub fn env_name_allowed(name: &str) -> Result<(), String> {
+    valid_env_name(name)?;
+    let upper_only = name
+        .chars()
+        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+    let rest_ok = PARAM_ENV_PREFIXES
+        .iter()
+        .any(|p| name.strip_prefix(p).is_some_and(|r| !r.is_empty()));
+    if upper_only && rest_ok {
+        return Ok(());
     }
-    Ok(())
+    Err(format!(
+        "a request parameter may only be passed as an upper-case environment variable          named PARAM_* or RTMON_*, not {name:?} (variables such as LD_PRELOAD, BASH_ENV,          OPENSSL_CONF or http_proxy change how programs load or run)"
+    ))
 }
 
 // ---- raw (serde) form ----
@@ -205,6 +192,8 @@ struct RawScript {
     args: Vec<String>,
     #[serde(default)]
     env: BTreeMap<String, String>,
+    #[serde(default)]
+    inherit_env: Vec<Spanned<String>>,
     #[serde(default)]
     params: Vec<RawParam>,
     #[serde(default)]
@@ -304,14 +293,14 @@ struct RawParam {
 fn duration(
     file: &Path,
     at: &Spanned<impl Sized>,
+    field: &str,
     d: &DurationSpec,
 ) -> Result<Duration, ConfigError> {
     match d {
-        DurationSpec::Seconds(s) if s.is_finite() && *s >= 0.0 => Ok(Duration::from_secs_f64(*s)),
-        DurationSpec::Seconds(s) => Err(ConfigError::at(file, at, format!("invalid duration {s}"))),
-        DurationSpec::Text(t) => {
-            rtmon::cli::parse_duration(t).map_err(|e| ConfigError::at(file, at, e))
-        }
+        DurationSpec::Seconds(s) => rtmon::duration::from_secs_f64(*s)
+            .map_err(|e| ConfigError::at(file, at, format!("{field}: invalid duration {s}: {e}"))),
+        DurationSpec::Text(t) => rtmon::duration::parse(t)
+            .map_err(|e| ConfigError::at(file, at, format!("{field}: {e}"))),
     }
 }
 
@@ -400,7 +389,7 @@ fn validate_script(
     if let Some(t) = &rs.timeout {
         match &t.value {
             TimeoutSpec::Simple(d) => {
-                let d = duration(file, t, d)?;
+                let d = duration(file, t, &format!("script {name:?}: timeout"), d)?;
                 if d.is_zero() {
                     return Err(ConfigError::at(
                         file,
@@ -412,7 +401,7 @@ fn validate_script(
             }
             TimeoutSpec::Full(f) => {
                 if let Some(d) = &f.max_timeout {
-                    let d = duration(file, t, d)?;
+                    let d = duration(file, t, &format!("script {name:?}: timeout.max_timeout"), d)?;
                     // script_exporter: 0 means "no limit"; we always enforce one.
                     timeout = (!d.is_zero()).then_some(d);
                 }
@@ -433,7 +422,7 @@ fn validate_script(
     let (mut cache, mut cache_on_error) = (None, false);
     if let Some(c) = &rs.cache {
         if let Some(d) = &c.value.duration {
-            let d = duration(file, c, d)?;
+            let d = duration(file, c, &format!("script {name:?}: cache.duration"), d)?;
             cache = (!d.is_zero()).then_some(d);
         }
         cache_on_error = c.value.cache_on_error;
@@ -557,6 +546,15 @@ fn validate_script(
         });
     }
 
+    let mut inherit_env = Vec::new();
+    for v in &rs.inherit_env {
+        valid_env_name(&v.value)
+            .map_err(|m| ConfigError::at(file, v, format!("script {name:?}: inherit_env: {m}")))?;
+        if !INHERITED_ENV.contains(&v.value.as_str()) && !inherit_env.contains(&v.value) {
+            inherit_env.push(v.value.clone());
+        }
+    }
+
     let mut discovery = Discovery::default();
     if let Some(d) = rs.discovery {
         for k in d.params.keys() {
@@ -572,10 +570,12 @@ fn validate_script(
         }
         discovery.params = d.params;
         if let Some(i) = &d.scrape_interval {
-            discovery.scrape_interval = Some(duration(file, &rs.name, i)?);
+            discovery.scrape_interval =
+                Some(duration(file, &rs.name, "discovery.scrape_interval", i)?);
         }
         if let Some(t) = &d.scrape_timeout {
-            discovery.scrape_timeout = Some(duration(file, &rs.name, t)?);
+            discovery.scrape_timeout =
+                Some(duration(file, &rs.name, "discovery.scrape_timeout", t)?);
         }
     }
 
@@ -584,6 +584,7 @@ fn validate_script(
         program,
         args,
         env: rs.env.into_iter().collect(),
+        inherit_env,
         params,
         timeout,
         cache,
@@ -691,6 +692,46 @@ mod tests {
                 "PATH",
             ),
             (
+                "scripts:\n  - name: t\n    command: x\n    params:\n      - {name: p, regex: 'a', env: OPENSSL_CONF}\n",
+                "OPENSSL_CONF",
+            ),
+            (
+                "scripts:\n  - name: t\n    command: x\n    params:\n      - {name: p, regex: 'a', env: LUA_INIT}\n",
+                "LUA_INIT",
+            ),
+            (
+                "scripts:\n  - name: t\n    command: x\n    params:\n      - {name: p, regex: 'a', env: GLIBC_TUNABLES}\n",
+                "GLIBC_TUNABLES",
+            ),
+            (
+                "scripts:\n  - name: t\n    command: x\n    params:\n      - {name: p, regex: 'a', env: PYTHONWARNINGS}\n",
+                "PYTHONWARNINGS",
+            ),
+            (
+                "scripts:\n  - name: t\n    command: x\n    params:\n      - {name: p, regex: 'a', env: GIT_SSH_COMMAND}\n",
+                "GIT_SSH_COMMAND",
+            ),
+            (
+                "scripts:\n  - name: t\n    command: x\n    params:\n      - {name: p, regex: 'a', env: http_proxy}\n",
+                "http_proxy",
+            ),
+            (
+                "scripts:\n  - name: t\n    command: x\n    params:\n      - {name: p, regex: 'a', env: RTMON_lower}\n",
+                "RTMON_lower",
+            ),
+            (
+                "scripts:\n  - name: t\n    command: x\n    params:\n      - {name: p, regex: 'a', env: PARAM_}\n",
+                "PARAM_",
+            ),
+            (
+                "scripts:\n  - name: t\n    command: x\n    params:\n      - {name: p, regex: 'a', env: SCRIPT_TIMEOUT}\n",
+                "SCRIPT_TIMEOUT",
+            ),
+            (
+                "scripts:\n  - name: t\n    command: x\n    inherit_env: ['A B']\n",
+                "inherit_env",
+            ),
+            (
                 "scripts:\n  - name: t\n    command: x\n    params:\n      - {name: p, regex: '(a'}\n",
                 "invalid regex",
             ),
@@ -715,5 +756,10 @@ mod tests {
         let e = p("scripts:\n  - name: t\n    command: x\n    params:\n      - {name: p, regex: 'a', env: LD_PRELOAD}\n")
             .expect_err("bad env");
         assert_eq!(e.location.map(|l| l.line), Some(5), "{e}");
+        for ok in ["PARAM_TARGET", "RTMON_IFACE", "PARAM_2"] {
+            assert_eq!(env_name_allowed(ok), Ok(()), "{ok}");
+        }
+        let c = p("scripts:\n  - name: t\n    command: x\n    inherit_env: [HTTPS_PROXY, PATH, HTTPS_PROXY]\n").expect("ok");
+        assert_eq!(c.scripts[0].inherit_env, vec!["HTTPS_PROXY"]);
     }
 }

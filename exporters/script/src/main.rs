@@ -59,6 +59,19 @@ struct Args {
     )]
     max_output_lines: usize,
 
+    /// Most results kept in the cache (scripts with `cache:`), all scripts together; the
+    /// least recently used one is evicted beyond it.
+    #[arg(
+        long = "script.cache-max-entries",
+        value_name = "N",
+        default_value_t = 1000
+    )]
+    cache_max_entries: usize,
+
+    /// Most bytes of cached results, all scripts together.
+    #[arg(long = "script.cache-max-bytes", value_name = "BYTES", default_value_t = 64 << 20)]
+    cache_max_bytes: usize,
+
     /// Check the configuration file, print a summary and exit (0 valid, 1 invalid).
     #[arg(long = "config.check")]
     check: bool,
@@ -90,13 +103,15 @@ fn main() -> ExitCode {
     }
     if args.max_concurrency == 0 || args.max_output_bytes == 0 || args.max_output_lines == 0 {
         eprintln!("rtmon-script-exporter: --script.max-concurrency, --script.max-output-bytes and --script.max-output-lines must be at least 1");
-        return ExitCode::from(2);
+        return ExitCode::from(1);
     }
     let limits = Limits {
         default_timeout: args.default_timeout,
         max_concurrency: args.max_concurrency,
         max_output_bytes: args.max_output_bytes,
         max_output_lines: args.max_output_lines,
+        cache_max_entries: args.cache_max_entries,
+        cache_max_bytes: args.cache_max_bytes,
     };
     let state = State::new(config, Some(args.script_config.clone()), limits);
     let (p, d, r) = (Arc::clone(&state), Arc::clone(&state), Arc::clone(&state));

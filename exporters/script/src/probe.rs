@@ -25,6 +25,10 @@ pub struct Limits {
     pub max_output_bytes: usize,
     /// Most stdout lines parsed.
     pub max_output_lines: usize,
+    /// Most cached results, all scripts together.
+    pub cache_max_entries: usize,
+    /// Most bytes of cached results, all scripts together.
+    pub cache_max_bytes: usize,
 }
 
 impl Default for Limits {
@@ -34,6 +38,8 @@ impl Default for Limits {
             max_concurrency: 16,
             max_output_bytes: 4 << 20,
             max_output_lines: 50_000,
+            cache_max_entries: 1000,
+            cache_max_bytes: 64 << 20,
         }
     }
 }
@@ -73,6 +79,86 @@ struct Stats {
 
 type CacheKey = (String, Vec<(String, String)>);
 
+/// A cached result.
+struct CacheEntry {
+    expires: Instant,
+    last_used: Instant,
+    bytes: usize,
+    outcome: Arc<RunOutcome>,
+}
+
+/// Results of scripts with `cache:`, bounded in entries and bytes: an insert beyond a
+/// bound evicts expired entries first, then the least recently used ones.
+#[derive(Default)]
+struct Cache {
+    map: HashMap<CacheKey, CacheEntry>,
+    bytes: usize,
+    evictions: u64,
+}
+
+impl Cache {
+    fn get(&mut self, key: &CacheKey, now: Instant) -> Option<Arc<RunOutcome>> {
+        let e = self.map.get_mut(key)?;
+        if now < e.expires {
+            e.last_used = now;
+            return Some(Arc::clone(&e.outcome));
+        }
+        self.remove(key);
+        None
+    }
+
+    fn remove(&mut self, key: &CacheKey) {
+        if let Some(e) = self.map.remove(key) {
+            self.bytes = self.bytes.saturating_sub(e.bytes);
+        }
+    }
+
+    fn insert(&mut self, key: CacheKey, outcome: Arc<RunOutcome>, ttl: Duration, limits: &Limits) {
+        let now = Instant::now();
+        let bytes = outcome.stdout.len()
+            + outcome.stderr_head.len()
+            + key.0.len()
+            + key.1.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
+            + 128;
+        self.remove(&key);
+        if bytes > limits.cache_max_bytes || limits.cache_max_entries == 0 {
+            self.evictions += 1;
+            return;
+        }
+        self.map.retain(|_, e| e.expires > now);
+        self.bytes = self.map.values().map(|e| e.bytes).sum();
+        while self.map.len() >= limits.cache_max_entries
+            || self.bytes + bytes > limits.cache_max_bytes
+        {
+            let Some(oldest) = self
+                .map
+                .iter()
+                .min_by_key(|(_, e)| e.last_used)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            self.remove(&oldest);
+            self.evictions += 1;
+        }
+        self.bytes += bytes;
+        self.map.insert(
+            key,
+            CacheEntry {
+                expires: rtmon::duration::saturating_add(now, ttl),
+                last_used: now,
+                bytes,
+                outcome,
+            },
+        );
+    }
+
+    fn clear(&mut self) {
+        self.map.clear();
+        self.bytes = 0;
+    }
+}
+
 /// The exporter's state, shared by the handlers.
 pub struct State {
     loaded: RwLock<Arc<Loaded>>,
@@ -81,7 +167,7 @@ pub struct State {
     global: Semaphore,
     stats: Mutex<BTreeMap<String, Stats>>,
     unknown: Mutex<u64>,
-    cache: Mutex<HashMap<CacheKey, (Instant, Arc<RunOutcome>)>>,
+    cache: Mutex<Cache>,
 }
 
 /// What a validated request asks for.
@@ -206,7 +292,7 @@ impl State {
             limits,
             stats: Mutex::new(BTreeMap::new()),
             unknown: Mutex::new(0),
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new(Cache::default()),
         })
     }
 
@@ -265,12 +351,15 @@ impl State {
             }
         };
         let now = Instant::now();
-        let mut deadline = now + script.timeout.unwrap_or(self.limits.default_timeout);
+        let mut deadline = rtmon::duration::saturating_add(
+            now,
+            script.timeout.unwrap_or(self.limits.default_timeout),
+        );
         if let Some(d) = req.deadline {
             deadline = deadline.min(d);
         }
         if let Some(t) = inv.timeout {
-            deadline = deadline.min(now + t);
+            deadline = deadline.min(rtmon::duration::saturating_add(now, t));
         }
         let outcome = self.run_cached(script, sem, inv, deadline).await;
         Reply::Metrics(self.finish(script, &outcome.0, outcome.1))
@@ -284,13 +373,15 @@ impl State {
         deadline: Instant,
     ) -> (Arc<RunOutcome>, bool) {
         let key: CacheKey = (script.name.clone(), inv.values.clone());
-        if let Some(ttl) = script.cache {
-            let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some((at, o)) = cache.get(&key) {
-                if at.elapsed() < ttl {
-                    self.with_stats(&script.name, |s| s.cache_hits += 1);
-                    return (Arc::clone(o), true);
-                }
+        if script.cache.is_some() {
+            let hit = self
+                .cache
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&key, Instant::now());
+            if let Some(o) = hit {
+                self.with_stats(&script.name, |s| s.cache_hits += 1);
+                return (o, true);
             }
         }
         let name = &script.name;
@@ -317,7 +408,8 @@ impl State {
                 );
             }
         };
-        let mut env = script.env.clone();
+        let mut env = inherited_env(script);
+        env.extend(script.env.iter().cloned());
         env.extend(inv.env);
         let remaining = deadline.saturating_duration_since(Instant::now());
         env.push((
@@ -341,11 +433,15 @@ impl State {
         let o = runner::run(&spec).await;
         self.with_stats(name, |s| s.inflight -= 1);
         let o = Arc::new(o);
-        if script.cache.is_some() && (o.success() || script.cache_on_error) {
-            self.cache
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(key, (Instant::now(), Arc::clone(&o)));
+        if let Some(ttl) = script.cache {
+            if o.success() || script.cache_on_error {
+                self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(
+                    key,
+                    Arc::clone(&o),
+                    ttl,
+                    &self.limits,
+                );
+            }
         }
         (o, false)
     }
@@ -359,7 +455,13 @@ impl State {
             &ParseOptions {
                 max_lines: self.limits.max_output_lines,
                 reject_timestamps: false,
-                reserved_prefixes: vec!["script_".into()],
+                // The exporter's own names: a script cannot forge its results or
+                // self-metrics (rtmon_l2_* and other rtmon_* names stay allowed).
+                reserved_prefixes: vec![
+                    "script_".into(),
+                    "rtmon_script_".into(),
+                    "rtmon_build_info".into(),
+                ],
             },
         );
         if !cached {
@@ -505,6 +607,27 @@ impl State {
             &[],
             *self.unknown.lock().unwrap_or_else(|p| p.into_inner()),
         );
+        {
+            let c = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            m.gauge(
+                "rtmon_script_cache_entries",
+                "Results in the cache (bounded by --script.cache-max-entries).",
+                &[],
+                c.map.len(),
+            );
+            m.gauge(
+                "rtmon_script_cache_bytes",
+                "Approximate size of the cached results (bounded by --script.cache-max-bytes).",
+                &[],
+                c.bytes,
+            );
+            m.counter(
+                "rtmon_script_cache_evictions_total",
+                "Cached results evicted (or not cached) to stay within the cache bounds.",
+                &[],
+                c.evictions,
+            );
+        }
         let stats = self.stats.lock().unwrap_or_else(|p| p.into_inner()).clone();
         for (name, s) in &stats {
             let l = [("script", name.as_str())];
@@ -558,6 +681,24 @@ impl State {
     }
 }
 
+/// What a script inherits from the exporter's environment: `PATH` (or a default),
+/// `LANG`, `LC_ALL`, `TZ` and the variables its config names in `inherit_env`.
+fn inherited_env(script: &Script) -> Vec<(String, String)> {
+    let mut env = Vec::new();
+    for name in crate::config::INHERITED_ENV
+        .iter()
+        .copied()
+        .chain(script.inherit_env.iter().map(String::as_str))
+    {
+        if let Some(v) = std::env::var_os(name) {
+            env.push((name.to_string(), v.to_string_lossy().into_owned()));
+        } else if name == "PATH" {
+            env.push(("PATH".into(), crate::config::DEFAULT_PATH.into()));
+        }
+    }
+    env
+}
+
 fn prom_duration(d: Duration) -> String {
     let ms = d.as_millis();
     if ms % 1000 == 0 {
@@ -584,7 +725,7 @@ mod tests {
     fn script() -> Script {
         let cfg = crate::config::parse(
             Path::new("t.yml"),
-            "scripts:\n  - name: s\n    command: /bin/true\n    args: [fixed]\n    params:\n      - {name: a, regex: '[a-z]+'}\n      - {name: b, regex: '[0-9]+', flag: --b, default: '7'}\n      - {name: c, regex: '[a-z]+', env: S_C}\n      - {name: d, regex: '[a-z]+'}\n",
+            "scripts:\n  - name: s\n    command: /bin/true\n    args: [fixed]\n    params:\n      - {name: a, regex: '[a-z]+'}\n      - {name: b, regex: '[0-9]+', flag: --b, default: '7'}\n      - {name: c, regex: '[a-z]+', env: PARAM_C}\n      - {name: d, regex: '[a-z]+'}\n",
         )
         .expect("config");
         cfg.scripts[0].clone()
@@ -607,7 +748,7 @@ mod tests {
         .expect("ok");
         // Positional ones keep their declared position ("" for a missing one).
         assert_eq!(inv.args, vec!["z", "--b", "7", "x"]);
-        assert_eq!(inv.env, vec![("S_C".to_string(), "y".to_string())]);
+        assert_eq!(inv.env, vec![("PARAM_C".to_string(), "y".to_string())]);
         let inv = validate(&s, &q(&[("script", "s"), ("timeout", "2.5")])).expect("ok");
         assert_eq!(inv.args, vec!["", "--b", "7", ""]);
         assert_eq!(inv.timeout, Some(Duration::from_millis(2500)));
@@ -621,7 +762,7 @@ mod tests {
             (vec![("a", "z\nx")], "does not match"),
             (vec![("b", "1 2")], "does not match"),
             (vec![("e", "x")], "not allowed"),
-            (vec![("S_C", "x")], "not allowed"),
+            (vec![("PARAM_C", "x")], "not allowed"),
             (vec![("a", "x"), ("a", "y")], "more than once"),
             (vec![("timeout", "-1")], "timeout"),
             (vec![("params", "a,LD_PRELOAD")], "not allowed"),

@@ -2,10 +2,15 @@
 //! deadline.
 //!
 //! The child is started with `process_group(0)`, so the script and everything it forks
-//! (unless it calls `setsid`) share one group. At the deadline, when stdout exceeds its
-//! bound, and after every run (to reap strays), the whole group gets `SIGKILL`. Reading
-//! stops at the deadline even if a grandchild still holds stdout open, so the caller
-//! always gets an answer in time.
+//! (unless it calls `setsid`) share one group, and with exactly the environment of
+//! [`RunSpec::env`] (nothing inherited). At the deadline, when stdout exceeds its bound,
+//! and after every run (to reap strays), the whole group gets `SIGKILL`.
+//!
+//! The outcome is the script's own exit: once it has exited, stdout gets
+//! [`STRAY_GRACE`] to reach end-of-file; a background child still holding it open after
+//! that is killed with the group, and the output read so far counts. Reading stops at
+//! the deadline even if a grandchild still holds stdout open, so the caller always gets
+//! an answer in time.
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -20,7 +25,7 @@ pub struct RunSpec {
     pub program: String,
     /// Its arguments.
     pub args: Vec<String>,
-    /// Environment variables added to the exporter's environment.
+    /// The script's whole environment (the exporter's own is not inherited).
     pub env: Vec<(String, String)>,
     /// When the process is killed.
     pub deadline: Instant,
@@ -75,23 +80,34 @@ impl RunOutcome {
 
 const STDERR_KEEP: usize = 2048;
 
-/// Reads `r` to EOF, keeping at most `max` bytes; returns (bytes, overflowed).
-async fn read_bounded<R: AsyncRead + Unpin>(mut r: R, max: usize) -> (Vec<u8>, bool) {
-    let mut buf = Vec::new();
+/// How long stdout may stay open after the script itself exited (a background child
+/// holding it) before the rest of the process group is killed.
+pub const STRAY_GRACE: Duration = Duration::from_millis(250);
+
+/// Reads `r` to EOF into `buf`, keeping at most `max` bytes; returns whether it
+/// overflowed. Dropping the future keeps what was read in `buf`.
+async fn read_into<R: AsyncRead + Unpin>(mut r: R, buf: &mut Vec<u8>, max: usize) -> bool {
     let mut chunk = vec![0u8; 64 * 1024];
     loop {
         match r.read(&mut chunk).await {
-            Ok(0) | Err(_) => return (buf, false),
+            Ok(0) | Err(_) => return false,
             Ok(n) => {
                 if buf.len() + n > max {
-                    let room = max - buf.len();
+                    let room = max.saturating_sub(buf.len());
                     buf.extend_from_slice(&chunk[..room]);
-                    return (buf, true);
+                    return true;
                 }
                 buf.extend_from_slice(&chunk[..n]);
             }
         }
     }
+}
+
+/// Reads `r` to EOF, keeping at most `max` bytes; returns (bytes, overflowed).
+async fn read_bounded<R: AsyncRead + Unpin>(r: R, max: usize) -> (Vec<u8>, bool) {
+    let mut buf = Vec::new();
+    let over = read_into(r, &mut buf, max).await;
+    (buf, over)
 }
 
 /// Sends SIGKILL to process group `pgid` (ignores "no such group").
@@ -112,6 +128,7 @@ pub async fn run(spec: &RunSpec) -> RunOutcome {
     let started = Instant::now();
     let mut cmd = Command::new(&spec.program);
     cmd.args(&spec.args)
+        .env_clear()
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -150,32 +167,53 @@ pub async fn run(spec: &RunSpec) -> RunOutcome {
     });
 
     let max = spec.max_output_bytes;
-    let work = async {
-        let (out, overflow) = match stdout {
-            Some(s) => read_bounded(s, max).await,
-            None => (Vec::new(), false),
-        };
-        if overflow {
-            return (out, Err(Ending::OutputTooLarge));
-        }
-        let status = child.wait().await;
-        (out, Ok(status))
-    };
     let deadline = tokio::time::Instant::from_std(spec.deadline);
-    let result = tokio::time::timeout_at(deadline, work).await;
+    let mut out = Vec::new();
+    let result = {
+        let reader = async {
+            match stdout {
+                Some(s) => read_into(s, &mut out, max).await,
+                None => false,
+            }
+        };
+        tokio::pin!(reader);
+        tokio::select! {
+            // stdout closed (or overflowed) first: then wait for the exit.
+            overflow = &mut reader => {
+                if overflow {
+                    Err(Ending::OutputTooLarge)
+                } else {
+                    match tokio::time::timeout_at(deadline, child.wait()).await {
+                        Ok(status) => Ok(status),
+                        Err(_) => Err(Ending::TimedOut),
+                    }
+                }
+            }
+            // The script exited while stdout is still open: a background child may hold
+            // it. Its exit decides; stdout gets a short grace to finish.
+            status = child.wait() => {
+                let grace = tokio::time::Instant::now() + STRAY_GRACE;
+                match tokio::time::timeout_at(grace.min(deadline), &mut reader).await {
+                    Ok(true) => Err(Ending::OutputTooLarge),
+                    _ => Ok(status),
+                }
+            }
+            _ = tokio::time::sleep_until(deadline) => Err(Ending::TimedOut),
+        }
+    };
     // Kill whatever is left of the group: everything on timeout/overflow, strays
     // (background children) after a normal exit.
     kill_group(pgid);
     let (ending, exit_code, stdout) = match result {
-        Ok((out, Ok(Ok(status)))) => (Ending::Exited, status.code(), out),
-        Ok((out, Ok(Err(e)))) => (Ending::SpawnFailed(format!("wait: {e}")), None, out),
-        Ok((out, Err(ending))) => {
-            let _ = child.wait().await;
-            (ending, None, out)
-        }
-        Err(_) => {
+        Ok(Ok(status)) => (Ending::Exited, status.code(), out),
+        Ok(Err(e)) => (Ending::SpawnFailed(format!("wait: {e}")), None, out),
+        Err(Ending::TimedOut) => {
             let _ = child.wait().await;
             (Ending::TimedOut, None, Vec::new())
+        }
+        Err(ending) => {
+            let _ = child.wait().await;
+            (ending, None, out)
         }
     };
     let duration = started.elapsed();
@@ -220,6 +258,56 @@ mod tests {
         let o = run(&spec("/nonexistent/script", &[], 5.0)).await;
         assert!(matches!(o.ending, Ending::SpawnFailed(_)));
         assert_eq!(o.exit_code_metric(), -1);
+    }
+
+    #[tokio::test]
+    async fn background_child_holding_stdout_does_not_turn_success_into_failure() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pidfile = dir.path().join("pid");
+        let script = format!(
+            "sleep 1000 & echo $! > {}; echo done 1; exit 0",
+            pidfile.display()
+        );
+        let o = run(&spec("/bin/sh", &["-c", &script], 20.0)).await;
+        assert_eq!(o.ending, Ending::Exited, "{o:?}");
+        assert!(o.success(), "{o:?}");
+        assert_eq!(o.exit_code_metric(), 0);
+        assert_eq!(o.stdout, b"done 1\n");
+        let pid: i32 = std::fs::read_to_string(&pidfile)
+            .expect("pid")
+            .trim()
+            .parse()
+            .expect("pid number");
+        let gone = (0..100).any(|_| {
+            let st = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let dead = st.is_empty() || st.contains(") Z ");
+            if !dead {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            dead
+        });
+        assert!(gone, "stray child {pid} survived");
+        // The script's own failure is still a failure.
+        let o = run(&spec("/bin/sh", &["-c", "sleep 1000 & exit 4"], 20.0)).await;
+        assert_eq!(o.exit_code_metric(), 4);
+        assert!(!o.success());
+    }
+
+    #[tokio::test]
+    async fn environment_is_exactly_the_given_one() {
+        let mut s = spec("/usr/bin/env", &[], 5.0);
+        s.env = vec![
+            ("PATH".into(), "/usr/bin:/bin".into()),
+            ("A".into(), "b".into()),
+        ];
+        let o = run(&s).await;
+        assert!(o.success(), "{o:?}");
+        let mut lines: Vec<String> = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect();
+        lines.sort();
+        assert_eq!(lines, vec!["A=b", "PATH=/usr/bin:/bin"]);
     }
 
     #[tokio::test]

@@ -10,12 +10,22 @@ struct Fixture {
     _dir: tempfile::TempDir,
     root: PathBuf,
     addr: String,
-    _proc: Proc,
+    proc: Proc,
 }
 
 /// Writes `scripts` (name → shell body) as executables, `config` (with `$DIR`
 /// replaced by the fixture directory) as script.yml, and starts the exporter.
 fn start(scripts: &[(&str, &str)], config: &str, extra_args: &[&str]) -> Fixture {
+    start_env(scripts, config, extra_args, &[])
+}
+
+/// Like [`start`], with extra variables in the exporter's environment.
+fn start_env(
+    scripts: &[(&str, &str)],
+    config: &str,
+    extra_args: &[&str],
+    env: &[(&str, &str)],
+) -> Fixture {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path().to_path_buf();
     for (name, body) in scripts {
@@ -32,7 +42,8 @@ fn start(scripts: &[(&str, &str)], config: &str, extra_args: &[&str]) -> Fixture
     cmd.arg(format!("--web.listen-address={addr}"))
         .arg(format!("--config.file={}", cfg.display()))
         .arg("--web.timeout-offset=0.5s")
-        .args(extra_args);
+        .args(extra_args)
+        .envs(env.iter().copied());
     let proc = Proc::spawn(
         "rtmon-script-exporter",
         cmd,
@@ -48,7 +59,7 @@ fn start(scripts: &[(&str, &str)], config: &str, extra_args: &[&str]) -> Fixture
         _dir: dir,
         root,
         addr,
-        _proc: proc,
+        proc,
     }
 }
 
@@ -167,7 +178,21 @@ fn hanging_script_and_grandchild_are_killed_at_the_deadline() {
         "scripts:\n  - name: hang\n    command: $DIR/hang.sh\n    args: [$DIR/hang.pid]\n    timeout: 20s\n  - name: fork\n    command: $DIR/fork.sh\n    args: [$DIR/fork.pid]\n    timeout: 20s\n",
         &[],
     );
-    for name in ["hang", "fork"] {
+    // The script itself exits at once: its exit decides (success), the grandchild
+    // holding stdout is killed with the group after a short grace.
+    let r = f.probe_with_timeout("/probe?script=fork", "1.5");
+    let b = r.text();
+    let s = [("script", "fork")];
+    assert_eq!(v(&b, "script_success", &s), Some(1.0), "{b}");
+    assert_eq!(v(&b, "script_exit_code", &s), Some(0.0), "{b}");
+    assert_eq!(v(&b, "early", &[]), Some(1.0), "{b}");
+    let pid = read_pid(&f.path("fork.pid"));
+    assert!(
+        rtmon_testkit::wait_for(Duration::from_secs(2), || pid_dead(pid).then_some(())).is_some(),
+        "fork: grandchild {pid} still alive"
+    );
+    {
+        let name = "hang";
         // Scrape timeout 1.5 s − offset 0.5 s: deadline 1.0 s.
         let t0 = Instant::now();
         let r = f.probe_with_timeout(&format!("/probe?script={name}"), "1.5");
@@ -581,4 +606,249 @@ fn self_metrics_pass_promtool_lint() {
         .filter(|l| l.contains("rtmon_script"))
         .collect();
     assert!(ours.is_empty(), "{text}");
+}
+
+#[test]
+fn out_of_range_durations_are_config_errors_with_location() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("big.yml");
+    for (yaml, place, field) in [
+        // Passed --config.check before and then panicked on every probe.
+        (
+            "    timeout: 10000000000000000000\n",
+            "big.yml:4:14:",
+            "timeout",
+        ),
+        ("    timeout: 1e30\n", "big.yml:4:14:", "timeout"),
+        (
+            "    cache: {duration: 1e30}\n",
+            "big.yml:4:12:",
+            "cache.duration",
+        ),
+        (
+            "    timeout: {max_timeout: 1e30}\n",
+            "big.yml:4:14:",
+            "timeout.max_timeout",
+        ),
+        (
+            "    timeout: 99999999999999999999h\n",
+            "big.yml:4:14:",
+            "timeout",
+        ),
+    ] {
+        std::fs::write(
+            &cfg,
+            format!("scripts:\n  - name: t\n    command: /bin/true\n{yaml}"),
+        )
+        .expect("cfg");
+        for check in [true, false] {
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_rtmon-script-exporter"));
+            cmd.arg(format!("--config.file={}", cfg.display()))
+                .arg("--web.listen-address=127.0.0.1:0");
+            if check {
+                cmd.arg("--config.check");
+            }
+            let out = cmd.output().expect("run");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{yaml}: {err}");
+            assert!(
+                err.contains(place) && err.contains(field) && err.contains("at most"),
+                "{yaml}: {err}"
+            );
+        }
+    }
+    for flag in ["--script.default-timeout=1e30", "--push.interval=1e30"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_rtmon-script-exporter"))
+            .arg(flag)
+            .output()
+            .expect("run");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{flag}: {err}");
+        assert!(
+            err.contains(flag.split('=').next().unwrap_or(flag)),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn failed_reload_keeps_the_running_config_and_reports_it() {
+    let mut f = start(
+        &[("a.sh", "echo a 1")],
+        "scripts:\n  - name: a\n    command: $DIR/a.sh\n",
+        &[],
+    );
+    let m = f.get("/metrics").text();
+    let ok = |m: &str| v(m, "rtmon_script_config_last_reload_successful", &[]);
+    let ts = |m: &str| {
+        v(
+            m,
+            "rtmon_script_config_last_reload_success_timestamp_seconds",
+            &[],
+        )
+    };
+    assert_eq!(ok(&m), Some(1.0), "{m}");
+    let ts0 = ts(&m).expect("timestamp");
+    assert!(ts0 > 1.6e9, "{ts0}");
+
+    // An out-of-range value + SIGHUP: the process stays up with the old config.
+    let cfg = f.path("script.yml");
+    let dir = f.root.display().to_string();
+    std::fs::write(
+        &cfg,
+        format!("scripts:\n  - name: b\n    command: {dir}/a.sh\n    timeout: 1e30\n"),
+    )
+    .expect("cfg");
+    f.proc.signal(libc::SIGHUP);
+    let m = rtmon_testkit::wait_for(Duration::from_secs(10), || {
+        let m = f.get("/metrics").text();
+        (ok(&m) == Some(0.0)).then_some(m)
+    })
+    .expect("reload_successful 0 after SIGHUP");
+    assert_eq!(ts(&m), Some(ts0), "{m}");
+    assert!(f.proc.try_wait().is_none(), "exporter died on reload");
+    assert_eq!(f.get("/probe?script=a").status, 200);
+    assert_eq!(f.get("/probe?script=b").status, 400);
+    assert!(
+        f.log().contains("keeping the running configuration"),
+        "{}",
+        f.log()
+    );
+
+    // POST /-/reload answers with a status and the reason, never an empty reply.
+    let r = http("POST", &f.addr, "/-/reload", &[], b"").expect("reload");
+    assert_eq!(r.status, 500);
+    let body = r.text();
+    assert!(
+        body.contains("script.yml:4:14") && body.contains("at most") && body.contains("keeping"),
+        "{body}"
+    );
+
+    // A good file again: success, a newer timestamp.
+    std::fs::write(
+        &cfg,
+        format!("scripts:\n  - name: b\n    command: {dir}/a.sh\n"),
+    )
+    .expect("cfg");
+    let r = http("POST", &f.addr, "/-/reload", &[], b"").expect("reload");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let m = f.get("/metrics").text();
+    assert_eq!(ok(&m), Some(1.0), "{m}");
+    assert!(ts(&m).is_some_and(|t| t >= ts0), "{m}");
+    assert_eq!(f.get("/probe?script=b").status, 200);
+}
+
+#[test]
+fn cache_is_bounded_in_entries_and_bytes() {
+    // ~10 KB of output per distinct parameter value.
+    let body = "i=0; while [ $i -lt 400 ]; do echo \"big_value{k=\\\"$1\\\",i=\\\"$i\\\"} 1\"; i=$((i+1)); done";
+    let cfg = "scripts:\n  - name: c\n    command: $DIR/c.sh\n    cache: {duration: 10m}\n    params:\n      - {name: k, regex: '[a-z]{1,8}'}\n";
+    for (flag, max_entries) in [
+        ("--script.cache-max-entries=3", 3.0),
+        ("--script.cache-max-bytes=25000", 2.0),
+    ] {
+        let f = start(&[("c.sh", body)], cfg, &[flag]);
+        let keys = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"];
+        for k in keys {
+            let b = f.get(&format!("/probe?script=c&k={k}")).text();
+            assert_eq!(
+                v(&b, "script_success", &[("script", "c")]),
+                Some(1.0),
+                "{b}"
+            );
+            assert_eq!(v(&b, "big_value", &[("k", k), ("i", "399")]), Some(1.0));
+        }
+        let m = f.get("/metrics").text();
+        let entries = v(&m, "rtmon_script_cache_entries", &[]).expect("entries");
+        assert!(
+            entries <= max_entries && entries >= 1.0,
+            "{flag}: {entries}\n{m}"
+        );
+        let evicted = v(&m, "rtmon_script_cache_evictions_total", &[]).expect("evictions");
+        assert!(evicted >= 10.0 - max_entries, "{flag}: {evicted}");
+        let bytes = v(&m, "rtmon_script_cache_bytes", &[]).expect("bytes");
+        assert!(bytes > 0.0 && bytes <= 3.0 * 12_000.0, "{flag}: {bytes}");
+        if flag.contains("bytes") {
+            assert!(bytes <= 25_000.0, "{bytes}");
+        }
+        // The most recent one is still a hit; the first was evicted (runs again).
+        let b = f.get("/probe?script=c&k=j").text();
+        assert_eq!(v(&b, "script_cached", &[("script", "c")]), Some(1.0), "{b}");
+        let b = f.get("/probe?script=c&k=a").text();
+        assert_eq!(v(&b, "script_cached", &[("script", "c")]), Some(0.0), "{b}");
+    }
+}
+
+#[test]
+fn background_child_does_not_turn_success_into_failure() {
+    let f = start(
+        &[("bg.sh", "sleep 1000 & echo $! > \"$PIDFILE\"; echo bg_ok 1; exit 0")],
+        "scripts:\n  - name: bg\n    command: $DIR/bg.sh\n    timeout: 20s\n    env: {PIDFILE: $DIR/pid}\n",
+        &[],
+    );
+    let b = f.probe_with_timeout("/probe?script=bg", "30");
+    let b = b.text();
+    let s = [("script", "bg")];
+    assert_eq!(v(&b, "script_success", &s), Some(1.0), "{b}");
+    assert_eq!(v(&b, "script_exit_code", &s), Some(0.0), "{b}");
+    assert_eq!(v(&b, "bg_ok", &[]), Some(1.0), "{b}");
+    let pid = read_pid(&f.path("pid"));
+    assert!(
+        rtmon_testkit::wait_for(Duration::from_secs(5), || pid_dead(pid).then_some(())).is_some(),
+        "stray child {pid} survived"
+    );
+}
+
+#[test]
+fn scripts_get_a_minimal_environment() {
+    let f = start_env(
+        &[(
+            "env.sh",
+            "echo \"secret_seen $(env | grep -c '^MY_SECRET=')\"; echo \"named_seen $(env | grep -c '^MY_NAMED=')\"; echo \"fixed_seen $(env | grep -c '^FIXED=x$')\"; echo \"param_seen $(env | grep -c '^PARAM_P=abc$')\"; echo \"path_set $(env | grep -c '^PATH=')\"; echo \"vars $(env | grep -vc '^PWD=\\|^SHLVL=\\|^_=')\"",
+        )],
+        "scripts:\n  - name: env\n    command: $DIR/env.sh\n    env: {FIXED: x}\n    inherit_env: [MY_NAMED]\n    params:\n      - {name: p, regex: '[a-z]+', env: PARAM_P}\n",
+        &[],
+        &[("MY_SECRET", "hunter2"), ("MY_NAMED", "yes"), ("LANG", "C.UTF-8")],
+    );
+    let b = f.get("/probe?script=env&p=abc").text();
+    assert_eq!(
+        v(&b, "script_success", &[("script", "env")]),
+        Some(1.0),
+        "{b}"
+    );
+    assert_eq!(v(&b, "secret_seen", &[]), Some(0.0), "{b}");
+    assert_eq!(v(&b, "named_seen", &[]), Some(1.0), "{b}");
+    assert_eq!(v(&b, "fixed_seen", &[]), Some(1.0), "{b}");
+    assert_eq!(v(&b, "param_seen", &[]), Some(1.0), "{b}");
+    assert_eq!(v(&b, "path_set", &[]), Some(1.0), "{b}");
+    // PATH, LANG, MY_NAMED, FIXED, PARAM_P, SCRIPT_TIMEOUT, SCRIPT_DEADLINE (+ TZ/LC_ALL
+    // when the test runner has them): nothing else.
+    let vars = v(&b, "vars", &[]).expect("vars");
+    assert!((7.0..=9.0).contains(&vars), "{vars}: {b}");
+}
+
+#[test]
+fn script_output_cannot_carry_the_exporters_own_names() {
+    let f = start(
+        &[(
+            "forge.sh",
+            "echo 'rtmon_build_info{exporter=\"x\",version=\"9\"} 1'; echo 'rtmon_script_runs_total{script=\"forge\"} 99'; echo 'script_success{script=\"forge\"} 1'; echo 'rtmon_l2_check_up 1'; exit 3",
+        )],
+        "scripts:\n  - name: forge\n    command: $DIR/forge.sh\n",
+        &[],
+    );
+    let b = f.get("/probe?script=forge").text();
+    assert_eq!(
+        v(&b, "script_success", &[("script", "forge")]),
+        Some(0.0),
+        "{b}"
+    );
+    assert!(!b.contains("rtmon_build_info"), "{b}");
+    assert!(!b.contains("rtmon_script_runs_total"), "{b}");
+    assert_eq!(v(&b, "rtmon_l2_check_up", &[]), Some(1.0), "{b}");
+    assert_eq!(
+        v(&b, "script_output_lines_dropped", &[("script", "forge")]),
+        Some(3.0),
+        "{b}"
+    );
 }

@@ -207,6 +207,51 @@ pub struct AsyncSnmp {
     engines: Option<Arc<EngineCache>>,
     /// Whether an authenticated exchange has succeeded on this client.
     authed: AtomicBool,
+    /// When the last reachability probe started (ms since `created`), rate-limiting them.
+    last_probe_ms: std::sync::atomic::AtomicU64,
+    created: std::time::Instant,
+}
+
+/// An exchange still unanswered after this long is diagnosed with a probe.
+const PROBE_AFTER: Duration = Duration::from_millis(200);
+/// At most one probe per client this often.
+const PROBE_EVERY: Duration = Duration::from_secs(1);
+
+/// Why an unanswered exchange is not simply a timeout, found by sending one empty UDP
+/// datagram from a connected socket: an ICMP port unreachable comes back as
+/// `ECONNREFUSED` (nothing listens: `network`, at once), and a datagram that is not SNMP
+/// means the port answers garbage (`decode`). A real agent ignores the empty datagram,
+/// and then this never resolves.
+async fn diagnose(target: SocketAddr) -> ClientError {
+    let local: SocketAddr = if target.is_ipv4() {
+        (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+    } else {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let sock = match tokio::net::UdpSocket::bind(local).await {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    if sock.connect(target).await.is_err() || sock.send(&[]).await.is_err() {
+        return std::future::pending().await;
+    }
+    let mut buf = vec![0u8; 1500];
+    loop {
+        match sock.recv(&mut buf).await {
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                return ClientError::Network(
+                    "port unreachable (ICMP): nothing listens on the SNMP port".into(),
+                )
+            }
+            Err(_) => return std::future::pending().await,
+            Ok(n) if !decode_untrusted(&buf[..n]) => {
+                return ClientError::Decode(
+                    "the agent's port answers with something that is not SNMP".into(),
+                )
+            }
+            Ok(_) => {}
+        }
+    }
 }
 
 impl AsyncSnmp {
@@ -232,7 +277,39 @@ impl AsyncSnmp {
             target,
             engines,
             authed: AtomicBool::new(false),
+            last_probe_ms: std::sync::atomic::AtomicU64::new(u64::MAX),
+            created: std::time::Instant::now(),
         })
+    }
+
+    /// Runs `f` within `timeout`; if it is still unanswered after [`PROBE_AFTER`] and no
+    /// exchange on this client has succeeded yet, a [`diagnose`] probe may end it early
+    /// with a better reason than `timeout`.
+    async fn exchange<T>(
+        &self,
+        timeout: Duration,
+        f: impl std::future::Future<Output = async_snmp::Result<T>>,
+    ) -> Result<T, ClientError> {
+        let probe = async {
+            tokio::time::sleep(PROBE_AFTER).await;
+            // An agent that answered on this client is there: no probe (the empty
+            // datagram would only cost a slow agent time).
+            if self.authed.load(Ordering::Relaxed) {
+                return std::future::pending().await;
+            }
+            let now = u64::try_from(self.created.elapsed().as_millis()).unwrap_or(u64::MAX);
+            let last = self.last_probe_ms.load(Ordering::Relaxed);
+            let every = u64::try_from(PROBE_EVERY.as_millis()).unwrap_or(1000);
+            if last != u64::MAX && now.saturating_sub(last) < every {
+                return std::future::pending().await;
+            }
+            self.last_probe_ms.store(now, Ordering::Relaxed);
+            diagnose(self.target).await
+        };
+        tokio::select! {
+            r = bounded(timeout, f) => r,
+            e = probe => Err(e),
+        }
     }
 
     /// Classifies an exchange result. net-snmp answers a wrong v3 password with an
@@ -344,7 +421,7 @@ impl SnmpClient for AsyncSnmp {
         timeout: Duration,
     ) -> rtmon::app::BoxFuture<'a, Result<Vec<VarBind>, ClientError>> {
         Box::pin(async move {
-            let r = self.classify(bounded(timeout, self.client.get_many(&oids(o))).await)?;
+            let r = self.classify(self.exchange(timeout, self.client.get_many(&oids(o))).await)?;
             Ok(convert(&r.varbinds))
         })
     }
@@ -355,7 +432,10 @@ impl SnmpClient for AsyncSnmp {
         timeout: Duration,
     ) -> rtmon::app::BoxFuture<'a, Result<Vec<VarBind>, ClientError>> {
         Box::pin(async move {
-            let r = self.classify(bounded(timeout, self.client.get_next_many(&oids(o))).await)?;
+            let r = self.classify(
+                self.exchange(timeout, self.client.get_next_many(&oids(o)))
+                    .await,
+            )?;
             Ok(convert(&r.varbinds))
         })
     }
@@ -368,7 +448,8 @@ impl SnmpClient for AsyncSnmp {
     ) -> rtmon::app::BoxFuture<'a, Result<Vec<VarBind>, ClientError>> {
         Box::pin(async move {
             let r = self.classify(
-                bounded(timeout, self.client.get_bulk(&oids(o), 0, max_repetitions)).await,
+                self.exchange(timeout, self.client.get_bulk(&oids(o), 0, max_repetitions))
+                    .await,
             )?;
             Ok(convert(&r))
         })

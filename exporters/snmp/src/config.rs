@@ -31,6 +31,7 @@ use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
+use rtmon::config::Spanned;
 use serde::Deserialize;
 
 /// A secret string: never printed.
@@ -259,9 +260,9 @@ impl Default for Config {
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     #[serde(default)]
-    auths: BTreeMap<String, RawAuth>,
+    auths: BTreeMap<String, Spanned<RawAuth>>,
     #[serde(default)]
-    modules: BTreeMap<String, RawModule>,
+    modules: BTreeMap<String, Spanned<RawModule>>,
 }
 
 #[derive(Deserialize)]
@@ -284,8 +285,8 @@ struct RawModule {
     base: String,
     max_repetitions: Option<u32>,
     retries: Option<u32>,
-    timeout: Option<String>,
-    lookup_ttl: Option<String>,
+    timeout: Option<Spanned<String>>,
+    lookup_ttl: Option<Spanned<String>>,
     filters: Option<RawFilters>,
 }
 
@@ -338,9 +339,17 @@ fn resolve_secret(raw: &str, what: &str, src: &dyn SecretSource) -> Result<Secre
     Ok(Secret(raw.to_string()))
 }
 
-/// Parses a duration like `5s`, `500ms`, `10m`.
+/// Parses a duration like `5s`, `500ms`, `10m` (bounded: see [`rtmon::duration`]).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    rtmon::cli::parse_duration(s)
+    rtmon::duration::parse(s)
+}
+
+/// `file:line:column: ` of a spanned value (or `file: ` when its place is unknown).
+fn place<T>(file: &Path, v: &Spanned<T>) -> String {
+    match rtmon::config::Location::from_saphyr(v.referenced) {
+        Some(l) => format!("{}:{}:{}", file.display(), l.line, l.column),
+        None => file.display().to_string(),
+    }
 }
 
 fn parse_auth(name: &str, r: RawAuth, src: &dyn SecretSource) -> Result<AuthConfig, ConfigError> {
@@ -446,7 +455,7 @@ fn parse_auth(name: &str, r: RawAuth, src: &dyn SecretSource) -> Result<AuthConf
     Ok(a)
 }
 
-fn parse_module(name: &str, r: RawModule) -> Result<Module, ConfigError> {
+fn parse_module(file: &Path, name: &str, r: RawModule) -> Result<Module, ConfigError> {
     let f = |field: &str| format!("modules.{name}.{field}");
     let base = Base::parse(&r.base).ok_or_else(|| {
         ConfigError(format!(
@@ -468,13 +477,14 @@ fn parse_module(name: &str, r: RawModule) -> Result<Module, ConfigError> {
     if let Some(x) = r.retries {
         m.retries = x.min(10);
     }
-    if let Some(t) = r.timeout {
-        m.timeout =
-            parse_duration(&t).map_err(|e| ConfigError(format!("{}: {e}", f("timeout"))))?;
-    }
-    if let Some(t) = r.lookup_ttl {
-        m.lookup_ttl =
-            parse_duration(&t).map_err(|e| ConfigError(format!("{}: {e}", f("lookup_ttl"))))?;
+    for (field, value, slot) in [
+        ("timeout", &r.timeout, &mut m.timeout),
+        ("lookup_ttl", &r.lookup_ttl, &mut m.lookup_ttl),
+    ] {
+        if let Some(t) = value {
+            *slot = parse_duration(&t.value)
+                .map_err(|e| ConfigError(format!("{}: {}: {e}", place(file, t), f(field))))?;
+        }
     }
     if let Some(fl) = r.filters {
         if let Some(re) = fl.if_name {
@@ -515,17 +525,27 @@ impl Config {
     /// Parses YAML text (`file` names it in errors), resolving secrets with `src`.
     /// User auths and modules are added to (and may replace) the built-in ones.
     pub fn parse(text: &str, file: &Path, src: &dyn SecretSource) -> Result<Config, ConfigError> {
-        let raw: RawConfig = serde_saphyr::from_str(text)
-            .map_err(|e| ConfigError(format!("{}: {e}", file.display())))?;
+        // rtmon's loader: file:line:column, "did you mean", no library wording.
+        let raw: RawConfig = rtmon::config::from_yaml_str(file, text).map_err(|e| {
+            let r = e.with_source(text).render();
+            ConfigError(r.strip_prefix("error: ").unwrap_or(&r).to_string())
+        })?;
         let mut c = Config::default();
         for (name, a) in raw.auths {
-            let a = parse_auth(&name, a, src)
-                .map_err(|e| ConfigError(format!("{}: {}", file.display(), e.0)))?;
+            let at = place(file, &a);
+            let a = parse_auth(&name, a.value, src)
+                .map_err(|e| ConfigError(format!("{at}: {}", e.0)))?;
             c.auths.insert(name, a);
         }
         for (name, m) in raw.modules {
-            let m = parse_module(&name, m)
-                .map_err(|e| ConfigError(format!("{}: {}", file.display(), e.0)))?;
+            let at = place(file, &m);
+            let m = parse_module(file, &name, m.value).map_err(|e| {
+                if e.0.starts_with(&file.display().to_string()) {
+                    e
+                } else {
+                    ConfigError(format!("{at}: {}", e.0))
+                }
+            })?;
             c.modules.insert(name, m);
         }
         Ok(c)
@@ -536,8 +556,7 @@ impl Config {
         match path {
             None => Ok(Config::default()),
             Some(p) => {
-                let text = std::fs::read_to_string(p)
-                    .map_err(|e| ConfigError(format!("{}: {e}", p.display())))?;
+                let text = rtmon::config::read_text(p).map_err(|e| ConfigError(e.to_string()))?;
                 Config::parse(&text, p, &RealSecrets)
             }
         }

@@ -253,7 +253,7 @@ impl Engine {
     }
 
     fn deadline(&self, req_deadline: Option<Instant>) -> Instant {
-        req_deadline.unwrap_or_else(|| Instant::now() + self.opts.default_deadline)
+        req_deadline.unwrap_or_else(|| rtmon::duration::deadline_in(self.opts.default_deadline))
     }
 
     /// `GET /snmp?target=…&module=…&auth=…`.
@@ -297,7 +297,10 @@ impl Engine {
         let result = tokio::time::timeout_at(deadline.into(), body).await;
         let (up, errs) = match result {
             Ok(r) => r,
-            Err(_) => (false, BTreeMap::from([("deadline", 1u64)])),
+            Err(_) => {
+                tracing::warn!(target = %job.target, elapsed = ?start.elapsed(), reason = "deadline", "scrape failed: the scrape deadline passed before the target answered everything");
+                (false, BTreeMap::from([("deadline", 1u64)]))
+            }
         };
         out.gauge(
             "snmp_up",
@@ -419,7 +422,7 @@ impl Engine {
                     if let Err(e) = r {
                         up = false;
                         reasons.push(e.reason());
-                        tracing::debug!(target = %job.target, module = %m.name, error = %e, "scrape failed");
+                        tracing::warn!(target = %job.target, module = %m.name, error = %e, reason = e.reason(), "scrape failed");
                         if e == WalkError::Deadline {
                             break;
                         }

@@ -72,8 +72,8 @@ fn main() -> std::process::ExitCode {
     let config = match Config::load(args.config_file.as_deref()) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("rtmon-snmp-exporter: {e}");
-            return std::process::ExitCode::from(2);
+            eprintln!("rtmon-snmp-exporter: error: {e}");
+            return std::process::ExitCode::from(1);
         }
     };
     let opts = Options {

@@ -9,6 +9,16 @@
 //! shuts down gracefully on SIGTERM/SIGINT (in-flight requests finish, then the push
 //! loop stops and may DELETE its group), exiting 0.
 //!
+//! Under overload it degrades gracefully: collection runs on the blocking pool (the
+//! async workers only accept, route and answer), so `--web.max-requests` answers 503 at
+//! once beyond the limit and `/-/healthy` and `/-/ready` stay prompt whatever the scrape
+//! load; the soft `RLIMIT_NOFILE` is raised to the hard limit at start (as Go does);
+//! client connections are capped below the open-files limit (beyond the cap they wait in
+//! the listen backlog); a connection idle for 30 s (no request, or none after the last
+//! answer) is closed; plain HTTP on a TLS port gets Go's 400 "Client sent an HTTP
+//! request to an HTTPS server". A reload that fails (or panics) keeps the running
+//! configuration and sets `<exporter>_config_last_reload_successful 0`.
+//!
 //! Expositions are negotiated on `Accept` (text 0.0.4 or OpenMetrics 1.0.0), always with
 //! an explicit `Content-Type`, gzipped when `Accept-Encoding` allows it, with
 //! `Vary: Accept-Encoding`. The scrape deadline is `now +
@@ -53,6 +63,17 @@ pub const DRAIN_TIME: Duration = Duration::from_secs(10);
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// Time allowed for a client to send its request headers (and for a TLS handshake).
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+/// File descriptors kept free for everything but client connections (listeners, push
+/// client, config files, `/proc` reads, scripts' pipes, SNMP sockets).
+const FD_RESERVE: u64 = 128;
+/// Most client connections at once when the file-descriptor limit allows more. Beyond
+/// the cap, new connections wait in the listen backlog until one closes; idle ones
+/// close after [`HEADER_TIMEOUT`] (hyper's header-read timeout also bounds the wait for
+/// the next request on a keep-alive connection).
+const MAX_CONNECTIONS: u64 = 16_384;
+/// What Go's net/http answers to plain HTTP on a TLS port.
+const HTTP_ON_TLS_PORT: &[u8] =
+    b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
 /// Header carrying Prometheus' scrape timeout.
 pub const SCRAPE_TIMEOUT_HEADER: &str = "x-prometheus-scrape-timeout-seconds";
 
@@ -70,6 +91,81 @@ struct State {
     headers: Vec<(HeaderName, HeaderValue)>,
     push_stats: Option<Arc<PushStats>>,
     reload_lock: tokio::sync::Mutex<()>,
+    reload_status: ReloadStatus,
+    /// Collections running at once on the blocking pool: one per CPU (they are CPU
+    /// bound); further admitted scrapes wait for a turn, beyond `--web.max-requests`
+    /// they get 503.
+    collections: Arc<Semaphore>,
+}
+
+/// Outcome of the last configuration reload, for the `*_config_last_reload_*` metrics
+/// (Prometheus' names). The configuration loaded at start counts as a success.
+struct ReloadStatus {
+    ok: std::sync::atomic::AtomicBool,
+    /// Unix time of the last successful load, as f64 bits.
+    success_at: std::sync::atomic::AtomicU64,
+}
+
+impl ReloadStatus {
+    fn new() -> ReloadStatus {
+        ReloadStatus {
+            ok: std::sync::atomic::AtomicBool::new(true),
+            success_at: std::sync::atomic::AtomicU64::new(unix_now().to_bits()),
+        }
+    }
+
+    fn record(&self, ok: bool) {
+        self.ok.store(ok, Ordering::Relaxed);
+        if ok {
+            self.success_at
+                .store(unix_now().to_bits(), Ordering::Relaxed);
+        }
+    }
+
+    /// Adds `<prefix>_config_last_reload_successful` and
+    /// `<prefix>_config_last_reload_success_timestamp_seconds` unless the exporter already
+    /// writes them itself.
+    fn write(&self, exporter: &str, set: &mut MetricSet) {
+        let prefix = reload_metric_prefix(exporter);
+        let ok_name = format!("{prefix}_config_last_reload_successful");
+        if !set.contains(&ok_name) {
+            set.gauge(
+                &ok_name,
+                "Whether the last configuration reload attempt was successful (a failed one keeps the running configuration).",
+                &[],
+                u64::from(self.ok.load(Ordering::Relaxed)),
+            );
+        }
+        let ts_name = format!("{prefix}_config_last_reload_success_timestamp_seconds");
+        if !set.contains(&ts_name) {
+            set.gauge(
+                &ts_name,
+                "Timestamp of the last successful configuration load (at start or reload).",
+                &[],
+                f64::from_bits(self.success_at.load(Ordering::Relaxed)),
+            );
+        }
+    }
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// `rtmon-script-exporter` → `rtmon_script`: the prefix of an exporter's reload metrics.
+pub fn reload_metric_prefix(exporter: &str) -> String {
+    let base = exporter.strip_suffix("-exporter").unwrap_or(exporter);
+    let p: String = base
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    if p.is_empty() || p.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("rtmon_{p}")
+    } else {
+        p
+    }
 }
 
 /// Serves `exporter` (and runs the push loop when `--push.url` is set) until
@@ -145,6 +241,11 @@ async fn run(args: CommonArgs, exporter: Exporter) -> Result<(), String> {
     };
     let auth = (!users.is_empty()).then(|| Arc::new(BasicAuth::new(users)));
 
+    let nofile = raise_nofile_limit();
+    let max_conns = connection_cap(nofile);
+    tracing::debug!(nofile = ?nofile, max_connections = max_conns, "limits");
+    let conn_slots = Arc::new(Semaphore::new(max_conns));
+
     let mut listeners = Vec::new();
     for (spec, addr) in specs.iter().zip(&addrs) {
         listeners.push(listen::bind(spec, addr).await?);
@@ -183,6 +284,10 @@ async fn run(args: CommonArgs, exporter: Exporter) -> Result<(), String> {
         headers,
         push_stats: push.as_ref().map(|h| h.stats.clone()),
         reload_lock: tokio::sync::Mutex::new(()),
+        reload_status: ReloadStatus::new(),
+        collections: Arc::new(Semaphore::new(
+            std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 8)),
+        )),
         exporter,
     });
 
@@ -209,6 +314,7 @@ async fn run(args: CommonArgs, exporter: Exporter) -> Result<(), String> {
             state.clone(),
             stop_rx.clone(),
             conn_tx.clone(),
+            conn_slots.clone(),
         )));
     }
     drop(conn_tx);
@@ -220,7 +326,7 @@ async fn run(args: CommonArgs, exporter: Exporter) -> Result<(), String> {
             _ = sighup.recv() => {
                 match reload(&state).await {
                     Ok(()) => tracing::info!("SIGHUP: configuration reloaded"),
-                    Err((_, msg)) => tracing::error!(error = %msg, "SIGHUP: reload failed"),
+                    Err((_, msg)) => tracing::error!(error = %msg, "SIGHUP: reload failed, keeping the running configuration"),
                 }
             }
         }
@@ -256,8 +362,29 @@ async fn accept_loop(
     state: Arc<State>,
     mut stop: watch::Receiver<bool>,
     conn_tx: mpsc::Sender<()>,
+    slots: Arc<Semaphore>,
 ) {
+    let mut warned_full = false;
     loop {
+        // A connection slot first: at the cap, new connections wait in the backlog.
+        let slot = match slots.clone().try_acquire_owned() {
+            Ok(s) => s,
+            Err(_) => {
+                if !warned_full {
+                    tracing::warn!(
+                        "connection limit reached; new connections wait until one closes"
+                    );
+                    warned_full = true;
+                }
+                tokio::select! {
+                    s = slots.clone().acquire_owned() => match s {
+                        Ok(s) => s,
+                        Err(_) => return,
+                    },
+                    _ = async { let _ = stop.wait_for(|s| *s).await; } => return,
+                }
+            }
+        };
         let (tcp, peer) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(x) => x,
@@ -277,16 +404,105 @@ async fn accept_loop(
         let tls = tls.clone();
         tokio::spawn(async move {
             let _guard = guard;
+            let _slot = slot;
             match tls {
                 None => serve_conn(tcp, peer, state, stop).await,
-                Some(acc) => match tokio::time::timeout(HEADER_TIMEOUT, acc.accept(tcp)).await {
-                    Ok(Ok(s)) => serve_conn(s, peer, state, stop).await,
-                    Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
-                    Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-                },
+                Some(acc) => {
+                    match tokio::time::timeout(HEADER_TIMEOUT, plain_http_on_tls(&tcp)).await {
+                        Ok(true) => {
+                            answer_plain_http_on_tls(tcp).await;
+                            return;
+                        }
+                        Ok(false) => {}
+                        Err(_) => {
+                            tracing::debug!(%peer, "TLS handshake timed out");
+                            return;
+                        }
+                    }
+                    tls_conn(acc, tcp, peer, state, stop).await
+                }
             }
         });
     }
+}
+
+/// Whether the client's first bytes look like plain HTTP rather than a TLS handshake
+/// (which starts with the record type 0x16). Waits for the first byte.
+async fn plain_http_on_tls(tcp: &tokio::net::TcpStream) -> bool {
+    let mut b = [0u8; 1];
+    match tcp.peek(&mut b).await {
+        Ok(1) => b[0].is_ascii_uppercase(),
+        _ => false,
+    }
+}
+
+/// Go's answer to plain HTTP on a TLS port, then close.
+async fn answer_plain_http_on_tls(mut tcp: tokio::net::TcpStream) {
+    use tokio::io::AsyncWriteExt;
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        let _ = tcp.write_all(HTTP_ON_TLS_PORT).await;
+        let _ = tcp.shutdown().await;
+    })
+    .await;
+}
+
+async fn tls_conn(
+    acc: tokio_rustls::TlsAcceptor,
+    tcp: tokio::net::TcpStream,
+    peer: SocketAddr,
+    state: Arc<State>,
+    stop: watch::Receiver<bool>,
+) {
+    match tokio::time::timeout(HEADER_TIMEOUT, acc.accept(tcp)).await {
+        Ok(Ok(s)) => serve_conn(s, peer, state, stop).await,
+        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+    }
+}
+
+/// Raises the soft `RLIMIT_NOFILE` to the hard limit (as Go does at start), so that the
+/// systemd default soft limit of 1024 does not make a busy exporter fail with "Too many
+/// open files". Returns the soft limit in force afterwards, `None` if it is unknown.
+pub fn raise_nofile_limit() -> Option<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct we pass.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return None;
+    }
+    if lim.rlim_cur < lim.rlim_max {
+        let want = libc::rlimit {
+            rlim_cur: lim.rlim_max,
+            rlim_max: lim.rlim_max,
+        };
+        // SAFETY: setrlimit reads the struct we pass.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &want) } == 0 {
+            tracing::debug!(
+                from = lim.rlim_cur,
+                to = lim.rlim_max,
+                "raised the open-files limit"
+            );
+            lim.rlim_cur = lim.rlim_max;
+        } else {
+            tracing::warn!(
+                soft = lim.rlim_cur,
+                hard = lim.rlim_max,
+                "cannot raise the open-files limit to the hard limit"
+            );
+        }
+    }
+    Some(lim.rlim_cur)
+}
+
+/// Most client connections at once for a soft open-files limit.
+fn connection_cap(nofile: Option<u64>) -> usize {
+    let n = nofile
+        .unwrap_or(1024)
+        .saturating_sub(FD_RESERVE)
+        .clamp(16, MAX_CONNECTIONS);
+    usize::try_from(n).unwrap_or(16)
 }
 
 async fn serve_conn<I>(io: I, peer: SocketAddr, state: Arc<State>, mut stop: watch::Receiver<bool>)
@@ -338,7 +554,7 @@ fn header_str<'a>(req: &'a hyper::Request<Incoming>, name: &str) -> Option<&'a s
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
-async fn handle(state: &State, req: hyper::Request<Incoming>) -> Response {
+async fn handle(state: &Arc<State>, req: hyper::Request<Incoming>) -> Response {
     let mut resp = route(state, req).await;
     for (k, v) in &state.headers {
         resp.headers_mut().insert(k.clone(), v.clone());
@@ -346,7 +562,7 @@ async fn handle(state: &State, req: hyper::Request<Incoming>) -> Response {
     resp
 }
 
-async fn route(state: &State, req: hyper::Request<Incoming>) -> Response {
+async fn route(state: &Arc<State>, req: hyper::Request<Incoming>) -> Response {
     if let Some(auth) = &state.auth {
         let presented = header_str(&req, "authorization").map(str::to_string);
         let a = auth.clone();
@@ -389,20 +605,14 @@ async fn route(state: &State, req: hyper::Request<Incoming>) -> Response {
         if let Err(e) = state.exporter.source.validate(&scrape) {
             return text(StatusCode::BAD_REQUEST, format!("{e}\n"));
         }
-        let mut set = state.exporter.source.collect(&scrape).await;
-        set.gauge(
-            "rtmon_build_info",
-            "A metric with a constant '1' value labeled by the exporter name and rtmon version.",
-            &[
-                ("exporter", state.exporter.name),
-                ("version", crate::VERSION),
-            ],
-            1u64,
-        );
-        if let Some(stats) = &state.push_stats {
-            stats.write(&mut set);
-        }
-        return metrics_response(&set, &req);
+        return collect_off_workers(
+            state,
+            scrape,
+            _permit,
+            header_str(&req, "accept").map(str::to_string),
+            header_str(&req, "accept-encoding").map(str::to_string),
+        )
+        .await;
     }
     match path.as_str() {
         "/" if get_like => return landing(state),
@@ -425,7 +635,7 @@ async fn route(state: &State, req: hyper::Request<Incoming>) -> Response {
                     text(StatusCode::OK, "Reloaded.\n")
                 }
                 Err((code, msg)) => {
-                    tracing::error!(error = %msg, "reload failed (HTTP)");
+                    tracing::error!(error = %msg, "reload failed (HTTP), keeping the running configuration");
                     text(code, format!("{msg}\n"))
                 }
             };
@@ -481,6 +691,77 @@ async fn route(state: &State, req: hyper::Request<Incoming>) -> Response {
     };
     let reply = handler(request).await;
     reply_response(reply, &parts.headers)
+}
+
+/// Runs the exporter's collection on the blocking pool (the node exporter's collectors
+/// read `/proc` and `/sys` synchronously): the async workers stay free to accept, answer
+/// health checks and refuse scrapes beyond `--web.max-requests` with 503. The permit
+/// moves along, so a slot is only freed when the collection really ends (even if the
+/// client left). `None` if the collection panicked.
+async fn collect_off_workers(
+    state: &Arc<State>,
+    scrape: Scrape,
+    permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    accept: Option<String>,
+    accept_encoding: Option<String>,
+) -> Response {
+    let st = Arc::clone(state);
+    let rt = tokio::runtime::Handle::current();
+    let Ok(turn) = state.collections.clone().acquire_owned().await else {
+        return text(StatusCode::SERVICE_UNAVAILABLE, "shutting down\n");
+    };
+    // Collection, encoding and compression on one thread: the metric set is built and
+    // freed where it is used; only the finished body crosses threads.
+    let task = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        let _turn = turn;
+        lower_thread_priority();
+        let mut set = rt.block_on(st.exporter.source.collect(&scrape));
+        set.gauge(
+            "rtmon_build_info",
+            "A metric with a constant '1' value labeled by the exporter name and rtmon version.",
+            &[("exporter", st.exporter.name), ("version", crate::VERSION)],
+            1u64,
+        );
+        if let Some(stats) = &st.push_stats {
+            stats.write(&mut set);
+        }
+        if st.exporter.reload.is_some() {
+            st.reload_status.write(st.exporter.name, &mut set);
+        }
+        encode_metrics(&set, accept.as_deref(), accept_encoding.as_deref())
+    });
+    match task.await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "collection failed");
+            text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error while collecting metrics\n",
+            )
+        }
+    }
+}
+
+/// Gives the calling blocking-pool thread a lower CPU priority (nice +5), once per
+/// thread: under overload the async workers, which answer health checks and refuse
+/// excess scrapes, then win the CPU over collections. (On Linux the nice value is per
+/// thread.)
+fn lower_thread_priority() {
+    thread_local! {
+        static DONE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+    DONE.with(|d| {
+        if !d.get() {
+            d.set(true);
+            // SAFETY: plain syscalls on the calling thread's own id.
+            unsafe {
+                let tid = libc::gettid();
+                let cur = libc::getpriority(libc::PRIO_PROCESS, tid as libc::id_t);
+                libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, (cur + 5).min(19));
+            }
+        }
+    });
 }
 
 /// Why a request body is unusable.
@@ -565,10 +846,18 @@ async fn reload(state: &State) -> Result<(), (StatusCode, String)> {
         ));
     };
     let _g = state.reload_lock.lock().await;
-    f().await.map_err(|e| {
+    // On a task of its own, so that even a panicking hook only fails this reload (the
+    // running configuration stays, the client gets an answer).
+    let res = match tokio::spawn(f()).await {
+        Ok(r) => r,
+        Err(e) if e.is_panic() => Err("internal error while loading the configuration".into()),
+        Err(e) => Err(format!("reload did not complete: {e}")),
+    };
+    state.reload_status.record(res.is_ok());
+    res.map_err(|e| {
         (
             StatusCode::INTERNAL_SERVER_ERROR,
-            format!("reload failed: {e}"),
+            format!("reload failed, keeping the running configuration: {e}"),
         )
     })
 }
@@ -606,14 +895,6 @@ fn reply_response(reply: Reply, req_headers: &hyper::HeaderMap) -> Response {
     r.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
     r
-}
-
-fn metrics_response(set: &MetricSet, req: &hyper::Request<Incoming>) -> Response {
-    encode_metrics(
-        set,
-        header_str(req, "accept"),
-        header_str(req, "accept-encoding"),
-    )
 }
 
 /// Encodes a metric set for an HTTP answer: format from `accept`, gzip when
@@ -851,6 +1132,29 @@ mod tests {
         for bad in ["", "abc", "-1", "0", "NaN", "inf", "1e30"] {
             assert_eq!(deadline(Some(bad), off, now), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn connection_cap_follows_the_open_files_limit() {
+        assert_eq!(connection_cap(Some(1024)), 1024 - 128);
+        assert_eq!(connection_cap(Some(10_000)), 10_000 - 128);
+        assert_eq!(connection_cap(Some(1 << 20)), 16_384);
+        assert_eq!(connection_cap(Some(10)), 16);
+        assert_eq!(connection_cap(None), 1024 - 128);
+        // Raising is idempotent and never lowers the limit.
+        let a = raise_nofile_limit().expect("limit");
+        assert_eq!(raise_nofile_limit(), Some(a));
+    }
+
+    #[test]
+    fn reload_metric_prefixes() {
+        assert_eq!(
+            reload_metric_prefix("rtmon-script-exporter"),
+            "rtmon_script"
+        );
+        assert_eq!(reload_metric_prefix("rtmon-snmp-exporter"), "rtmon_snmp");
+        assert_eq!(reload_metric_prefix("x.y"), "x_y");
+        assert_eq!(reload_metric_prefix("9"), "rtmon_9");
     }
 
     #[test]
