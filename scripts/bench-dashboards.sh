@@ -3,7 +3,7 @@
 # binary and prints the time for dashboards and for rules. Target: under 1 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -q -p rtmon-dashboards
+[ "${NO_BUILD:-0}" = 1 ] || cargo build --release -q -p rtmon-dashboards   # NO_BUILD=1: use target/release as is
 bin=target/release/rtmon-dashboards
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 python3 - "$work/flows.yml" <<'PY'
