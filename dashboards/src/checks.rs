@@ -144,15 +144,16 @@ impl CheckKind {
             | CheckKind::PingPeer
             | CheckKind::SnmpUp
             | CheckKind::PortOperUp
-            | CheckKind::VlanOnPort => Severity::Critical,
+            | CheckKind::VlanOnPort
+            // A link cabled other than the flow says: the flow's path is not this one.
+            | CheckKind::LldpLink => Severity::Critical,
             CheckKind::FdbLearned
             | CheckKind::Mtu
             | CheckKind::Speed
             | CheckKind::Errors
             | CheckKind::PingLoss
             | CheckKind::PingRtt
-            | CheckKind::LossSegment
-            | CheckKind::LldpLink => Severity::Warning,
+            | CheckKind::LossSegment => Severity::Warning,
         }
     }
 

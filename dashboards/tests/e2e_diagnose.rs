@@ -365,7 +365,7 @@ fn flow_rig_diagnoses_mtu_vlan_errors_and_routes_one_alert() {
     wait_status(&mut rig, 0, &[]);
 
     // 4. Errors rise on the port towards host B (ifInErrors jumps by a million).
-    let errors_at = rtmon::log::rfc3339(unix(), 0);
+    let errors_at = rtmon::log::rfc3339_now();
     rig.switch
         .set_if_counter(14, rig::OUT_IFINDEX, 1_000_000)
         .expect("errors");
@@ -408,7 +408,7 @@ fn flow_rig_diagnoses_mtu_vlan_errors_and_routes_one_alert() {
     // warning above is still failing: it is inhibited too.)
     // Only alerts that start from now on count (earlier steps notified their own, and
     // Alertmanager may repeat those).
-    let stopped_at = rtmon::log::rfc3339(unix(), 0);
+    let stopped_at = rtmon::log::rfc3339_now();
     rig.switch.stop();
     wait_rule(&mut rig, &rule(rig::SWITCH, "snmp_up", ""), 0.0);
     let (v, _) = {

@@ -8,7 +8,7 @@
 //! 1. lldpd announces itself as the switch and its `in` port: A's `lldp_link` is
 //!    healthy *with* LLDP data (not merely "not applicable");
 //! 2. lldpd announces host B as it is (a mis-cabled host, as far as the flow is
-//!    concerned): A's `lldp_link` rule goes 0 and `status` exits 1 naming both ends
+//!    concerned): A's `lldp_link` rule goes 0 and `status` exits 2 (down: the check is critical) naming both ends
 //!    of the link; B's own `lldp_link` stays healthy (B hears no LLDP: not applicable).
 //!
 //! Needs root, iproute2, Prometheus, snmpsim, lldpd and the workspace's exporter
@@ -192,7 +192,8 @@ fn miscabled_host_fails_lldp_link_naming_both_ends() {
     let end = Instant::now() + DEADLINE;
     let v = loop {
         let (code, v, raw) = status_json(&rig.flow_file, &url);
-        if code == 1 && failing(&v) == [id.as_str()] {
+        // lldp_link is critical: the flow is down (exit 2), with that one cause.
+        if code == 2 && failing(&v) == [id.as_str()] {
             break v;
         }
         assert!(

@@ -272,6 +272,11 @@ fn names_labels_and_values_match_debian_node_exporter() {
             a == b
         } else if name == "node_boot_time_seconds" || name == "node_time_seconds" {
             (a - b).abs() <= 2.0
+        } else if name.starts_with("node_memory_") {
+            // Kernel memory pools (KernelStack, PageTables, Slab, …) follow every process
+            // that starts or ends between the two scrapes — on a CI machine running other
+            // tests that is 10 % and more. 25 % still catches a kB/bytes or pages mistake.
+            (a - b).abs() <= 0.25 * a.abs().max(b.abs()) + f64::from(1u32 << 20)
         } else {
             // Moving values: 5% plus an absolute slack (the scrapes themselves
             // cause forks, context switches, segments and page faults).
