@@ -295,36 +295,30 @@ impl LldpMonitor {
                 );
             }
         }
-        {
-            let f = m.family(
-                "rtmon_lldp_listening",
-                "1 if the LLDP socket of the interface is open (0: interface missing, down, or no CAP_NET_RAW).",
-                MetricType::Gauge,
-            );
-            for (i, s) in &g.ifaces {
-                f.add(&[("interface", i.as_str())], u64::from(s.listening));
-            }
-        }
-        {
-            let f = m.family(
-                "rtmon_lldp_frames_total",
-                "Valid LLDP frames received per interface (frames this host sent itself are not counted).",
-                MetricType::Counter,
-            );
-            for (i, s) in &g.ifaces {
-                f.add(&[("interface", i.as_str())], s.frames);
-            }
-        }
-        {
-            let f = m.family(
-                "rtmon_lldp_frames_dropped_total",
-                "LLDP frames the kernel dropped before the exporter read them (socket buffer full: a flood), per interface; read every second.",
-                MetricType::Counter,
-            );
-            for (i, s) in &g.ifaces {
-                f.add(&[("interface", i.as_str())], s.kernel_drops);
-            }
-        }
+        per_iface(
+            &mut m,
+            &g.ifaces,
+            "rtmon_lldp_listening",
+            "1 if the LLDP socket of the interface is open (0: interface missing, down, or no CAP_NET_RAW).",
+            MetricType::Gauge,
+            |s| u64::from(s.listening),
+        );
+        per_iface(
+            &mut m,
+            &g.ifaces,
+            "rtmon_lldp_frames_total",
+            "Valid LLDP frames received per interface (frames this host sent itself are not counted).",
+            MetricType::Counter,
+            |s| s.frames,
+        );
+        per_iface(
+            &mut m,
+            &g.ifaces,
+            "rtmon_lldp_frames_dropped_total",
+            "LLDP frames the kernel dropped before the exporter read them (socket buffer full: a flood), per interface; read every second.",
+            MetricType::Counter,
+            |s| s.kernel_drops,
+        );
         {
             let f = m.family(
                 "rtmon_lldp_frame_errors_total",
@@ -340,16 +334,14 @@ impl LldpMonitor {
                 }
             }
         }
-        {
-            let f = m.family(
-                "rtmon_lldp_socket_errors_total",
-                "LLDP socket failures per interface (open, bind or receive; the socket is reopened).",
-                MetricType::Counter,
-            );
-            for (i, s) in &g.ifaces {
-                f.add(&[("interface", i.as_str())], s.socket_errors);
-            }
-        }
+        per_iface(
+            &mut m,
+            &g.ifaces,
+            "rtmon_lldp_socket_errors_total",
+            "LLDP socket failures per interface (open, bind or receive; the socket is reopened).",
+            MetricType::Counter,
+            |s| s.socket_errors,
+        );
         m.counter(
             "rtmon_lldp_neighbors_dropped_total",
             "LLDP neighbours not tracked because --lldp.max-neighbors was reached.",
@@ -369,6 +361,21 @@ impl LldpMonitor {
             .ifaces
             .get(iface)
             .and_then(|s| s.last_error.clone())
+    }
+}
+
+/// One family with a sample per listened-on interface.
+fn per_iface(
+    m: &mut MetricSet,
+    ifaces: &BTreeMap<String, IfStats>,
+    name: &str,
+    help: &str,
+    kind: MetricType,
+    value: impl Fn(&IfStats) -> u64,
+) {
+    let f = m.family(name, help, kind);
+    for (i, s) in ifaces {
+        f.add(&[("interface", i.as_str())], value(s));
     }
 }
 
