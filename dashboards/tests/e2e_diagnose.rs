@@ -22,6 +22,9 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::failing;
+
 use rtmon_testkit::prom::PROMETHEUS_BIN;
 use rtmon_testkit::rig::{self, FlowRig, RigBins};
 use rtmon_testkit::Proc;
@@ -52,23 +55,6 @@ fn status(rig: &FlowRig) -> (i32, Value, String) {
         serde_json::from_slice(&json.stdout).unwrap_or(Value::Null),
         String::from_utf8_lossy(&text.stdout).into_owned(),
     )
-}
-
-fn failing(v: &Value) -> Vec<String> {
-    let mut out = Vec::new();
-    for h in v["flows"][0]["hops"].as_array().into_iter().flatten() {
-        for c in h["checks"].as_array().into_iter().flatten() {
-            if c["healthy"] != true {
-                out.push(format!(
-                    "{}/{}/{}",
-                    h["hop"].as_str().unwrap_or("?"),
-                    c["check"].as_str().unwrap_or("?"),
-                    c["subject"].as_str().unwrap_or("?")
-                ));
-            }
-        }
-    }
-    out
 }
 
 /// Polls `status` until it exits `want` with exactly the failing checks `ids`.

@@ -21,6 +21,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+mod common;
+use common::failing;
+
 use rtmon_testkit::prom::PROMETHEUS_BIN;
 use rtmon_testkit::rig::{self, FlowRig, RigBins};
 use serde_json::Value;
@@ -84,24 +87,6 @@ fn wait_status_text(rig: &FlowRig, want: i32, needle: &str) -> String {
         );
         std::thread::sleep(Duration::from_millis(500));
     }
-}
-
-/// The failing checks of a `status --output json` answer, as `hop/check/subject`.
-fn failing(v: &Value) -> Vec<String> {
-    let mut out = Vec::new();
-    for h in v["flows"][0]["hops"].as_array().into_iter().flatten() {
-        for c in h["checks"].as_array().into_iter().flatten() {
-            if c["healthy"] != true {
-                out.push(format!(
-                    "{}/{}/{}",
-                    h["hop"].as_str().unwrap_or("?"),
-                    c["check"].as_str().unwrap_or("?"),
-                    c["subject"].as_str().unwrap_or("?")
-                ));
-            }
-        }
-    }
-    out
 }
 
 /// Polls `status` until it exits `want` with `settled` true of its failing checks

@@ -18,6 +18,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+mod common;
+use common::failing;
+
 use rtmon_testkit::netns::Netns;
 use rtmon_testkit::prom::PROMETHEUS_BIN;
 use rtmon_testkit::rig::{self, FlowRig, RigBins};
@@ -47,24 +50,6 @@ fn status_json(flow: &Path, prom: &str) -> (i32, Value, String) {
         v,
         text + &String::from_utf8_lossy(&out.stderr),
     )
-}
-
-/// The failing checks of a `status --output json` answer, as `hop/check/subject`.
-fn failing(v: &Value) -> Vec<String> {
-    let mut out = Vec::new();
-    for h in v["flows"][0]["hops"].as_array().into_iter().flatten() {
-        for c in h["checks"].as_array().into_iter().flatten() {
-            if c["healthy"] != true {
-                out.push(format!(
-                    "{}/{}/{}",
-                    h["hop"].as_str().unwrap_or("?"),
-                    c["check"].as_str().unwrap_or("?"),
-                    c["subject"].as_str().unwrap_or("?")
-                ));
-            }
-        }
-    }
-    out
 }
 
 fn check<'a>(v: &'a Value, hop: &str, check: &str, subject: &str) -> &'a Value {
