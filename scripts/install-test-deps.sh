@@ -34,7 +34,8 @@ log() { printf '==> %s\n' "$*"; }
 apt_pkgs=(prometheus prometheus-pushgateway prometheus-node-exporter prometheus-snmp-exporter nftables
           prometheus-blackbox-exporter prometheus-alertmanager prometheus-smokeping-prober lldpd
           snmpd snmp iproute2 iputils-ping curl openssl procps
-          kmod ca-certificates systemd buildah)
+          kmod ca-certificates systemd buildah
+          chromium fonts-dejavu-core)   # chromium: the dashboards preview screenshot test
 command -v node >/dev/null 2>&1 || apt_pkgs+=(nodejs npm)
 command -v python3 >/dev/null 2>&1 || apt_pkgs+=(python3 python3-venv python3-pip)
 
