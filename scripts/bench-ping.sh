@@ -40,7 +40,7 @@ done
 [ "$(id -u)" = 0 ] || { echo "bench-ping: needs root (network namespace)" >&2; exit 2; }
 
 [ "${NO_BUILD:-0}" = 1 ] || cargo build --release -q -p rtmon-ping-exporter
-bin=$PWD/target/release/rtmon-ping-exporter
+bin=${CARGO_TARGET_DIR:-$PWD/target}/release/rtmon-ping-exporter
 
 work=$(mktemp -d)
 ns=rtmon-bench-ping-$$
@@ -95,16 +95,19 @@ measure() {
   done
 }
 
+# wait_http URL [SECONDS=60]: returns 1 (saying so) if URL does not answer in time.
 wait_http() {
-  for _ in $(seq 100); do inns curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done
-  echo "bench-ping: $1 did not come up" >&2; exit 1
+  for _ in $(seq $((${2:-60} * 10))); do inns curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done
+  echo "bench-ping: $1 did not answer within ${2:-60} s; the exporters' logs:" >&2
+  tail -n 5 "$work"/*.log >&2
+  return 1
 }
 
 echo "== rtmon-ping-exporter: $N targets, 1 s interval, ${DUR} s"
 ip netns exec "$ns" "$bin" --config.file "$work/targets.yml" --ping.interval=1s --ping.timeout=1s \
   --web.listen-address=127.0.0.1:19107 --log.level=warn >"$work/rtmon.log" 2>&1 &
 rpid=$!; pids+=("$rpid")
-wait_http http://127.0.0.1:19107/-/healthy
+wait_http http://127.0.0.1:19107/-/healthy || exit 1
 sleep "$WARMUP"
 read -r r_cpu r_rss < <(measure "$rpid")
 r_hwm=$(awk -v k="$(hwm_kb "$rpid")" 'BEGIN { printf "%.1f", k / 1024 }')
@@ -138,7 +141,14 @@ run_smokeping() {
   ip netns exec "$ns" prometheus-smokeping-prober --config.file "$work/smokeping-$mode.yml" "${priv[@]}" \
     --web.listen-address=127.0.0.1:19374 --log.level=warn >"$work/smokeping-$mode.log" 2>&1 &
   spid=$!; pids+=("$spid")
-  wait_http http://127.0.0.1:19374/metrics
+  # smokeping_prober sets up every target before it listens: give it up to 180 s, and
+  # report a prober that is not serving by then instead of measuring it.
+  if ! wait_http http://127.0.0.1:19374/metrics 180; then
+    printf -v "s_${mode}_up" '%s' 0
+    kill "$spid"; wait "$spid" 2>/dev/null || true
+    return 0
+  fi
+  printf -v "s_${mode}_up" '%s' 1
   sleep "$WARMUP"
   local cpu rss prom=$work/smokeping-$mode.prom
   read -r cpu rss < <(measure "$spid")
@@ -187,11 +197,11 @@ EOF
 ip netns exec "$ns" prometheus-blackbox-exporter --config.file "$work/blackbox.yml" \
   --web.listen-address=127.0.0.1:19115 --log.level=warn >"$work/bbx.log" 2>&1 &
 bpid=$!; pids+=("$bpid")
-wait_http "http://127.0.0.1:19115/probe?module=icmp&target=127.0.0.1"
+wait_http "http://127.0.0.1:19115/probe?module=icmp&target=127.0.0.1" || exit 1
 ip netns exec "$ns" prometheus --config.file "$work/prometheus.yml" --storage.tsdb.path "$work/tsdb" \
   --web.listen-address=127.0.0.1:19090 --log.level=warn >"$work/prom.log" 2>&1 &
 ppid=$!; pids+=("$ppid")
-wait_http http://127.0.0.1:19090/-/ready
+wait_http http://127.0.0.1:19090/-/ready || exit 1
 sleep "$WARMUP"
 { read -r b_cpu b_rss; read -r p_cpu p_rss; } < <(measure "$bpid" "$ppid")
 b_ok=$(inns curl -s http://127.0.0.1:19090/api/v1/query --data-urlencode 'query=count(probe_success == 1)' |
@@ -210,6 +220,10 @@ printf '%-34s %9s %8s %12s %12s %9s %12s %14s\n' "rtmon-ping-exporter" "$r_cpu" 
 if has_peer smokeping; then
   for m in icmp udp; do
     v() { local n="s_${m}_$1"; printf '%s' "${!n}"; }
+    if [ "$(v up)" != 1 ]; then
+      printf '%-34s %s\n' "smokeping_prober ($m)" "not serving /metrics 180 s after start: not measured"
+      continue
+    fi
     printf '%-34s %9s %8s %12s %12s %9s %12s %14s\n' "smokeping_prober ($m)" "$(v cpu)" "$(v rss)" \
       "$(v req)" "$(v rep)" "$(loss "$(v req)" "$(v rep)")" "$(v lossy)/$N" "$(( $(v bytes) / 1024 )) KiB $(v scrape_t)s"
   done
@@ -222,6 +236,7 @@ fi
 echo
 if has_peer smokeping; then
   for m in icmp udp; do
+    [ "$(v up)" = 1 ] || continue
     awk -v m="$m" -v rc="$r_cpu" -v rr="$r_rss" -v sc="$(v cpu)" -v sr="$(v rss)" 'BEGIN {
       printf "ratio smokeping_prober (%s) / rtmon:  CPU %.1fx   RSS %.1fx\n", m, sc / (rc > 0 ? rc : 0.01), sr / rr }'
   done
@@ -233,7 +248,7 @@ if has_peer blackbox; then
 fi
 echo
 echo "rtmon: peak RSS (VmHWM) ${r_hwm} MB; targets up ${r_up}/${N}; one /metrics scrape: ${r_series} series"
-has_peer smokeping && m=udp && echo "smokeping_prober: one /metrics scrape: $(v series) series"
+has_peer smokeping && m=udp && [ "$(v up)" = 1 ] && echo "smokeping_prober: one /metrics scrape: $(v series) series"
 has_peer blackbox && echo "blackbox: targets with probe_success 1: ${b_ok:-?}/${N}; probes per target per second (last 30 s): ${b_rate:-?}"
 awk -v c="$r_cpu" -v r="$r_rss" -v n="$N" 'BEGIN {
   cmax = n > 2000 ? 12 : 5

@@ -1,15 +1,19 @@
-/* The floor of a node exporter scrape: read the same files a scrape of rtmon-node-exporter
- * reads (one path per line in the list file: open, read to EOF, close), nothing else — no
- * parsing, no encoding, no HTTP. scripts/bench-node.sh builds it with cc, finds the paths
- * with strace and reports rtmon's CPU per scrape divided by this.
+/* The floor of a node exporter scrape: do what a scrape of rtmon-node-exporter asks of the
+ * kernel, nothing else — no parsing, no encoding, no HTTP. One entry per line of the list
+ * file: "PATH" = open, read to EOF, close; "D PATH" = list the directory; "S PATH" =
+ * statfs. scripts/bench-node.sh builds it with cc, finds the entries with strace and
+ * reports rtmon's CPU per scrape divided by this.
  *
- *   node-floor PATHS_FILE ITERATIONS  ->  prints "<cpu ms per iteration> <files> <bytes>"
+ *   node-floor LIST_FILE ITERATIONS
+ *     -> prints "<cpu ms per iteration> <files> <bytes> <directories> <statfs>"
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 static double cpu_ms(void) {
@@ -50,10 +54,30 @@ int main(int argc, char **argv) {
     }
     static char buf[1 << 16];
     long long bytes = 0;
+    size_t files = 0, dirs = 0, fss = 0;
+    for (size_t p = 0; p < n; p++) {
+        if (strncmp(paths[p], "D ", 2) == 0) dirs++;
+        else if (strncmp(paths[p], "S ", 2) == 0) fss++;
+        else files++;
+    }
     double t0 = cpu_ms();
     for (long i = 0; i < iters; i++) {
         for (size_t p = 0; p < n; p++) {
-            int fd = open(paths[p], O_RDONLY | O_CLOEXEC);
+            const char *path = paths[p];
+            if (strncmp(path, "D ", 2) == 0) {
+                DIR *d = opendir(path + 2);
+                if (!d) continue;
+                while (readdir(d)) {
+                }
+                closedir(d);
+                continue;
+            }
+            if (strncmp(path, "S ", 2) == 0) {
+                struct statfs st;
+                statfs(path + 2, &st);
+                continue;
+            }
+            int fd = open(path, O_RDONLY | O_CLOEXEC);
             if (fd < 0) continue;
             ssize_t r;
             while ((r = read(fd, buf, sizeof buf)) > 0) bytes += r;
@@ -61,6 +85,6 @@ int main(int argc, char **argv) {
         }
     }
     double t1 = cpu_ms();
-    printf("%.4f %zu %lld\n", (t1 - t0) / iters, n, bytes / iters);
+    printf("%.4f %zu %lld %zu %zu\n", (t1 - t0) / iters, files, bytes / iters, dirs, fss);
     return 0;
 }
