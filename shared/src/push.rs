@@ -40,9 +40,9 @@ use base64::Engine as _;
 use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 
-use crate::app::{Scrape, Source};
 use crate::cli::PushArgs;
 use crate::expo::{self, MetricSet, MetricType};
+use crate::source::{Scrape, Source};
 
 /// Why a push failed.
 #[derive(Debug, thiserror::Error)]
