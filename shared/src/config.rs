@@ -232,32 +232,11 @@ fn mask_secret_line(line: &str) -> (String, Option<usize>) {
     (line.to_string(), None)
 }
 
-/// Optimal-string-alignment edit distance (Levenshtein plus adjacent transpositions),
-/// case-insensitive: `valn` → `vlan` is 1.
+/// Optimal-string-alignment edit distance (Levenshtein plus adjacent transpositions,
+/// `strsim::osa_distance`), case-insensitive: `valn` → `vlan` is 1.
 pub fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().flat_map(char::to_lowercase).collect();
-    let b: Vec<char> = b.chars().flat_map(char::to_lowercase).collect();
-    let (n, m) = (a.len(), b.len());
-    let mut d = vec![vec![0usize; m + 1]; n + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in d[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=n {
-        for j in 1..=m {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                v = v.min(d[i - 2][j - 2] + 1);
-            }
-            d[i][j] = v;
-        }
-    }
-    d[n][m]
+    let lower = |s: &str| -> String { s.chars().flat_map(char::to_lowercase).collect() };
+    strsim::osa_distance(&lower(a), &lower(b))
 }
 
 /// The expected name closest to `got`, if it is close enough to be a likely typo.

@@ -181,17 +181,18 @@ pub fn encode_segment(value: &str) -> (&'static str, String) {
         let b = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value);
         return ("@base64", b);
     }
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    ("", out)
+    (
+        "",
+        percent_encoding::utf8_percent_encode(value, UNRESERVED_ONLY).to_string(),
+    )
 }
+
+/// Everything but RFC 3986's unreserved characters (`A-Za-z0-9-._~`) is escaped.
+const UNRESERVED_ONLY: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// The full grouping key from flags: `job` first, then `--push.grouping` in order,
 /// then `instance=<hostname>` if no instance was given. Validates label names, refuses

@@ -959,41 +959,40 @@ pub fn deadline(header: Option<&str>, offset: Duration, now: Instant) -> Option<
     now.checked_add(budget)
 }
 
-/// Decodes a query string into (name, value) pairs, in order (`+` is a space, `%XX`
-/// escapes). Invalid escapes or UTF-8 give an error naming the parameter.
+/// Decodes a query string into (name, value) pairs, in order
+/// (`application/x-www-form-urlencoded`: `+` is a space, `%XX` escapes), as Go's
+/// `url.ParseQuery` does. Invalid escapes or UTF-8 give an error naming the parameter.
 pub fn parse_query(q: &str) -> Result<Vec<(String, String)>, String> {
     let mut out = Vec::new();
     for pair in q.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let k = percent_decode(k).map_err(|e| format!("invalid query parameter name: {e}"))?;
-        let v = percent_decode(v)
-            .map_err(|e| format!("invalid value of query parameter {k:?}: {e}"))?;
+        let k = form_decode(k).map_err(|e| format!("invalid query parameter name: {e}"))?;
+        let v =
+            form_decode(v).map_err(|e| format!("invalid value of query parameter {k:?}: {e}"))?;
         out.push((k, v));
     }
     Ok(out)
 }
 
-fn percent_decode(s: &str) -> Result<String, String> {
+/// One form-encoded component, decoded by the `percent-encoding` crate. The crate (like
+/// `form_urlencoded`) passes a malformed `%` escape through and replaces bad UTF-8;
+/// both are checked here so that a mistyped query gets a 400 naming it, as Go's
+/// `url.ParseQuery` reports it, instead of a guessed value.
+fn form_decode(s: &str) -> Result<String, String> {
     let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = b
-                    .get(i + 1..i + 3)
-                    .and_then(|h| std::str::from_utf8(h).ok())
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    .ok_or_else(|| format!("bad %-escape at byte {i}"))?;
-                out.push(hex);
-                i += 2;
-            }
-            c => out.push(c),
-        }
-        i += 1;
+    if let Some(i) = (0..b.len()).find(|&i| {
+        b[i] == b'%'
+            && !b
+                .get(i + 1..i + 3)
+                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+    }) {
+        return Err(format!("bad %-escape at byte {i}"));
     }
-    String::from_utf8(out).map_err(|_| "not valid UTF-8".to_string())
+    let spaced = s.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8()
+        .map(std::borrow::Cow::into_owned)
+        .map_err(|_| "not valid UTF-8".to_string())
 }
 
 fn html_escape(s: &str) -> String {
