@@ -283,3 +283,40 @@ fn serving_and_pushing_do_not_know_each_other_or_the_runtime() {
         );
     }
 }
+
+/// The layers of ARCHITECTURE.md ("Inside `shared/src`"): a module may use only modules
+/// of a lower layer. A new module must be placed here.
+const LAYERS: &[(&str, u8)] = &[
+    ("duration", 0),
+    ("expo", 0),
+    ("config", 0),
+    ("cli", 1),
+    ("source", 1),
+    ("log", 2),
+    ("flow", 2),
+    ("http", 2),
+    ("push", 2),
+    ("app", 3),
+];
+
+#[test]
+fn every_import_goes_down_a_layer() {
+    let g = graph();
+    let layer = |m: &str| LAYERS.iter().find(|(n, _)| *n == m).map(|(_, l)| *l);
+    for (m, deps) in &g {
+        let Some(lm) = layer(m) else {
+            panic!(
+                "module `{m}` has no layer in tests/layering.rs (and ARCHITECTURE.md); graph:\n{}",
+                render(&g)
+            );
+        };
+        for d in deps {
+            let ld = layer(d).unwrap_or(u8::MAX);
+            assert!(
+                ld < lm,
+                "`{m}` (layer {lm}) uses `{d}` (layer {ld}): imports must go down; graph:\n{}",
+                render(&g)
+            );
+        }
+    }
+}
