@@ -25,7 +25,7 @@
 //!   one per `--push.min-interval`. On shutdown it stops and, with
 //!   `--push.delete-on-shutdown`, deletes its group.
 //! - **Self-metrics** ([`PushStats::write`]) are merged into every pushed body and can be
-//!   written to `/metrics` by the HTTP layer.
+//!   added to `/metrics` by the runtime (`app`), from [`PushHandle::stats`].
 //! - **Secrets**: the basic-auth password is read once from `--push.password-file` and
 //!   never logged; a URL with credentials in it is refused.
 
