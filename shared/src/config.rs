@@ -232,32 +232,11 @@ fn mask_secret_line(line: &str) -> (String, Option<usize>) {
     (line.to_string(), None)
 }
 
-/// Optimal-string-alignment edit distance (Levenshtein plus adjacent transpositions),
-/// case-insensitive: `valn` → `vlan` is 1.
+/// Optimal-string-alignment edit distance (Levenshtein plus adjacent transpositions,
+/// `strsim::osa_distance`), case-insensitive: `valn` → `vlan` is 1.
 pub fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().flat_map(char::to_lowercase).collect();
-    let b: Vec<char> = b.chars().flat_map(char::to_lowercase).collect();
-    let (n, m) = (a.len(), b.len());
-    let mut d = vec![vec![0usize; m + 1]; n + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in d[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=n {
-        for j in 1..=m {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                v = v.min(d[i - 2][j - 2] + 1);
-            }
-            d[i][j] = v;
-        }
-    }
-    d[n][m]
+    let lower = |s: &str| -> String { s.chars().flat_map(char::to_lowercase).collect() };
+    strsim::osa_distance(&lower(a), &lower(b))
 }
 
 /// The expected name closest to `got`, if it is close enough to be a likely typo.
@@ -973,6 +952,30 @@ impl Secret {
         }
     }
 
+    /// A secret from its one-line form: `{env:VAR}`, `{file:PATH}` (a relative path is
+    /// taken as given) or else the literal value. The YAML loader reads the same form
+    /// (and the `{env: VAR}` / `{file: PATH}` mappings); exporters whose config keeps
+    /// secrets as plain strings (the SNMP exporter's `snmp.yml`) use this.
+    pub fn from_reference(s: &str) -> Result<Secret, SecretError> {
+        if let Some(inner) = s.strip_prefix('{').and_then(|r| r.strip_suffix('}')) {
+            if let Some(var) = inner.strip_prefix("env:") {
+                let var = var.trim();
+                if var.is_empty() {
+                    return Err(SecretError("a secret's `env` must name a variable".into()));
+                }
+                return Ok(Secret::from_env(var));
+            }
+            if let Some(path) = inner.strip_prefix("file:") {
+                let path = path.trim();
+                if path.is_empty() {
+                    return Err(SecretError("a secret's `file` must name a file".into()));
+                }
+                return Ok(Secret::from_file(path));
+            }
+        }
+        Ok(Secret::literal(s))
+    }
+
     /// Where the secret comes from, safe to log: `literal`, `env SNMP_COMMUNITY`,
     /// `file /run/secrets/community`.
     pub fn origin(&self) -> String {
@@ -985,7 +988,38 @@ impl Secret {
 
     /// The secret's value (reads the variable or file now). Empty values are errors.
     pub fn reveal(&self) -> Result<String, SecretError> {
-        let v = match &self.source {
+        let v = self.read()?;
+        if v.is_empty() {
+            return Err(SecretError(format!(
+                "secret from {} is empty",
+                self.origin()
+            )));
+        }
+        Ok(v)
+    }
+
+    /// Reads the variable or file now and keeps the value: a literal secret (for a
+    /// value needed at load time, e.g. to derive keys). Unlike [`Secret::reveal`], an
+    /// empty value is kept. Errors name the variable or file, never a value.
+    pub fn resolve(&self) -> Result<Secret, SecretError> {
+        match &self.source {
+            SecretSource::Literal(_) => Ok(self.clone()),
+            _ => self.read().map(Secret::literal),
+        }
+    }
+
+    /// The value of a literal (or [resolved](Secret::resolve)) secret; `None` for a
+    /// variable or file not read yet.
+    pub fn expose(&self) -> Option<&str> {
+        match &self.source {
+            SecretSource::Literal(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The value, whether empty or not (the trailing newlines of a file removed).
+    fn read(&self) -> Result<String, SecretError> {
+        Ok(match &self.source {
             SecretSource::Literal(v) => v.clone(),
             SecretSource::Env(var) => std::env::var(var).map_err(|e| {
                 SecretError(match e {
@@ -1006,14 +1040,16 @@ impl Secret {
                 }
                 s
             }
-        };
-        if v.is_empty() {
-            return Err(SecretError(format!(
-                "secret from {} is empty",
-                self.origin()
-            )));
+        })
+    }
+
+    /// A `{file: PATH}` secret with a relative path joined to the directory of the file
+    /// being loaded.
+    fn in_base_dir(self) -> Secret {
+        match self.source {
+            SecretSource::File(p) => Secret::from_file(relative_to_base(p)),
+            other => Secret { source: other },
         }
-        Ok(v)
     }
 }
 
@@ -1063,23 +1099,9 @@ impl<'de> Visitor<'de> for SecretVisitor {
         }
         // The string forms `"{env:VAR}"` / `"{file:PATH}"` (as in the SNMP exporter's
         // config) are references too.
-        if let Some(inner) = v.strip_prefix('{').and_then(|r| r.strip_suffix('}')) {
-            if let Some(var) = inner.strip_prefix("env:") {
-                let var = var.trim();
-                if var.is_empty() {
-                    return Err(E::custom("a secret's `env` must name a variable"));
-                }
-                return Ok(Secret::from_env(var));
-            }
-            if let Some(path) = inner.strip_prefix("file:") {
-                let path = path.trim();
-                if path.is_empty() {
-                    return Err(E::custom("a secret's `file` must name a file"));
-                }
-                return Ok(Secret::from_file(relative_to_base(PathBuf::from(path))));
-            }
-        }
-        Ok(Secret::literal(v))
+        Secret::from_reference(v)
+            .map(Secret::in_base_dir)
+            .map_err(|e| E::custom(e.0))
     }
     // Every other scalar: an error that does not echo the value. (All messages of this
     // visitor start with SECRET_MSG: `convert_error` keeps those, and replaces any
@@ -1260,6 +1282,38 @@ mod tests {
     #[serde(deny_unknown_fields)]
     struct Auth {
         community: Secret,
+    }
+
+    #[test]
+    fn secret_references_resolve_now_and_keep_empty_values() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let f = dir.path().join("s");
+        std::fs::write(&f, "from-file\r\n").expect("write");
+        let r = Secret::from_reference(&format!("{{file:{}}}", f.display())).expect("ref");
+        assert_eq!(r, Secret::from_file(&f));
+        assert_eq!(r.expose(), None);
+        assert_eq!(r.resolve().expect("read").expose(), Some("from-file"));
+        std::env::set_var("RTMON_UNIT_SECRET_EMPTY", "");
+        let e = Secret::from_reference("{env: RTMON_UNIT_SECRET_EMPTY }").expect("ref");
+        assert_eq!(e.resolve().expect("set").expose(), Some(""));
+        assert!(e.reveal().is_err(), "reveal refuses an empty value");
+        assert_eq!(
+            Secret::from_reference("{env:RTMON_UNIT_SECRET_UNSET}")
+                .expect("ref")
+                .resolve()
+                .map(|_| ()),
+            Err(SecretError(
+                "environment variable `RTMON_UNIT_SECRET_UNSET` is not set".into()
+            ))
+        );
+        assert_eq!(
+            Secret::from_reference("{env:}").map(|_| ()),
+            Err(SecretError("a secret's `env` must name a variable".into()))
+        );
+        assert_eq!(
+            Secret::from_reference("plain").expect("literal").expose(),
+            Some("plain")
+        );
     }
 
     #[test]

@@ -6,6 +6,9 @@
 //! number means seconds. Every duration is at most [`MAX`] (10 years): larger values,
 //! negative ones, NaN and infinities are errors, never a panic.
 //!
+//! Hand-written on purpose: `humantime` reads another syntax (`M` is a month, `y` is
+//! 365.25 days, no bare seconds) and has no bound; Prometheus' syntax is what users type.
+//!
 //! ```
 //! use std::time::Duration;
 //! assert_eq!(rtmon::duration::parse("1m30s"), Ok(Duration::from_secs(90)));

@@ -1,14 +1,19 @@
 //! rtmon shared library: everything the rtmon exporters and the dashboard generator
-//! have in common.
+//! have in common. Layered from the bottom up; a module uses only those above it in
+//! this list (checked by `tests/layering.rs`; ARCHITECTURE.md, "shared/"):
 //!
+//! - [`duration`]: the bounded duration parser of every flag and config field;
 //! - [`expo`]: the sample model and the text 0.0.4 / OpenMetrics encoders (+ parser);
-//! - [`app`]: what an exporter hands to the runtime ([`app::Source`], routes, reload);
-//! - [`http`]: the HTTP server (`/metrics`, health, landing page, TLS + basic auth);
-//! - [`push`]: the Pushgateway client and push loop;
-//! - [`config`]: YAML loading with file:line:column errors and "did you mean";
-//! - [`flow`]: the flow config model (format: config_flow/README.md);
 //! - [`cli`], [`log`]: flag and logging conventions;
-//! - [`duration`]: the bounded duration parser of every flag and config field.
+//! - [`config`], [`flow`]: the inputs — YAML loading with file:line:column errors and
+//!   "did you mean", secrets; the flow config model (format: config_flow/README.md);
+//! - [`source`]: what is collected ([`source::Source`], [`source::Scrape`]), called by
+//!   both of the next two;
+//! - [`http`]: serves requests to a [`http::Service`] (`/metrics`, routes, health,
+//!   landing page, TLS + basic auth) — knows nothing of push;
+//! - [`push`]: sends snapshots to a Pushgateway (client and loop) — knows nothing of HTTP;
+//! - [`app`]: the runtime on top — what an exporter hands over ([`app::Exporter`]),
+//!   listeners and push loop started together, signals, reload and shutdown.
 #![warn(missing_docs)]
 
 pub mod app;
@@ -20,6 +25,7 @@ pub mod flow;
 pub mod http;
 pub mod log;
 pub mod push;
+pub mod source;
 
 /// Version of rtmon (all binaries share it).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

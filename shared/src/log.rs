@@ -124,7 +124,9 @@ pub fn rfc3339_now() -> String {
     rfc3339(now.as_secs() as i64, now.subsec_millis())
 }
 
-/// Formats seconds since the epoch (UTC) with milliseconds.
+/// Formats seconds since the epoch (UTC) with milliseconds. Hand-written (15 lines)
+/// because it is total over `i64` seconds, where `humantime::format_rfc3339_millis`
+/// panics before 1970 and after 9999 — callers pass timestamps read from Prometheus.
 pub fn rfc3339(secs: i64, millis: u32) -> String {
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400);

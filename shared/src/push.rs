@@ -25,7 +25,7 @@
 //!   one per `--push.min-interval`. On shutdown it stops and, with
 //!   `--push.delete-on-shutdown`, deletes its group.
 //! - **Self-metrics** ([`PushStats::write`]) are merged into every pushed body and can be
-//!   written to `/metrics` by the HTTP layer.
+//!   added to `/metrics` by the runtime (`app`), from [`PushHandle::stats`].
 //! - **Secrets**: the basic-auth password is read once from `--push.password-file` and
 //!   never logged; a URL with credentials in it is refused.
 
@@ -40,9 +40,9 @@ use base64::Engine as _;
 use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 
-use crate::app::{Scrape, Source};
 use crate::cli::PushArgs;
 use crate::expo::{self, MetricSet, MetricType};
+use crate::source::{Scrape, Source};
 
 /// Why a push failed.
 #[derive(Debug, thiserror::Error)]
@@ -181,17 +181,18 @@ pub fn encode_segment(value: &str) -> (&'static str, String) {
         let b = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value);
         return ("@base64", b);
     }
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    ("", out)
+    (
+        "",
+        percent_encoding::utf8_percent_encode(value, UNRESERVED_ONLY).to_string(),
+    )
 }
+
+/// Everything but RFC 3986's unreserved characters (`A-Za-z0-9-._~`) is escaped.
+const UNRESERVED_ONLY: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// The full grouping key from flags: `job` first, then `--push.grouping` in order,
 /// then `instance=<hostname>` if no instance was given. Validates label names, refuses

@@ -126,7 +126,7 @@ impl IcmpSocket {
             |what: &str, e: io::Error| format!("{} ICMP socket: {what}: {e}", opts.family.name());
         sock.set_nonblocking(true)
             .map_err(|e| ctx("non-blocking", e))?;
-        // A burst of replies must not overflow the buffer (research §3); the kernel caps
+        // A burst of replies must not overflow the buffer; the kernel caps
         // this at net.core.rmem_max, which is fine.
         // SO_RCVBUFFORCE (CAP_NET_ADMIN) goes past net.core.rmem_max; else SO_RCVBUF.
         let want = i32::try_from(recv_buffer / 2).unwrap_or(i32::MAX);

@@ -341,8 +341,12 @@ impl AsyncSnmp {
 
 fn to_snmp_auth(a: &AuthConfig) -> Result<SnmpAuth, ClientError> {
     match a.version {
-        Version::V1 => Ok(SnmpAuth::v1(a.community.expose().as_bytes().to_vec())),
-        Version::V2c => Ok(SnmpAuth::v2c(a.community.expose().as_bytes().to_vec())),
+        Version::V1 => Ok(SnmpAuth::v1(
+            a.community.expose().unwrap_or_default().as_bytes().to_vec(),
+        )),
+        Version::V2c => Ok(SnmpAuth::v2c(
+            a.community.expose().unwrap_or_default().as_bytes().to_vec(),
+        )),
         Version::V3 => {
             let cfg = UsmConfig::new(a.username.clone().into_bytes());
             let ap = |p: AuthProto| match p {
@@ -369,14 +373,17 @@ fn to_snmp_auth(a: &AuthConfig) -> Result<SnmpAuth, ClientError> {
             let cfg = match a.security_level {
                 SecurityLevel::NoAuthNoPriv => cfg,
                 SecurityLevel::AuthNoPriv => cfg
-                    .auth(ap(a.auth_protocol), a.password.expose().as_bytes())
+                    .auth(
+                        ap(a.auth_protocol),
+                        a.password.expose().unwrap_or_default().as_bytes(),
+                    )
                     .map_err(bad)?,
                 SecurityLevel::AuthPriv => cfg
                     .auth_priv(
                         ap(a.auth_protocol),
-                        a.password.expose().as_bytes(),
+                        a.password.expose().unwrap_or_default().as_bytes(),
                         pp(a.priv_protocol),
-                        a.priv_password.expose().as_bytes(),
+                        a.priv_password.expose().unwrap_or_default().as_bytes(),
                     )
                     .map_err(bad)?,
             };

@@ -21,39 +21,18 @@
 //!     filters: {ifName: '^(hundredGigE 1/27|Port-channel 103)$', oper_status: [up]}
 //! ```
 //! Secrets (`community`, `password`, `priv_password`) are literal strings or
-//! `{env:VAR}` / `{file:PATH}` references, resolved at load time. They are kept in a
-//! [`Secret`] whose `Debug`/`Display` never show the value, and no error message
-//! quotes them. The built-in modules and the `public_v2` auth (v2c, community
-//! `public`) exist without any file.
+//! `{env:VAR}` / `{file:PATH}` references, resolved at load time (a file's trailing
+//! newlines removed). They are kept in the shared [`rtmon::config::Secret`], whose
+//! `Debug`/`Display` never show the value, and no error message quotes them. The
+//! built-in modules and the `public_v2` auth (v2c, community `public`) exist without any
+//! file.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
-use rtmon::config::Spanned;
+use rtmon::config::{Secret, Spanned};
 use serde::Deserialize;
-
-/// A secret string: never printed.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// A secret from a literal.
-    pub fn new(s: impl Into<String>) -> Secret {
-        Secret(s.into())
-    }
-    /// The value, for the SNMP library only.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<secret>")
-    }
-}
 
 /// SNMP version.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -139,13 +118,13 @@ impl AuthConfig {
     pub fn v2c(community: &str) -> AuthConfig {
         AuthConfig {
             version: Version::V2c,
-            community: Secret::new(community),
+            community: Secret::literal(community),
             username: String::new(),
             security_level: SecurityLevel::NoAuthNoPriv,
             auth_protocol: AuthProto::Md5,
-            password: Secret::default(),
+            password: Secret::literal(""),
             priv_protocol: PrivProto::Des,
-            priv_password: Secret::default(),
+            priv_password: Secret::literal(""),
             context_name: String::new(),
         }
     }
@@ -303,40 +282,17 @@ struct RawFilters {
 #[error("{0}")]
 pub struct ConfigError(pub String);
 
-/// Where secrets come from (environment, files); swappable in tests.
-pub trait SecretSource {
-    /// An environment variable.
-    fn env(&self, name: &str) -> Option<String>;
-    /// A file's content.
-    fn file(&self, path: &str) -> std::io::Result<String>;
+/// A secret field's raw string (a literal, `{env:VAR}` or `{file:PATH}`) read now;
+/// errors name the field (`what`) and the variable or file, never the value.
+fn resolve_secret(raw: &str, what: &str) -> Result<Secret, ConfigError> {
+    Secret::from_reference(raw)
+        .and_then(|s| s.resolve())
+        .map_err(|e| ConfigError(format!("{what}: {e}")))
 }
 
-/// The process environment and file system.
-pub struct RealSecrets;
-
-impl SecretSource for RealSecrets {
-    fn env(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok()
-    }
-    fn file(&self, path: &str) -> std::io::Result<String> {
-        std::fs::read_to_string(path)
-    }
-}
-
-fn resolve_secret(raw: &str, what: &str, src: &dyn SecretSource) -> Result<Secret, ConfigError> {
-    if let Some(var) = raw.strip_prefix("{env:").and_then(|r| r.strip_suffix('}')) {
-        return src
-            .env(var)
-            .map(Secret)
-            .ok_or_else(|| ConfigError(format!("{what}: environment variable {var} is not set")));
-    }
-    if let Some(path) = raw.strip_prefix("{file:").and_then(|r| r.strip_suffix('}')) {
-        return src
-            .file(path)
-            .map(|s| Secret(s.trim_end_matches(['\n', '\r']).to_string()))
-            .map_err(|e| ConfigError(format!("{what}: cannot read secret file {path}: {e}")));
-    }
-    Ok(Secret(raw.to_string()))
+/// Length of a resolved secret's value.
+fn secret_len(s: &Secret) -> usize {
+    s.expose().map_or(0, str::len)
 }
 
 /// Parses a duration like `5s`, `500ms`, `10m` (bounded: see [`rtmon::duration`]).
@@ -352,7 +308,7 @@ fn place<T>(file: &Path, v: &Spanned<T>) -> String {
     }
 }
 
-fn parse_auth(name: &str, r: RawAuth, src: &dyn SecretSource) -> Result<AuthConfig, ConfigError> {
+fn parse_auth(name: &str, r: RawAuth) -> Result<AuthConfig, ConfigError> {
     let f = |field: &str| format!("auths.{name}.{field}");
     let mut a = AuthConfig::v2c("public");
     a.version = match r.version.unwrap_or(2) {
@@ -367,7 +323,7 @@ fn parse_auth(name: &str, r: RawAuth, src: &dyn SecretSource) -> Result<AuthConf
         }
     };
     if let Some(c) = &r.community {
-        a.community = resolve_secret(c, &f("community"), src)?;
+        a.community = resolve_secret(c, &f("community"))?;
     }
     if let Some(u) = r.username {
         a.username = u;
@@ -430,19 +386,19 @@ fn parse_auth(name: &str, r: RawAuth, src: &dyn SecretSource) -> Result<AuthConf
         }
     };
     if let Some(p) = &r.password {
-        a.password = resolve_secret(p, &f("password"), src)?;
+        a.password = resolve_secret(p, &f("password"))?;
     }
     if let Some(p) = &r.priv_password {
-        a.priv_password = resolve_secret(p, &f("priv_password"), src)?;
+        a.priv_password = resolve_secret(p, &f("priv_password"))?;
     }
     if a.version == Version::V3 {
-        if a.security_level != SecurityLevel::NoAuthNoPriv && a.password.0.len() < 8 {
+        if a.security_level != SecurityLevel::NoAuthNoPriv && secret_len(&a.password) < 8 {
             return Err(ConfigError(format!(
                 "{}: must be at least 8 characters",
                 f("password")
             )));
         }
-        if a.security_level == SecurityLevel::AuthPriv && a.priv_password.0.len() < 8 {
+        if a.security_level == SecurityLevel::AuthPriv && secret_len(&a.priv_password) < 8 {
             return Err(ConfigError(format!(
                 "{}: must be at least 8 characters",
                 f("priv_password")
@@ -522,9 +478,9 @@ pub fn oper_status_code(s: &str) -> Option<i64> {
 }
 
 impl Config {
-    /// Parses YAML text (`file` names it in errors), resolving secrets with `src`.
+    /// Parses YAML text (`file` names it in errors), resolving secrets now.
     /// User auths and modules are added to (and may replace) the built-in ones.
-    pub fn parse(text: &str, file: &Path, src: &dyn SecretSource) -> Result<Config, ConfigError> {
+    pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
         // rtmon's loader: file:line:column, "did you mean", no library wording.
         let raw: RawConfig = rtmon::config::from_yaml_str(file, text).map_err(|e| {
             let r = e.with_source(text).render();
@@ -533,8 +489,8 @@ impl Config {
         let mut c = Config::default();
         for (name, a) in raw.auths {
             let at = place(file, &a);
-            let a = parse_auth(&name, a.value, src)
-                .map_err(|e| ConfigError(format!("{at}: {}", e.0)))?;
+            let a =
+                parse_auth(&name, a.value).map_err(|e| ConfigError(format!("{at}: {}", e.0)))?;
             c.auths.insert(name, a);
         }
         for (name, m) in raw.modules {
@@ -557,7 +513,7 @@ impl Config {
             None => Ok(Config::default()),
             Some(p) => {
                 let text = rtmon::config::read_text(p).map_err(|e| ConfigError(e.to_string()))?;
-                Config::parse(&text, p, &RealSecrets)
+                Config::parse(&text, p)
             }
         }
     }
@@ -567,25 +523,24 @@ impl Config {
 mod tests {
     use super::*;
 
-    struct Fake;
-    impl SecretSource for Fake {
-        fn env(&self, name: &str) -> Option<String> {
-            (name == "COMM").then(|| "s3cr3t-comm".to_string())
-        }
-        fn file(&self, path: &str) -> std::io::Result<String> {
-            if path == "/p" {
-                Ok("privpass123\n".into())
-            } else {
-                Err(std::io::Error::new(std::io::ErrorKind::NotFound, "nope"))
-            }
-        }
+    /// Parses with the secrets of the tests in place: `RTMON_SNMP_UNIT_COMM` set, the
+    /// file `{PRIV}` in the YAML replaced by a file holding `privpass123\n`.
+    fn parse(y: &str, file: &str) -> Result<Config, ConfigError> {
+        std::env::set_var("RTMON_SNMP_UNIT_COMM", "s3cr3t-comm");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("priv");
+        std::fs::write(&p, "privpass123\n").expect("write");
+        Config::parse(
+            &y.replace("{PRIV}", &p.display().to_string()),
+            Path::new(file),
+        )
     }
 
     #[test]
     fn parses_auths_modules_and_secrets() {
         let y = r#"
 auths:
-  a2: {version: 2, community: "{env:COMM}"}
+  a2: {version: 2, community: "{env:RTMON_SNMP_UNIT_COMM}"}
   a3:
     version: 3
     username: u
@@ -593,7 +548,7 @@ auths:
     auth_protocol: SHA256
     password: authpass123
     priv_protocol: AES256
-    priv_password: "{file:/p}"
+    priv_password: "{file:{PRIV}}"
 modules:
   ports:
     base: if_mib
@@ -601,12 +556,12 @@ modules:
     timeout: 2s
     filters: {ifName: '^eth', oper_status: [up]}
 "#;
-        let c = Config::parse(y, Path::new("snmp.yml"), &Fake).unwrap();
-        assert_eq!(c.auths["a2"].community.expose(), "s3cr3t-comm");
+        let c = parse(y, "snmp.yml").unwrap();
+        assert_eq!(c.auths["a2"].community.expose(), Some("s3cr3t-comm"));
         let a3 = &c.auths["a3"];
         assert_eq!(a3.auth_protocol, AuthProto::Sha256);
         assert_eq!(a3.priv_protocol, PrivProto::Aes256);
-        assert_eq!(a3.priv_password.expose(), "privpass123");
+        assert_eq!(a3.priv_password.expose(), Some("privpass123"));
         assert!(c.auths.contains_key("public_v2"));
         let m = &c.modules["ports"];
         assert_eq!(m.max_repetitions, 10);
@@ -623,34 +578,23 @@ modules:
 
     #[test]
     fn errors_name_the_field_not_the_secret() {
-        let e = Config::parse(
+        let e = parse(
             "auths:\n  x: {version: 3, username: u, security_level: authNoPriv, password: short}\n",
-            Path::new("f.yml"),
-            &Fake,
+            "f.yml",
         )
         .unwrap_err()
         .0;
         assert!(e.contains("f.yml") && e.contains("auths.x.password"), "{e}");
         assert!(!e.contains("short"), "{e}");
-        let e = Config::parse(
-            "auths:\n  x: {community: \"{env:NOPE}\"}\n",
-            Path::new("f.yml"),
-            &Fake,
-        )
-        .unwrap_err()
-        .0;
-        assert!(e.contains("NOPE") && e.contains("auths.x.community"), "{e}");
-        let e = Config::parse(
-            "modules:\n  m: {base: if_mibb}\n",
-            Path::new("f.yml"),
-            &Fake,
-        )
-        .unwrap_err()
-        .0;
-        assert!(e.contains("modules.m.base"), "{e}");
-        let e = Config::parse("modulez: {}\n", Path::new("f.yml"), &Fake)
+        let e = parse("auths:\n  x: {community: \"{env:NOPE}\"}\n", "f.yml")
             .unwrap_err()
             .0;
+        assert!(e.contains("NOPE") && e.contains("auths.x.community"), "{e}");
+        let e = parse("modules:\n  m: {base: if_mibb}\n", "f.yml")
+            .unwrap_err()
+            .0;
+        assert!(e.contains("modules.m.base"), "{e}");
+        let e = parse("modulez: {}\n", "f.yml").unwrap_err().0;
         assert!(e.contains("f.yml") && e.contains("modulez"), "{e}");
     }
 }

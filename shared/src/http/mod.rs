@@ -1,13 +1,16 @@
-//! The HTTP server every rtmon exporter runs in (tokio + hyper 1, HTTP/1.1).
+//! The HTTP server every rtmon exporter runs in (tokio + hyper 1, HTTP/1.1). It serves
+//! a [`Service`] — a metrics [`Source`], extra [`Route`]s, an optional reload hook and a
+//! readiness flag — and knows nothing of pushing, signals or the process lifetime: the
+//! runtime ([`crate::app`]) binds a [`Server`], starts it with [`Server::serve`] and
+//! stops it with [`Serving::shutdown`].
 //!
-//! [`serve_and_push`] listens on every `--web.listen-address`, serves
-//! `--web.telemetry-path` from the exporter's [`Source`](crate::app::Source), its extra
-//! [`Route`](crate::app::Route)s, a landing page at `/`, `/-/healthy`, `/-/ready` and
-//! `POST /-/reload` (also on SIGHUP); applies `--web.config.file` (TLS, bcrypt basic
-//! auth, extra headers); limits concurrency (`--web.max-requests`, 503 beyond) and
-//! request bodies (1 MiB, 413 beyond); runs the push loop when `--push.url` is set; and
-//! shuts down gracefully on SIGTERM/SIGINT (in-flight requests finish, then the push
-//! loop stops and may DELETE its group), exiting 0.
+//! [`listen_addresses`] checks every `--web.listen-address` and `--web.telemetry-path`;
+//! [`Server::bind`] applies `--web.config.file` (TLS, bcrypt basic auth, extra headers)
+//! and binds the listeners; the server answers `--web.telemetry-path` from the source,
+//! the extra routes, a landing page at `/`, `/-/healthy`, `/-/ready` and
+//! `POST /-/reload` (through the service's hook); limits concurrency
+//! (`--web.max-requests`, 503 beyond) and request bodies (1 MiB, 413 beyond); and on
+//! shutdown lets in-flight requests finish within [`SHUTDOWN_GRACE`].
 //!
 //! Under overload it degrades gracefully: collection runs on the blocking pool (the
 //! async workers only accept, route and answer), so `--web.max-requests` answers 503 at
@@ -16,8 +19,7 @@
 //! client connections are capped below the open-files limit (beyond the cap they wait in
 //! the listen backlog); a connection idle for 30 s (no request, or none after the last
 //! answer) is closed; plain HTTP on a TLS port gets Go's 400 "Client sent an HTTP
-//! request to an HTTPS server". A reload that fails (or panics) keeps the running
-//! configuration and sets `<exporter>_config_last_reload_successful 0`.
+//! request to an HTTPS server".
 //!
 //! Expositions are negotiated on `Accept` (text 0.0.4 or OpenMetrics 1.0.0), always with
 //! an explicit `Content-Type`, gzipped when `Accept-Encoding` allows it, with
@@ -28,10 +30,11 @@ pub mod auth;
 pub mod listen;
 pub mod webconfig;
 
+use std::collections::HashMap;
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
-use std::process::ExitCode;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -45,12 +48,12 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch, Semaphore};
 
-use crate::app::{Exporter, Reply, Request, Scrape};
-use crate::cli::CommonArgs;
+use crate::cli::WebArgs;
 use crate::expo::{encode, Format, MetricSet};
-use crate::push::PushStats;
+use crate::source::{BoxFuture, ReloadFn, Scrape, Source};
 
 use self::auth::BasicAuth;
+use self::listen::ListenAddr;
 use self::webconfig::WebConfig;
 
 /// Largest accepted request body; larger ones get 413.
@@ -80,280 +83,272 @@ pub const SCRAPE_TIMEOUT_HEADER: &str = "x-prometheus-scrape-timeout-seconds";
 type Body = Full<Bytes>;
 type Response = hyper::Response<Body>;
 
+/// An HTTP request as seen by an extra route.
+#[derive(Clone, Debug)]
+pub struct Request {
+    /// HTTP method, upper case.
+    pub method: String,
+    /// Path without the query string.
+    pub path: String,
+    /// Decoded query parameters in order.
+    pub query: Vec<(String, String)>,
+    /// Request headers, names lower-cased (last value wins).
+    pub headers: HashMap<String, String>,
+    /// Scrape deadline, as in [`Scrape::deadline`].
+    pub deadline: Option<Instant>,
+    /// Request body (bounded by the server).
+    pub body: bytes::Bytes,
+}
+
+impl Request {
+    /// The first value of a query parameter.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A [`Scrape`] carrying this request's deadline and query.
+    pub fn scrape(&self) -> Scrape {
+        Scrape {
+            deadline: self.deadline,
+            query: self.query.clone(),
+            push: false,
+        }
+    }
+}
+
+/// What a route answers. [`Reply::Metrics`] is encoded in the negotiated format and
+/// gzipped when asked, like `/metrics`.
+#[derive(Debug)]
+pub enum Reply {
+    /// A metrics exposition (status 200).
+    Metrics(MetricSet),
+    /// A JSON document with a status code.
+    Json(u16, serde_json::Value),
+    /// Plain text with a status code (errors: one line, ending in a newline).
+    Text(u16, String),
+    /// An HTML page (status 200).
+    Html(String),
+}
+
+impl Reply {
+    /// 400 with a one-line reason.
+    pub fn bad_request(reason: impl std::fmt::Display) -> Reply {
+        Reply::Text(400, format!("{reason}\n"))
+    }
+    /// 404 with a one-line reason.
+    pub fn not_found(reason: impl std::fmt::Display) -> Reply {
+        Reply::Text(404, format!("{reason}\n"))
+    }
+}
+
+/// Handler of an extra route.
+pub type Handler = Arc<dyn Fn(Request) -> BoxFuture<'static, Reply> + Send + Sync>;
+
+/// An extra HTTP route.
+#[derive(Clone)]
+pub struct Route {
+    /// Exact path, e.g. `/probe`.
+    pub path: &'static str,
+    /// One line for the landing page.
+    pub description: &'static str,
+    /// The handler.
+    pub handler: Handler,
+}
+
+impl Route {
+    /// Builds a route from an async closure.
+    pub fn new<F, Fut>(path: &'static str, description: &'static str, f: F) -> Route
+    where
+        F: Fn(Request) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Reply> + Send + 'static,
+    {
+        Route {
+            path,
+            description,
+            handler: Arc::new(move |r| Box::pin(f(r))),
+        }
+    }
+}
+
+/// What the server answers.
+#[derive(Clone)]
+pub struct Service {
+    /// Binary name, e.g. `rtmon-node-exporter` (landing page, messages).
+    pub name: &'static str,
+    /// Answers `--web.telemetry-path`.
+    pub source: Arc<dyn Source>,
+    /// Extra routes.
+    pub routes: Vec<Route>,
+    /// Called on `POST /-/reload` (404 without one). Its `Err` is the whole one-line
+    /// answer of a 500.
+    pub reload: Option<ReloadFn>,
+    /// Readiness: `/-/ready` answers 503 until this is true.
+    pub ready: Arc<AtomicBool>,
+}
+
 /// Everything a request handler needs.
 struct State {
-    exporter: Exporter,
+    service: Service,
     telemetry_path: String,
     timeout_offset: Duration,
     max_requests: usize,
     limit: Option<Arc<Semaphore>>,
     auth: Option<Arc<BasicAuth>>,
     headers: Vec<(HeaderName, HeaderValue)>,
-    push_stats: Option<Arc<PushStats>>,
-    reload_lock: tokio::sync::Mutex<()>,
-    reload_status: ReloadStatus,
     /// Collections running at once on the blocking pool: one per CPU (they are CPU
     /// bound); further admitted scrapes wait for a turn, beyond `--web.max-requests`
     /// they get 503.
     collections: Arc<Semaphore>,
 }
 
-/// Outcome of the last configuration reload, for the `*_config_last_reload_*` metrics
-/// (Prometheus' names). The configuration loaded at start counts as a success.
-struct ReloadStatus {
-    ok: std::sync::atomic::AtomicBool,
-    /// Unix time of the last successful load, as f64 bits.
-    success_at: std::sync::atomic::AtomicU64,
-}
-
-impl ReloadStatus {
-    fn new() -> ReloadStatus {
-        ReloadStatus {
-            ok: std::sync::atomic::AtomicBool::new(true),
-            success_at: std::sync::atomic::AtomicU64::new(unix_now().to_bits()),
-        }
-    }
-
-    fn record(&self, ok: bool) {
-        self.ok.store(ok, Ordering::Relaxed);
-        if ok {
-            self.success_at
-                .store(unix_now().to_bits(), Ordering::Relaxed);
-        }
-    }
-
-    /// Adds `<prefix>_config_last_reload_successful` and
-    /// `<prefix>_config_last_reload_success_timestamp_seconds` unless the exporter already
-    /// writes them itself.
-    fn write(&self, exporter: &str, set: &mut MetricSet) {
-        let prefix = reload_metric_prefix(exporter);
-        let ok_name = format!("{prefix}_config_last_reload_successful");
-        if !set.contains(&ok_name) {
-            set.gauge(
-                &ok_name,
-                "Whether the last configuration reload attempt was successful (a failed one keeps the running configuration).",
-                &[],
-                u64::from(self.ok.load(Ordering::Relaxed)),
-            );
-        }
-        let ts_name = format!("{prefix}_config_last_reload_success_timestamp_seconds");
-        if !set.contains(&ts_name) {
-            set.gauge(
-                &ts_name,
-                "Timestamp of the last successful configuration load (at start or reload).",
-                &[],
-                f64::from_bits(self.success_at.load(Ordering::Relaxed)),
-            );
-        }
-    }
-}
-
-fn unix_now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
-}
-
-/// `rtmon-script-exporter` → `rtmon_script`: the prefix of an exporter's reload metrics.
-pub fn reload_metric_prefix(exporter: &str) -> String {
-    let base = exporter.strip_suffix("-exporter").unwrap_or(exporter);
-    let p: String = base
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect();
-    if p.is_empty() || p.starts_with(|c: char| c.is_ascii_digit()) {
-        format!("rtmon_{p}")
-    } else {
-        p
-    }
-}
-
-/// Serves `exporter` (and runs the push loop when `--push.url` is set) until
-/// SIGTERM/SIGINT; with `--push.url` and `--once`, pushes once and returns. Returns the
-/// process exit code: 0 on a clean stop, 1 on a startup error (bad listen address or
-/// web config, bind failure, push setup) or a failed `--once` push.
-pub async fn serve_and_push(args: CommonArgs, exporter: Exporter) -> ExitCode {
-    match run(args, exporter).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(msg) => {
-            tracing::error!("{msg}");
-            ExitCode::from(1)
-        }
-    }
-}
-
-async fn run(args: CommonArgs, exporter: Exporter) -> Result<(), String> {
-    let web = &args.web;
+/// Checks `--web.telemetry-path` and parses every non-empty `--web.listen-address`
+/// (no socket yet): `(as given, parsed)` pairs, empty when nothing is to be served.
+pub fn listen_addresses(web: &WebArgs) -> Result<Vec<(String, ListenAddr)>, String> {
     if !web.telemetry_path.starts_with('/') {
         return Err(format!(
             "--web.telemetry-path {:?}: must start with '/'",
             web.telemetry_path
         ));
     }
-    let specs: Vec<&str> = web
-        .listen_addresses
+    web.listen_addresses
         .iter()
         .map(|s| s.trim())
         .filter(|s| !s.is_empty())
-        .collect();
-    let addrs = specs
-        .iter()
-        .map(|s| listen::parse(s))
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|s| Ok((s.to_string(), listen::parse(s)?)))
+        .collect()
+}
 
-    // --once: push one snapshot and leave, without serving.
-    if args.push.url.is_some() && args.push.once {
-        tracing::info!(exporter = exporter.name, "pushing once");
-        return match crate::push::push_once(&args.push, exporter.source.clone()).await {
-            Ok(()) => {
-                tracing::info!("push done");
-                Ok(())
+/// Bound listeners with their `--web.config.file` settings, not serving yet.
+pub struct Server {
+    listeners: Vec<TcpListener>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    auth: Option<Arc<BasicAuth>>,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    conn_slots: Arc<Semaphore>,
+    telemetry_path: String,
+    timeout_offset: Duration,
+    max_requests: usize,
+}
+
+impl Server {
+    /// Loads `--web.config.file`, raises the open-files limit and binds every address
+    /// from [`listen_addresses`]. Errors name the file or the address.
+    pub async fn bind(web: &WebArgs, addrs: &[(String, ListenAddr)]) -> Result<Server, String> {
+        let (users, headers, tls) = match &web.config_file {
+            None => (Default::default(), Vec::new(), None),
+            Some(file) => {
+                let wc = WebConfig::load(file).map_err(|e| e.to_string())?;
+                let tls = wc.server_config(file).map_err(|e| e.to_string())?;
+                let headers = wc
+                    .headers
+                    .iter()
+                    .filter_map(|(k, v)| {
+                        Some((
+                            HeaderName::from_bytes(k.as_bytes()).ok()?,
+                            HeaderValue::from_str(v).ok()?,
+                        ))
+                    })
+                    .collect();
+                (wc.users, headers, tls)
             }
-            Err(e) => Err(e.to_string()),
         };
-    }
-    if args.push.once {
-        return Err("--once needs --push.url".into());
-    }
-    if addrs.is_empty() && args.push.url.is_none() {
-        return Err(
-            "nothing to do: --web.listen-address is empty and --push.url is not set".into(),
-        );
-    }
+        let auth = (!users.is_empty()).then(|| Arc::new(BasicAuth::new(users)));
 
-    let (users, headers, tls) = match &web.config_file {
-        None => (Default::default(), Vec::new(), None),
-        Some(file) => {
-            let wc = WebConfig::load(file).map_err(|e| e.to_string())?;
-            let tls = wc.server_config(file).map_err(|e| e.to_string())?;
-            let headers = wc
-                .headers
-                .iter()
-                .filter_map(|(k, v)| {
-                    Some((
-                        HeaderName::from_bytes(k.as_bytes()).ok()?,
-                        HeaderValue::from_str(v).ok()?,
-                    ))
-                })
-                .collect();
-            (wc.users, headers, tls)
+        let nofile = raise_nofile_limit();
+        let max_conns = connection_cap(nofile);
+        tracing::debug!(nofile = ?nofile, max_connections = max_conns, "limits");
+
+        let mut listeners = Vec::new();
+        for (spec, addr) in addrs {
+            listeners.push(listen::bind(spec, addr).await?);
         }
-    };
-    let auth = (!users.is_empty()).then(|| Arc::new(BasicAuth::new(users)));
-
-    let nofile = raise_nofile_limit();
-    let max_conns = connection_cap(nofile);
-    tracing::debug!(nofile = ?nofile, max_connections = max_conns, "limits");
-    let conn_slots = Arc::new(Semaphore::new(max_conns));
-
-    let mut listeners = Vec::new();
-    for (spec, addr) in specs.iter().zip(&addrs) {
-        listeners.push(listen::bind(spec, addr).await?);
+        Ok(Server {
+            listeners,
+            tls,
+            auth,
+            headers,
+            conn_slots: Arc::new(Semaphore::new(max_conns)),
+            telemetry_path: web.telemetry_path.clone(),
+            timeout_offset: web.timeout_offset,
+            max_requests: web.max_requests,
+        })
     }
 
-    use tokio::signal::unix::{signal, SignalKind};
-    let sig = |k: SignalKind, name: &str| {
-        signal(k).map_err(|e| format!("cannot install the {name} handler: {e}"))
-    };
-    let mut sigterm = sig(SignalKind::terminate(), "SIGTERM")?;
-    let mut sigint = sig(SignalKind::interrupt(), "SIGINT")?;
-    let mut sighup = sig(SignalKind::hangup(), "SIGHUP")?;
+    /// Starts one accept loop per listener, serving `service`. Must be called inside a
+    /// tokio runtime.
+    pub fn serve(self, service: Service) -> Serving {
+        let state = Arc::new(State {
+            telemetry_path: self.telemetry_path,
+            timeout_offset: self.timeout_offset,
+            max_requests: self.max_requests,
+            limit: (self.max_requests > 0).then(|| Arc::new(Semaphore::new(self.max_requests))),
+            auth: self.auth,
+            headers: self.headers,
+            collections: Arc::new(Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 8)),
+            )),
+            service,
+        });
 
-    // Push loop.
-    let (push_stop_tx, push_stop_rx) = watch::channel(false);
-    let push = match &args.push.url {
-        None => None,
-        Some(_) => {
-            let changed = if args.push.on_change {
-                exporter.changed.clone()
-            } else {
-                None
-            };
-            let h = crate::push::start(&args.push, exporter.source.clone(), changed, push_stop_rx)
-                .map_err(|e| e.to_string())?;
-            Some(h)
+        // One accept loop per listener. Each connection holds a clone of `conn_tx`; all
+        // dropped = all connections done.
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let (conn_tx, conn_rx) = mpsc::channel::<()>(1);
+        let acceptor = self.tls.map(tokio_rustls::TlsAcceptor::from);
+        let mut accept_tasks = Vec::new();
+        for l in self.listeners {
+            let local = l
+                .local_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_else(|_| "?".into());
+            tracing::info!(
+                address = %local,
+                tls = acceptor.is_some(),
+                basic_auth = state.auth.is_some(),
+                "Listening on"
+            );
+            accept_tasks.push(tokio::spawn(accept_loop(
+                l,
+                acceptor.clone(),
+                state.clone(),
+                stop_rx.clone(),
+                conn_tx.clone(),
+                self.conn_slots.clone(),
+            )));
         }
-    };
-
-    let state = Arc::new(State {
-        telemetry_path: web.telemetry_path.clone(),
-        timeout_offset: web.timeout_offset,
-        max_requests: web.max_requests,
-        limit: (web.max_requests > 0).then(|| Arc::new(Semaphore::new(web.max_requests))),
-        auth,
-        headers,
-        push_stats: push.as_ref().map(|h| h.stats.clone()),
-        reload_lock: tokio::sync::Mutex::new(()),
-        reload_status: ReloadStatus::new(),
-        collections: Arc::new(Semaphore::new(
-            std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 8)),
-        )),
-        exporter,
-    });
-
-    // Serving: one accept loop per listener. Each connection holds a clone of
-    // `conn_tx`; all dropped = all connections done.
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let (conn_tx, mut conn_rx) = mpsc::channel::<()>(1);
-    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
-    let mut accept_tasks = Vec::new();
-    for l in listeners {
-        let local = l
-            .local_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_else(|_| "?".into());
-        tracing::info!(
-            address = %local,
-            tls = acceptor.is_some(),
-            basic_auth = state.auth.is_some(),
-            "Listening on"
-        );
-        accept_tasks.push(tokio::spawn(accept_loop(
-            l,
-            acceptor.clone(),
-            state.clone(),
-            stop_rx.clone(),
-            conn_tx.clone(),
-            conn_slots.clone(),
-        )));
-    }
-    drop(conn_tx);
-
-    loop {
-        tokio::select! {
-            _ = sigterm.recv() => { tracing::info!("SIGTERM: shutting down"); break; }
-            _ = sigint.recv() => { tracing::info!("SIGINT: shutting down"); break; }
-            _ = sighup.recv() => {
-                match reload(&state).await {
-                    Ok(()) => tracing::info!("SIGHUP: configuration reloaded"),
-                    Err((_, msg)) => tracing::error!(error = %msg, "SIGHUP: reload failed, keeping the running configuration"),
-                }
-            }
+        Serving {
+            stop_tx,
+            accept_tasks,
+            conn_rx,
         }
     }
+}
 
-    // Stop accepting; let in-flight requests finish (bounded), then stop pushing.
-    let _ = stop_tx.send(true);
-    for t in accept_tasks {
-        let _ = t.await;
-    }
-    if tokio::time::timeout(SHUTDOWN_GRACE, conn_rx.recv())
-        .await
-        .is_err()
-    {
-        tracing::warn!(grace = ?SHUTDOWN_GRACE, "requests still running after the grace period; closing them");
-    }
-    let _ = push_stop_tx.send(true);
-    if let Some(h) = push {
-        let wait = args.push.timeout + SHUTDOWN_GRACE;
-        match tokio::time::timeout(wait, h.task).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::warn!(error = %e, "push loop ended abnormally"),
-            Err(_) => tracing::warn!("push loop did not stop in time"),
+/// A server that is answering requests.
+pub struct Serving {
+    stop_tx: watch::Sender<bool>,
+    accept_tasks: Vec<tokio::task::JoinHandle<()>>,
+    conn_rx: mpsc::Receiver<()>,
+}
+
+impl Serving {
+    /// Stops accepting and lets in-flight requests finish, for at most
+    /// [`SHUTDOWN_GRACE`]; connections still open then are closed.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop_tx.send(true);
+        for t in self.accept_tasks {
+            let _ = t.await;
+        }
+        if tokio::time::timeout(SHUTDOWN_GRACE, self.conn_rx.recv())
+            .await
+            .is_err()
+        {
+            tracing::warn!(grace = ?SHUTDOWN_GRACE, "requests still running after the grace period; closing them");
         }
     }
-    tracing::info!("stopped");
-    Ok(())
 }
 
 async fn accept_loop(
@@ -602,7 +597,7 @@ async fn route(state: &Arc<State>, req: hyper::Request<Incoming>) -> Response {
             query,
             push: false,
         };
-        if let Err(e) = state.exporter.source.validate(&scrape) {
+        if let Err(e) = state.service.source.validate(&scrape) {
             return text(StatusCode::BAD_REQUEST, format!("{e}\n"));
         }
         return collect_off_workers(
@@ -618,7 +613,7 @@ async fn route(state: &Arc<State>, req: hyper::Request<Incoming>) -> Response {
         "/" if get_like => return landing(state),
         "/-/healthy" if get_like => return text(StatusCode::OK, "Healthy.\n"),
         "/-/ready" if get_like => {
-            return if state.exporter.ready.load(Ordering::Relaxed) {
+            return if state.service.ready.load(Ordering::Relaxed) {
                 text(StatusCode::OK, "Ready.\n")
             } else {
                 text(StatusCode::SERVICE_UNAVAILABLE, "Not ready.\n")
@@ -642,7 +637,7 @@ async fn route(state: &Arc<State>, req: hyper::Request<Incoming>) -> Response {
         }
         _ => {}
     }
-    let Some(r) = state.exporter.routes.iter().find(|r| r.path == path) else {
+    let Some(r) = state.service.routes.iter().find(|r| r.path == path) else {
         return text(StatusCode::NOT_FOUND, format!("not found: {path}\n"));
     };
     let handler = r.handler.clone();
@@ -716,19 +711,7 @@ async fn collect_off_workers(
         let _permit = permit;
         let _turn = turn;
         lower_thread_priority();
-        let mut set = rt.block_on(st.exporter.source.collect(&scrape));
-        set.gauge(
-            "rtmon_build_info",
-            "A metric with a constant '1' value labeled by the exporter name and rtmon version.",
-            &[("exporter", st.exporter.name), ("version", crate::VERSION)],
-            1u64,
-        );
-        if let Some(stats) = &st.push_stats {
-            stats.write(&mut set);
-        }
-        if st.exporter.reload.is_some() {
-            st.reload_status.write(st.exporter.name, &mut set);
-        }
+        let set = rt.block_on(st.service.source.collect(&scrape));
         encode_metrics(&set, accept.as_deref(), accept_encoding.as_deref())
     });
     match task.await {
@@ -837,29 +820,16 @@ fn acquire(state: &State) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, B
     })
 }
 
-/// Runs the reload hook, one at a time. Err carries the status to answer with.
+/// Runs the service's reload hook. Err carries the status to answer with.
 async fn reload(state: &State) -> Result<(), (StatusCode, String)> {
-    let Some(f) = state.exporter.reload.clone() else {
+    let Some(f) = state.service.reload.clone() else {
         return Err((
             StatusCode::NOT_FOUND,
-            format!("{} has no configuration to reload", state.exporter.name),
+            format!("{} has no configuration to reload", state.service.name),
         ));
     };
-    let _g = state.reload_lock.lock().await;
-    // On a task of its own, so that even a panicking hook only fails this reload (the
-    // running configuration stays, the client gets an answer).
-    let res = match tokio::spawn(f()).await {
-        Ok(r) => r,
-        Err(e) if e.is_panic() => Err("internal error while loading the configuration".into()),
-        Err(e) => Err(format!("reload did not complete: {e}")),
-    };
-    state.reload_status.record(res.is_ok());
-    res.map_err(|e| {
-        (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("reload failed, keeping the running configuration: {e}"),
-        )
-    })
+    f().await
+        .map_err(|msg| (StatusCode::INTERNAL_SERVER_ERROR, msg))
 }
 
 fn reply_response(reply: Reply, req_headers: &hyper::HeaderMap) -> Response {
@@ -989,41 +959,40 @@ pub fn deadline(header: Option<&str>, offset: Duration, now: Instant) -> Option<
     now.checked_add(budget)
 }
 
-/// Decodes a query string into (name, value) pairs, in order (`+` is a space, `%XX`
-/// escapes). Invalid escapes or UTF-8 give an error naming the parameter.
+/// Decodes a query string into (name, value) pairs, in order
+/// (`application/x-www-form-urlencoded`: `+` is a space, `%XX` escapes), as Go's
+/// `url.ParseQuery` does. Invalid escapes or UTF-8 give an error naming the parameter.
 pub fn parse_query(q: &str) -> Result<Vec<(String, String)>, String> {
     let mut out = Vec::new();
     for pair in q.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let k = percent_decode(k).map_err(|e| format!("invalid query parameter name: {e}"))?;
-        let v = percent_decode(v)
-            .map_err(|e| format!("invalid value of query parameter {k:?}: {e}"))?;
+        let k = form_decode(k).map_err(|e| format!("invalid query parameter name: {e}"))?;
+        let v =
+            form_decode(v).map_err(|e| format!("invalid value of query parameter {k:?}: {e}"))?;
         out.push((k, v));
     }
     Ok(out)
 }
 
-fn percent_decode(s: &str) -> Result<String, String> {
+/// One form-encoded component, decoded by the `percent-encoding` crate. The crate (like
+/// `form_urlencoded`) passes a malformed `%` escape through and replaces bad UTF-8;
+/// both are checked here so that a mistyped query gets a 400 naming it, as Go's
+/// `url.ParseQuery` reports it, instead of a guessed value.
+fn form_decode(s: &str) -> Result<String, String> {
     let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = b
-                    .get(i + 1..i + 3)
-                    .and_then(|h| std::str::from_utf8(h).ok())
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    .ok_or_else(|| format!("bad %-escape at byte {i}"))?;
-                out.push(hex);
-                i += 2;
-            }
-            c => out.push(c),
-        }
-        i += 1;
+    if let Some(i) = (0..b.len()).find(|&i| {
+        b[i] == b'%'
+            && !b
+                .get(i + 1..i + 3)
+                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+    }) {
+        return Err(format!("bad %-escape at byte {i}"));
     }
-    String::from_utf8(out).map_err(|_| "not valid UTF-8".to_string())
+    let spaced = s.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8()
+        .map(std::borrow::Cow::into_owned)
+        .map_err(|_| "not valid UTF-8".to_string())
 }
 
 fn html_escape(s: &str) -> String {
@@ -1042,17 +1011,17 @@ fn html_escape(s: &str) -> String {
 }
 
 fn landing(state: &State) -> Response {
-    let name = html_escape(state.exporter.name);
+    let name = html_escape(state.service.name);
     let tp = html_escape(&state.telemetry_path);
     let mut routes = String::new();
-    for r in &state.exporter.routes {
+    for r in &state.service.routes {
         routes.push_str(&format!(
             "<li><a href=\"{p}\">{p}</a> — {d}</li>\n",
             p = html_escape(r.path),
             d = html_escape(r.description)
         ));
     }
-    let reload = if state.exporter.reload.is_some() {
+    let reload = if state.service.reload.is_some() {
         "<li><code>POST /-/reload</code> — reload the configuration (also SIGHUP)</li>\n"
     } else {
         ""
@@ -1144,17 +1113,6 @@ mod tests {
         // Raising is idempotent and never lowers the limit.
         let a = raise_nofile_limit().expect("limit");
         assert_eq!(raise_nofile_limit(), Some(a));
-    }
-
-    #[test]
-    fn reload_metric_prefixes() {
-        assert_eq!(
-            reload_metric_prefix("rtmon-script-exporter"),
-            "rtmon_script"
-        );
-        assert_eq!(reload_metric_prefix("rtmon-snmp-exporter"), "rtmon_snmp");
-        assert_eq!(reload_metric_prefix("x.y"), "x_y");
-        assert_eq!(reload_metric_prefix("9"), "rtmon_9");
     }
 
     #[test]
