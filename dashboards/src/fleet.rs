@@ -166,7 +166,7 @@ pub fn columns() -> Vec<Column> {
             "D",
             Some("Since"),
             format!(
-                "time() - (max by (flow) (max_over_time((timestamp({STATUS_RECORD}) and changes({STATUS_RECORD}[90s]) > 0)[{SINCE_LOOKBACK}:1m])) or min by (flow) (min_over_time(timestamp({STATUS_RECORD})[{SINCE_LOOKBACK}:1m])))"
+                "time() - (max by (flow) (max_over_time(timestamp({STATUS_RECORD} != on(flow) ({STATUS_RECORD} @ end()))[{SINCE_LOOKBACK}:])) or min by (flow) (min_over_time(timestamp({STATUS_RECORD})[{SINCE_LOOKBACK}:])))"
             ),
             "s",
         ),
