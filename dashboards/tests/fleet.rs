@@ -584,3 +584,93 @@ fn fleet_rig_one_row_per_flow_with_status_cause_and_link() {
     assert_eq!(tile(&rig, "Down"), want.len() as f64);
     assert_eq!(tile(&rig, "Healthy"), 0.0);
 }
+
+/// Push mode with `--instance-label exported_instance` (Prometheus scrapes the
+/// Pushgateway without honor_labels): the fleet rules find the pushed ping series, and
+/// the flow's row has its RTT, loss, status and link.
+#[test]
+fn fleet_push_mode_with_exported_instance() {
+    use rtmon_testkit::prom::{scrape_job, PromConfig, Prometheus, Pushgateway, PUSHGATEWAY_BIN};
+    if !rtmon_testkit::available(
+        "fleet_push_mode_with_exported_instance",
+        &[PROMETHEUS_BIN, PUSHGATEWAY_BIN],
+        false,
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let flow = dir.path().join("flow.yml");
+    std::fs::write(
+        &flow,
+        "flow: push-fleet\ntitle: Push fleet\npath:\n  - host: dtn-a\n    interface: eth0\n    ip: 10.0.0.1\n  - host: dtn-b\n    interface: eth0\n    ip: 10.0.0.2\n",
+    )
+    .expect("flow");
+    let out = bin()
+        .arg("rules")
+        .arg(&flow)
+        .args([
+            "--mode=push",
+            "--instance-label=exported_instance",
+            "--eval-interval=1s",
+        ])
+        .output()
+        .expect("rules");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pgw = Pushgateway::start().expect("pushgateway");
+    let prom = Prometheus::start_with(PromConfig {
+        scrape_configs: scrape_job("pushgateway", &[&pgw.addr()], false),
+        rule_files: vec![String::from_utf8_lossy(&out.stdout).into_owned()],
+        extra_args: Vec::new(),
+    })
+    .expect("prometheus");
+    // Only the ping exporters push: their RTT (2 ms per probe) and no loss reach the
+    // fleet; everything else is missing, so the flow is down.
+    let end = Instant::now() + DEADLINE;
+    let mut n = 0u64;
+    let row = loop {
+        n += 10;
+        for (me, peer) in [("dtn-a", "10.0.0.2"), ("dtn-b", "10.0.0.1")] {
+            let body = format!(
+                "rtmon_ping_up{{target=\"{peer}\"}} 1\nrtmon_ping_requests_total{{target=\"{peer}\"}} {n}\n\
+rtmon_ping_replies_total{{target=\"{peer}\"}} {n}\nrtmon_ping_rtt_seconds_sum{{target=\"{peer}\"}} {}\n\
+rtmon_ping_rtt_seconds_count{{target=\"{peer}\"}} {n}\n",
+                n as f64 * 0.002
+            );
+            let (code, text) = pgw
+                .put(&format!("rtmon_ping/instance/{me}"), &body)
+                .expect("put");
+            assert_eq!(code, 200, "{text}");
+        }
+        let mut row: BTreeMap<String, String> = BTreeMap::new();
+        for c in fleet::columns() {
+            for (labels, v) in prom.query(&c.expr).unwrap_or_default() {
+                row.extend(labels);
+                if let Some(h) = c.header {
+                    row.insert(h.to_string(), v.to_string());
+                }
+            }
+        }
+        let rtt = row.get("Ping RTT").and_then(|v| v.parse::<f64>().ok());
+        if row.get("Status").map(String::as_str) == Some("2")
+            && rtt.is_some_and(|r| (r - 0.002).abs() < 1e-9)
+        {
+            break row;
+        }
+        assert!(
+            Instant::now() < end,
+            "fleet row never complete: {row:?}\n{}",
+            prom.log()
+        );
+        std::thread::sleep(Duration::from_millis(700));
+    };
+    assert_eq!(row["flow"], "push-fleet");
+    assert_eq!(row["dashboard_uid"], "rtmon-push-fleet");
+    assert_eq!(row["Ping loss"], "0");
+    assert!(row.contains_key("cause"), "{row:?}");
+    // The ping checks themselves pass: the cause is elsewhere.
+    assert!(!row["cause"].contains("ping"), "{row:?}");
+}
