@@ -736,6 +736,14 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 out.display(),
                 results.len()
             );
+            if failed > 0 && failed == results.len() {
+                // Written anyway (the errors are in the tiles), but nothing worked.
+                return Err(format!(
+                    "every query failed (see the tiles of {}), e.g. a bad --time",
+                    out.display()
+                )
+                .into());
+            }
             Ok(())
         }
         Cmd::ImportLegacy { file, out } => {

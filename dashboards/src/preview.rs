@@ -393,6 +393,11 @@ fn table_html(panel: &Value, results: &[(String, &TargetResult)]) -> String {
         h.push_str("</tr>");
     }
     h.push_str("</table>");
+    for (r, res) in results {
+        if let Err(e) = res {
+            let _ = write!(h, "<div class=\"err\">query {r}: {}</div>", esc(e));
+        }
+    }
     if rows.is_empty() {
         h.push_str("<div class=\"nodata\">no data</div>");
     }

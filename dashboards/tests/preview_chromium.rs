@@ -254,3 +254,68 @@ fn preview_of_flow_and_fleet_dashboards_renders_in_chromium() {
         }
     }
 }
+
+/// Bad input gets a clear error: not a dashboard, Prometheus unreachable, a time
+/// Prometheus refuses (every query fails: exit 1, the errors in the tiles).
+#[test]
+fn preview_reports_bad_input_clearly() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let not_dash = dir.path().join("x.json");
+    std::fs::write(&not_dash, "{\"title\": \"x\"}").expect("write");
+    let dash = dir.path().join("fleet.json");
+    std::fs::write(
+        &dash,
+        serde_json::to_string(&rtmon_dashboards::fleet::build(
+            &rtmon_dashboards::Options::default(),
+        ))
+        .expect("json"),
+    )
+    .expect("write");
+    let out = dir.path().join("p.html");
+    let run = |d: &Path, prom: &str, extra: &[&str]| {
+        let o = bin()
+            .arg("preview")
+            .arg("--dashboard")
+            .arg(d)
+            .args(["--prometheus", prom, "--out"])
+            .arg(&out)
+            .args(extra)
+            .output()
+            .expect("run");
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let (code, err) = run(&not_dash, "http://127.0.0.1:9", &[]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("x.json") && err.contains("panels"), "{err}");
+    let (code, err) = run(&dash, "http://127.0.0.1:9", &[]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("127.0.0.1:9") && err.contains("unreachable"),
+        "{err}"
+    );
+    assert!(!out.exists(), "nothing written without Prometheus");
+
+    if !rtmon_testkit::available(
+        "preview_reports_bad_input_clearly",
+        &[PROMETHEUS_BIN],
+        false,
+    ) {
+        return;
+    }
+    let prom = rtmon_testkit::prom::Prometheus::start("").expect("prometheus");
+    let (code, err) = run(&dash, &prom.url(), &["--time", "yesterday"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("every query failed"), "{err}");
+    let html = std::fs::read_to_string(&out).expect("written anyway");
+    assert!(html.contains("class=\"err\""), "errors shown in the tiles");
+    assert!(html.contains("yesterday"), "Prometheus' reason shown");
+    // A good time: every query runs (no rules loaded: no data, but no error).
+    let (code, err) = run(&dash, &prom.url(), &[]);
+    assert_eq!(code, Some(0), "{err}");
+    let html = std::fs::read_to_string(&out).expect("html");
+    assert!(!html.contains("class=\"err\""));
+    assert!(html.contains("Flows, worst first"));
+}
