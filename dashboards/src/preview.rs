@@ -173,7 +173,10 @@ fn display(v: f64, cfg: &Value) -> (String, Option<String>) {
         }
     }
     let mut color = None;
-    if cfg["color"]["mode"] == "thresholds" || cfg["custom"]["cellOptions"]["type"] != Value::Null {
+    let coloured_cell = cfg["custom"]["cellOptions"]["type"]
+        .as_str()
+        .is_some_and(|t| t.starts_with("color"));
+    if cfg["color"]["mode"] == "thresholds" || coloured_cell {
         for s in cfg["thresholds"]["steps"].as_array().into_iter().flatten() {
             let reached = s["value"].as_f64().is_none_or(|t| v >= t);
             if reached {
@@ -377,8 +380,13 @@ fn table_html(panel: &Value, results: &[(String, &TargetResult)]) -> String {
                 },
                 None => (cfg["noValue"].as_str().unwrap_or("").to_string(), None),
             };
+            let prop = if cfg["custom"]["cellOptions"]["type"] == "color-text" {
+                "color"
+            } else {
+                "background"
+            };
             let style = color
-                .map(|c| format!(" style=\"background:{c}\""))
+                .map(|c| format!(" style=\"{prop}:{c}\""))
                 .unwrap_or_default();
             let cell = match (i, link) {
                 (0, Some(url)) => format!(

@@ -538,6 +538,45 @@ fn fleet_rig_one_row_per_flow_with_status_cause_and_link() {
     assert_eq!(tile(&rig, "Degraded"), 0.0);
     assert_eq!(tile(&rig, "Without status"), 0.0);
 
+    // The preview of the fleet view lists the flows worst first: the four down example
+    // flows, each with its cause, then the healthy rig flow; each row links to its flow.
+    let preview_dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("target")
+        .join("preview");
+    std::fs::create_dir_all(&preview_dir).expect("mkdir");
+    let fleet_json = rig.dir().join("fleet.json");
+    std::fs::write(&fleet_json, pretty(&fleet::build(&Options::default()))).expect("write");
+    let html_path = preview_dir.join("fleet-examples.html");
+    let o = bin()
+        .arg("preview")
+        .arg("--dashboard")
+        .arg(&fleet_json)
+        .args(["--prometheus", &rig.prom.url(), "--out"])
+        .arg(&html_path)
+        .output()
+        .expect("preview");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let html = std::fs::read_to_string(&html_path).expect("html");
+    let pos = |id: &str| {
+        html.find(&format!("<a href=\"/d/{}\">{id}</a>", dashboard::uid(id)))
+            .unwrap_or_else(|| panic!("no row for {id}"))
+    };
+    for f in &examples {
+        assert!(
+            pos(&f.id) < pos(rig::FLOW_ID),
+            "{} after the healthy flow",
+            f.id
+        );
+        assert!(html.contains(&rows[&f.id]["cause"]), "{}: cause", f.id);
+    }
+    assert_eq!(html.matches(">down</td>").count(), examples.len());
+    assert_eq!(html.matches(">healthy</td>").count(), 1);
+    eprintln!(
+        "fleet preview with the example flows: {}",
+        html_path.display()
+    );
+
     // `check` covers the fleet view: every one of its queries has data on the rig.
     let out = bin()
         .arg("check")
