@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use rtmon_dashboards::provision::{self, ProvisionOptions};
 use rtmon_dashboards::{
-    alertmanager, check, client, dashboard, legacy, resolve, rules, status, upload, Mode, Options,
+    alertmanager, check, client, dashboard, fleet, legacy, preview, resolve, rules, status, upload,
+    Mode, Options,
 };
 
 /// `generate` builds and frees millions of small JSON nodes on every core, where glibc's
@@ -28,7 +29,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
-    /// Write one Grafana dashboard (Classic JSON) per flow into --out.
+    /// Write one Grafana dashboard (Classic JSON) per flow into --out, and the fleet
+    /// overview (rtmon-fleet.json) beside them.
     Generate {
         /// Flow config files (config_flow/*.yml).
         #[arg(required = true)]
@@ -90,6 +92,26 @@ enum Cmd {
         /// rtmon-snmp-exporter base URL.
         #[arg(long, default_value = "http://127.0.0.1:9116")]
         snmp: String,
+    },
+    /// Write a small HTML page that lays out a dashboard's panels at their grid
+    /// positions with titles and current values from Prometheus (a debugging aid to
+    /// look at a dashboard without Grafana).
+    Preview {
+        /// Dashboard JSON file (from `generate`).
+        #[arg(long)]
+        dashboard: PathBuf,
+        /// Prometheus base URL.
+        #[arg(long, default_value = "http://127.0.0.1:9090")]
+        prometheus: String,
+        /// Output HTML file.
+        #[arg(long, default_value = "preview.html")]
+        out: PathBuf,
+        /// Evaluation time (unix seconds or RFC 3339) [default: now].
+        #[arg(long)]
+        time: Option<String>,
+        /// Window substituted for $__rate_interval and $__interval.
+        #[arg(long = "rate-interval", default_value = "1m")]
+        rate_interval: String,
     },
     /// Convert a predecessor v1 flow file (hostA/hostB/switchData*) to rtmon's format.
     ImportLegacy {
@@ -396,6 +418,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Cmd::Generate { flows, out, gen } => {
             let opts = gen.options()?;
             let flows = load_flows(&flows)?;
+            fleet::uid_clash(&flows)?;
             std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
             // Flows are independent: build and serialise them on every core; one thread
             // writes the files (several writers in one directory contend for its lock: on
@@ -446,6 +469,16 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 use std::io::Write as _;
                 let _ = writeln!(stdout, "{}", path.display());
             }
+            // The fleet overview: one dashboard whatever the number of flows.
+            let path = out.join(fleet::file_name());
+            let text = serde_json::to_string_pretty(&fleet::build(&opts))
+                .map_err(|e| e.to_string())?
+                + "\n";
+            write_file(&path, &text)?;
+            {
+                use std::io::Write as _;
+                let _ = writeln!(stdout, "{}", path.display());
+            }
             Ok(())
         }
         Cmd::Check {
@@ -489,6 +522,20 @@ fn run(cli: Cli) -> Result<(), Failure> {
                         }
                     }
                 }
+                println!("fleet overview");
+                for o in fleet::check(&c, &prometheus, &opts, &rate_interval).await? {
+                    total += 1;
+                    if o.why.is_some() {
+                        missing += 1;
+                    }
+                    if verbose || o.why.is_some() {
+                        let state = if o.why.is_some() { "NO DATA" } else { "ok" };
+                        println!("  {state:<9} {}: {}", o.origin, o.expr);
+                        if let Some(w) = &o.why {
+                            println!("            why: {w}");
+                        }
+                    }
+                }
                 println!(
                     "{total} expressions, {missing} without data, {unhealthy} unhealthy checks"
                 );
@@ -514,6 +561,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let opts = gen.options()?;
             let token = upload::read_token(token_file.as_deref(), &token_env)?;
             let flows = load_flows(&flows)?;
+            fleet::uid_clash(&flows)?;
             let rt = runtime()?;
             rt.block_on(async {
                 let g = upload::Grafana::new(
@@ -528,6 +576,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                         g.upload(&dashboard::build(f, &opts), &folder_uid).await?
                     );
                 }
+                println!("{}", g.upload(&fleet::build(&opts), &folder_uid).await?);
                 Ok(())
             })
         }
@@ -652,6 +701,51 @@ fn run(cli: Cli) -> Result<(), Failure> {
             })?;
             Ok(())
         }
+        Cmd::Preview {
+            dashboard,
+            prometheus,
+            out,
+            time,
+            rate_interval,
+        } => {
+            prom_duration("--rate-interval", &rate_interval)?;
+            let text = std::fs::read_to_string(&dashboard)
+                .map_err(|e| format!("{}: {e}", dashboard.display()))?;
+            let d: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| format!("{}: not dashboard JSON: {e}", dashboard.display()))?;
+            if !d.get("panels").is_some_and(serde_json::Value::is_array) {
+                return Err(
+                    format!("{}: no `panels` list: not a dashboard", dashboard.display()).into(),
+                );
+            }
+            let rt = runtime()?;
+            let results = rt.block_on(async {
+                let c = client::client(std::time::Duration::from_secs(30))?;
+                // Fail early and once when Prometheus is not there.
+                status::reachable(&c, &prometheus).await?;
+                Ok::<_, String>(
+                    preview::fetch(&c, &prometheus, &d, &rate_interval, time.as_deref()).await,
+                )
+            })?;
+            let when = time.clone().unwrap_or_else(|| "now".into());
+            let html = preview::render(&d, &results, &format!("{when} from {prometheus}"));
+            write_file(&out, &html)?;
+            let failed = results.values().filter(|r| r.is_err()).count();
+            println!(
+                "{} ({} queries, {failed} failed)",
+                out.display(),
+                results.len()
+            );
+            if failed > 0 && failed == results.len() {
+                // Written anyway (the errors are in the tiles), but nothing worked.
+                return Err(format!(
+                    "every query failed (see the tiles of {}), e.g. a bad --time",
+                    out.display()
+                )
+                .into());
+            }
+            Ok(())
+        }
         Cmd::ImportLegacy { file, out } => {
             let text =
                 std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
@@ -692,10 +786,15 @@ fn run(cli: Cli) -> Result<(), Failure> {
             // Provisioned dashboards pin the provisioned datasource.
             opts.datasource_uid = Some(p.datasource_uid.clone());
             let flows = load_flows(&flows)?;
-            let dashboards: Vec<(String, serde_json::Value)> = flows
+            fleet::uid_clash(&flows)?;
+            let mut dashboards: Vec<(String, serde_json::Value)> = flows
                 .iter()
                 .map(|f| (dashboard::uid(&f.id), dashboard::build(f, &opts)))
                 .collect();
+            if !flows.is_empty() {
+                let uid = rtmon_dashboards::names::FLEET_UID.to_string();
+                dashboards.push((uid, fleet::build(&opts)));
+            }
             // The flows' rules as a PrometheusRule too (the `rules` defaults: 30s, 2m).
             let rule_text = rules::render(&flows, &opts, "30s", "2m");
             for (rel, content) in provision::files_with_rules(&p, &dashboards, &rule_text) {

@@ -1,6 +1,9 @@
 //! Every metric and label name the generated queries use, in one place, so a rename in
 //! an exporter is one edit here.
 
+/// Grafana uid of the fleet overview dashboard.
+pub const FLEET_UID: &str = "rtmon-fleet";
+
 /// node_exporter (and rtmon-node-exporter) names.
 pub mod node {
     /// Bytes received per device.

@@ -91,6 +91,7 @@ pub fn render(flows: &[Flow], opts: &Options, eval_interval: &str, alert_for: &s
                 ));
             }
         }
+        y.push_str(&crate::fleet::rules_yaml(flow, &checks));
         let dash = format!(
             "{}/d/{}",
             opts.grafana_url.trim_end_matches('/'),

@@ -40,6 +40,7 @@ use rtmon::expo::MetricSet;
 use rtmon::flow::Flow;
 use serde_json::Value;
 
+use crate::names::FLEET_UID;
 use crate::targets::{self, Ports};
 use crate::upload::{ApiError, Grafana};
 use crate::{dashboard, rules, Options};
@@ -421,7 +422,28 @@ struct Desired {
     /// Per flow id: the flow and the digest of its dashboard (the JSON itself is built
     /// again when it must be uploaded: 1,000 dashboards as JSON trees take gigabytes).
     dashboards: HashMap<String, (Arc<Flow>, u64)>,
+    /// Digest of the fleet overview (built once: it depends on the options only).
+    fleet: Option<u64>,
     groups: HashMap<String, (Flow, String)>,
+}
+
+/// What a synced dashboard is built from.
+#[derive(Clone, Debug)]
+enum DashSource {
+    /// A flow's dashboard.
+    Flow(Arc<Flow>),
+    /// The fleet overview.
+    Fleet,
+}
+
+impl DashSource {
+    /// The dashboard, tagged as owned.
+    fn owned(&self, opts: &Options, tag: &str) -> Value {
+        match self {
+            DashSource::Flow(f) => owned_dashboard(f, opts, tag),
+            DashSource::Fleet => with_tag(crate::fleet::build(opts), tag),
+        }
+    }
 }
 
 const RULES_HEADER: &str =
@@ -431,7 +453,7 @@ impl Desired {
     /// The dashboard of each flow by uid, tagged as owned.
     /// `None` when building failed (a generator thread panicked): then nothing may be
     /// deleted on the strength of an incomplete set.
-    fn dashboards(&mut self, flows: &[Flow]) -> Option<BTreeMap<String, (u64, Arc<Flow>)>> {
+    fn dashboards(&mut self, flows: &[Flow]) -> Option<BTreeMap<String, (u64, DashSource)>> {
         let ids: BTreeSet<&str> = flows.iter().map(|f| f.id.as_str()).collect();
         self.dashboards.retain(|id, _| ids.contains(id.as_str()));
         let stale: Vec<&Flow> = flows
@@ -466,12 +488,20 @@ impl Desired {
         for (f, d) in built? {
             self.dashboards.insert(f.id.clone(), (Arc::new(f), d));
         }
-        Some(
-            self.dashboards
-                .values()
-                .map(|(f, d)| (dashboard::uid(&f.id), (*d, f.clone())))
-                .collect(),
-        )
+        let mut all: BTreeMap<String, (u64, DashSource)> = self
+            .dashboards
+            .values()
+            .map(|(f, d)| (dashboard::uid(&f.id), (*d, DashSource::Flow(f.clone()))))
+            .collect();
+        // The fleet overview, while there are flows (it does not depend on which), unless
+        // a flow's dashboard took its uid (`generate` refuses such a flow).
+        if !flows.is_empty() && !all.contains_key(FLEET_UID) {
+            let d = *self
+                .fleet
+                .get_or_insert_with(|| digest(DashSource::Fleet.owned(opts, tag)));
+            all.insert(FLEET_UID.to_string(), (d, DashSource::Fleet));
+        }
+        Some(all)
     }
 
     /// The rules file text.
@@ -507,7 +537,11 @@ impl Desired {
 
 /// A flow's dashboard with the ownership tag added.
 pub fn owned_dashboard(flow: &Flow, opts: &Options, tag: &str) -> Value {
-    let mut d = dashboard::build(flow, opts);
+    with_tag(dashboard::build(flow, opts), tag)
+}
+
+/// `d` with the ownership tag added (once).
+fn with_tag(mut d: Value, tag: &str) -> Value {
     if let Some(tags) = d.get_mut("tags").and_then(Value::as_array_mut) {
         if !tags.iter().any(|t| t.as_str() == Some(tag)) {
             tags.push(Value::String(tag.to_string()));
@@ -566,7 +600,7 @@ impl GrafanaSync {
     /// One reconciliation. `full`: list the owned dashboards and re-read every one.
     async fn pass(
         &mut self,
-        desired: &BTreeMap<String, (u64, Arc<Flow>)>,
+        desired: &BTreeMap<String, (u64, DashSource)>,
         full: bool,
         concurrency: usize,
     ) -> (GrafanaCounts, Result<(), ApiError>) {
@@ -599,7 +633,7 @@ impl GrafanaSync {
         // Upserts: every dashboard whose known state differs (all of them on a full pass).
         let sem = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
         let mut set = tokio::task::JoinSet::new();
-        for (uid, (want, flow)) in desired {
+        for (uid, (want, source)) in desired {
             let want = *want;
             let cached = self.known.get(uid).copied();
             if cached == Some(want) {
@@ -608,12 +642,12 @@ impl GrafanaSync {
             }
             // Known but different (the flow changed): write without reading first.
             let read_first = cached.is_none();
-            let (api, sem, folder, uid, flow, opts, tag) = (
+            let (api, sem, folder, uid, source, opts, tag) = (
                 self.api.clone(),
                 sem.clone(),
                 folder.clone(),
                 uid.clone(),
-                flow.clone(),
+                source.clone(),
                 self.opts.clone(),
                 self.tag.clone(),
             );
@@ -630,7 +664,7 @@ impl GrafanaSync {
                         Err(e) => return (uid, want, Err(e)),
                     }
                 }
-                let d = owned_dashboard(&flow, &opts, &tag);
+                let d = source.owned(&opts, &tag);
                 let r = api.upsert(&d, &folder).await.map(|_| true);
                 (uid, want, r)
             });
@@ -757,6 +791,7 @@ impl Service {
                 tag,
                 rules: settings.rules.clone(),
                 dashboards: HashMap::new(),
+                fleet: None,
                 groups: HashMap::new(),
             },
             settings,
@@ -1338,6 +1373,31 @@ mod tests {
         assert_eq!(digest(d.clone()), digest(other.clone()));
         other["title"] = serde_json::json!("changed");
         assert_ne!(digest(d), digest(other));
+    }
+
+    #[test]
+    fn the_fleet_overview_is_desired_while_there_are_flows() {
+        let mut d = Desired {
+            opts: Options::default(),
+            tag: "rtmon-sync".into(),
+            rules: None,
+            dashboards: HashMap::new(),
+            fleet: None,
+            groups: HashMap::new(),
+        };
+        let f = rtmon::flow::from_str(Path::new("x.yml"), &FLOW.replace("FID", "x"))
+            .expect("flow")
+            .remove(0);
+        let want = d.dashboards(std::slice::from_ref(&f)).expect("built");
+        let uids: Vec<&str> = want.keys().map(String::as_str).collect();
+        assert_eq!(uids, ["rtmon-fleet", "rtmon-x"]);
+        let fleet = &want["rtmon-fleet"];
+        assert!(matches!(fleet.1, DashSource::Fleet));
+        let built = fleet.1.owned(&d.opts, &d.tag);
+        assert_eq!(built["uid"], "rtmon-fleet");
+        assert_eq!(digest(built), fleet.0);
+        // No flows: nothing, so the fleet overview is deleted with the last flow.
+        assert!(d.dashboards(&[]).expect("built").is_empty());
     }
 
     #[test]

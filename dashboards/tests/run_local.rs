@@ -133,11 +133,12 @@ fn run_local_check_and_exit_finds_data_for_every_panel_query() {
         "run-local.sh did not run the bundled example flow"
     );
     assert!(text.contains("\nflow dtn-a-dtn-b-1000\n"), "{text}");
-    // And wrote the dashboards of every bundled example (4 flows in 3 files).
+    // And wrote the dashboards of every bundled example (4 flows in 3 files) and the
+    // fleet overview.
     let examples = std::fs::read_dir(out.path().join("examples/dashboards"))
         .map(|d| d.count())
         .unwrap_or(0);
-    assert_eq!(examples, 4, "dashboards of config_flow/*.yml");
+    assert_eq!(examples, 4 + 1, "dashboards of config_flow/*.yml");
 
     // The generated artefacts.
     assert!(out.path().join("rtmon-rules.yml").is_file());
@@ -151,8 +152,10 @@ fn run_local_check_and_exit_finds_data_for_every_panel_query() {
         .expect("dashboards dir")
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .filter(|p| !p.ends_with("rtmon-fleet.json"))
         .collect();
     assert_eq!(dashboards.len(), 1, "{dashboards:?}");
+    assert!(out.path().join("dashboards/rtmon-fleet.json").is_file());
     let dashboard: Value =
         serde_json::from_str(&std::fs::read_to_string(&dashboards[0]).expect("read dashboard"))
             .expect("dashboard JSON");

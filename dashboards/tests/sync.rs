@@ -6,7 +6,8 @@
 //!
 //! 1. start with no flows: the stale dashboard it owns (tagged, in its folder) is
 //!    deleted; a tagged one in another folder and an untagged one in its folder are not;
-//! 2. add two flows: their dashboards appear (tagged, in the folder); their hosts and the
+//! 2. add two flows: their dashboards and the fleet overview appear (tagged, in the
+//!    folder); their hosts and the
 //!    switch become targets Prometheus reports up, with the flow's `instance` and the
 //!    switch's `auth`/`module` as SNMP exporter parameters; their rule groups load;
 //! 3. edit one: its dashboard is updated in place (same uid, version 2), nothing else is
@@ -593,6 +594,16 @@ fn sync_keeps_grafana_rules_and_targets_in_step_with_the_flow_files() {
     assert_eq!(d1.folder, "rtmon");
     assert_eq!(d1.version, 1);
     assert_eq!(d1.json["title"], "rtmon: Flow one");
+    // With the flows, the fleet overview (owned like them).
+    let fleet = wait(
+        "the fleet overview appears",
+        || grafana.dashboard("rtmon-fleet"),
+        || sync.log(),
+    );
+    assert_eq!(fleet.folder, "rtmon");
+    assert!(fleet.json["tags"]
+        .as_array()
+        .is_some_and(|t| t.contains(&json!("rtmon-sync"))));
     assert!(d1.json["tags"]
         .as_array()
         .is_some_and(|t| t.contains(&json!("rtmon-sync"))));
@@ -869,7 +880,16 @@ fn sync_keeps_grafana_rules_and_targets_in_step_with_the_flow_files() {
     assert_eq!(uploads_f3, 1, "uploaded once");
     let mut uids = grafana.uids();
     uids.sort();
-    assert_eq!(uids, vec!["elsewhere", "hand-made", "rtmon-f2", "rtmon-f3"]);
+    assert_eq!(
+        uids,
+        vec![
+            "elsewhere",
+            "hand-made",
+            "rtmon-f2",
+            "rtmon-f3",
+            "rtmon-fleet"
+        ]
+    );
     let log = sync.log();
     assert!(!log.contains(TOKEN), "token leaked into the log");
     drop(procs);

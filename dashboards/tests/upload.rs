@@ -89,7 +89,7 @@ fn upload_creates_folder_retries_412_and_sends_the_right_body() {
     let token_file = dir.path().join("token");
     std::fs::write(&token_file, "glsa_test-token-123\n").expect("token");
 
-    let (url, seen, h) = fake_grafana(4, |s, all| match (s.method.as_str(), s.path.as_str()) {
+    let (url, seen, h) = fake_grafana(5, |s, all| match (s.method.as_str(), s.path.as_str()) {
         ("GET", "/api/folders/rtmon-flows") => (404, r#"{"message":"folder not found"}"#.into()),
         ("POST", "/api/folders") => (200, r#"{"uid":"rtmon-flows","title":"RTMon Flows"}"#.into()),
         ("POST", "/api/dashboards/db") => {
@@ -103,7 +103,13 @@ fn upload_creates_folder_retries_412_and_sends_the_right_body() {
                     r#"{"message":"version-mismatch","status":"version-mismatch"}"#.into(),
                 )
             } else {
-                (200, r#"{"id":1,"uid":"rtmon-up-test","url":"/d/rtmon-up-test/x","status":"success","version":2}"#.into())
+                let uid = s.body["dashboard"]["uid"].as_str().unwrap_or("?");
+                (
+                    200,
+                    format!(
+                        r#"{{"id":1,"uid":"{uid}","url":"/d/{uid}/x","status":"success","version":2}}"#
+                    ),
+                )
             }
         }
         _ => (500, r#"{"message":"unexpected"}"#.into()),
@@ -126,6 +132,8 @@ fn upload_creates_folder_retries_412_and_sends_the_right_body() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "stdout: {stdout}\nstderr: {stderr}");
     assert!(stdout.contains("rtmon-up-test: version 2"), "{stdout}");
+    // Then the fleet overview, into the same folder.
+    assert!(stdout.contains("rtmon-fleet: version 2"), "{stdout}");
     assert!(
         !stdout.contains("glsa_") && !stderr.contains("glsa_"),
         "token leaked"
@@ -143,8 +151,11 @@ fn upload_creates_folder_retries_412_and_sends_the_right_body() {
             ("POST".into(), "/api/folders".into()),
             ("POST".into(), "/api/dashboards/db".into()),
             ("POST".into(), "/api/dashboards/db".into()),
+            ("POST".into(), "/api/dashboards/db".into()),
         ]
     );
+    assert_eq!(seen[4].body["dashboard"]["uid"], "rtmon-fleet");
+    assert_eq!(seen[4].body["folderUid"], "rtmon-flows");
     for s in &seen {
         assert_eq!(s.auth, "Bearer glsa_test-token-123");
     }
