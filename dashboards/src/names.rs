@@ -116,3 +116,13 @@ pub mod ping {
     /// Label: the pinged address.
     pub const TARGET: &str = "target";
 }
+
+/// uid of the fleet overview dashboard (every flow's status on one page).
+pub const FLEET_UID: &str = "rtmon-fleet";
+
+/// uid of the host dashboard the flow dashboard links to with `var-instance`: Node
+/// Exporter Full (grafana.com dashboard 1860) as imported with its own uid.
+pub const HOST_DASHBOARD_UID: &str = "rYdddlPWk";
+
+/// MTU unit: a plain count of bytes (9216 shows as "9216 bytes", not "9 KiB").
+pub const MTU_UNIT: &str = "suffix: bytes";
