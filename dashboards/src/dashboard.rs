@@ -252,7 +252,7 @@ pub fn build(flow: &Flow, opts: &Options) -> Value {
     b.interval.clone_from(slowest);
     along_the_path(&mut b, flow, opts);
     b.interval.clone_from(&opts.host_interval);
-    checks_over_time(&mut b, &checks::flow_checks(flow, opts));
+    checks_over_time(&mut b, flow, &checks::flow_checks(flow, opts));
     for hop in &flow.path {
         match hop {
             Hop::Host(h) => {
@@ -782,8 +782,9 @@ fn along_the_path(b: &mut Builder, flow: &Flow, opts: &Options) {
     });
 }
 
-/// The critical and warning checks as state timelines.
-fn checks_over_time(b: &mut Builder, checks: &[Check]) {
+/// The critical and warning checks as state timelines: one query per severity on
+/// `rtmon:flow_check:ok`, one line per check.
+fn checks_over_time(b: &mut Builder, flow: &Flow, checks: &[Check]) {
     b.row("Checks");
     for (sev, title, what) in [
         (
@@ -797,21 +798,24 @@ fn checks_over_time(b: &mut Builder, checks: &[Check]) {
             "A red warning check means the flow works, badly.",
         ),
     ] {
-        let qs: Vec<Query> = checks
-            .iter()
-            .filter(|c| c.severity() == sev)
-            .map(|c| Query::range(c.expr.clone(), c.description.clone()))
-            .collect();
-        if qs.is_empty() {
+        let n = checks.iter().filter(|c| c.severity() == sev).count() as u32;
+        if n == 0 {
             continue;
         }
-        let h = (3 + qs.len() as u32).clamp(6, 20);
-        b.add(24, h, |id, pos| {
+        let q = Query::range(
+            format!(
+                "{CHECK_RECORD}{{flow={},severity=\"{}\"}}",
+                promql_str(&flow.id),
+                sev.name()
+            ),
+            "{{hop}} {{check}} {{subject}}",
+        );
+        b.add(24, (3 + n).clamp(6, 20), |id, pos| {
             panels::state_timeline(
                 id,
                 title,
-                &format!("{what} Each check is 1 (green) when healthy, 0 (red) when not or when its data is missing."),
-                &qs,
+                &format!("{what} Each check (rtmon:flow_check:ok) is 1 (green) when healthy, 0 (red) when not or when its data is missing."),
+                std::slice::from_ref(&q),
                 panels::up_down_mapping(),
                 pos,
             )
