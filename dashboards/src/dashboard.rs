@@ -1106,6 +1106,46 @@ mod tests {
     use super::*;
 
     #[test]
+    fn builder_numbers_places_and_sets_the_interval_of_query_panels() {
+        let mut b = Builder::new("30s");
+        b.row("r");
+        b.add(12, 8, |id, pos| panels::text(id, "t", "x", pos));
+        b.interval = "60s".into();
+        b.add(12, 8, |id, pos| {
+            panels::value_stat(id, "s", &[Query::range("up", "up")], "none", pos)
+        });
+        b.add(24, 4, |id, pos| {
+            panels::value_stat(id, "s2", &[Query::range("up", "up")], "none", pos)
+        });
+        let ids: Vec<u64> = b.panels.iter().filter_map(|p| p["id"].as_u64()).collect();
+        assert_eq!(ids, [1, 2, 3, 4]);
+        let pos: Vec<(u64, u64)> = b
+            .panels
+            .iter()
+            .map(|p| {
+                (
+                    p["gridPos"]["x"].as_u64().unwrap_or(99),
+                    p["gridPos"]["y"].as_u64().unwrap_or(99),
+                )
+            })
+            .collect();
+        assert_eq!(pos, [(0, 0), (0, 1), (12, 1), (0, 9)]);
+        // Only panels with queries get a minimum interval: the one current when added.
+        assert!(b.panels[1].get("interval").is_none());
+        assert_eq!(b.panels[2]["interval"], "60s");
+    }
+
+    #[test]
+    fn url_values_are_percent_encoded() {
+        assert_eq!(url_encode("198.51.100.16"), "198.51.100.16");
+        assert_eq!(
+            url_encode("[2001:db8::1]:9100"),
+            "%5B2001%3Adb8%3A%3A1%5D%3A9100"
+        );
+        assert_eq!(url_encode("a b&c"), "a%20b%26c");
+    }
+
+    #[test]
     fn uid_is_deterministic_and_valid() {
         assert_eq!(uid("dtn-a-dtn-b-1000"), "rtmon-dtn-a-dtn-b-1000");
         let long = "x".repeat(60);
