@@ -514,13 +514,6 @@ fn switch_ports(s: &SwitchHop) -> Vec<&str> {
     ports
 }
 
-fn hop_name(h: &Hop) -> &str {
-    match h {
-        Hop::Host(h) => &h.name,
-        Hop::Switch(s) => &s.name,
-    }
-}
-
 /// Mean RTT, last RTT and loss queries per direction between the flow's hosts.
 struct Ping {
     mean: Vec<Query>,
@@ -570,6 +563,15 @@ fn ping_queries(flow: &Flow, opts: &Options) -> Ping {
 fn at_a_glance(b: &mut Builder, flow: &Flow, opts: &Options) {
     let f = promql_str(&flow.id);
     b.row("Flow at a glance");
+    path_and_status(b, flow, &f);
+    end_to_end_numbers(b, flow, opts, &f);
+    b.grid.newline();
+    hop_tiles(b, flow, opts, &f);
+}
+
+/// The path graph, the flow's status and its checks, failing first (`f`: the flow id
+/// as a PromQL string).
+fn path_and_status(b: &mut Builder, flow: &Flow, f: &str) {
     let status = format!("{HOP_STATUS_RECORD}{{flow={f}}}");
     let node = |v: u8, text: &str, color: &str| {
         format!("label_replace(label_replace({status} == {v}, \"mainstat\", \"{text}\", \"\", \"\"), \"color\", \"{color}\", \"\", \"\")")
@@ -620,6 +622,11 @@ fn at_a_glance(b: &mut Builder, flow: &Flow, opts: &Options) {
             pos,
         )
     });
+}
+
+/// Ping RTT and loss, throughput per direction, capacity, effective MTU and the busiest
+/// link's utilisation, as numbers.
+fn end_to_end_numbers(b: &mut Builder, flow: &Flow, opts: &Options, f: &str) {
     let ping = ping_queries(flow, opts);
     if !ping.mean.is_empty() {
         b.add(4, 4, |id, pos| {
@@ -671,8 +678,11 @@ fn at_a_glance(b: &mut Builder, flow: &Flow, opts: &Options) {
             pos,
         )
     });
-    b.grid.newline();
-    let names: Vec<&str> = flow.path.iter().map(hop_name).collect();
+}
+
+/// One status tile per hop, then the path as a table (and the opt-in Mermaid diagram).
+fn hop_tiles(b: &mut Builder, flow: &Flow, opts: &Options, f: &str) {
+    let names: Vec<&str> = flow.path.iter().map(Hop::name).collect();
     for (name, w) in names.iter().zip(Grid::widths(names.len())) {
         b.add(w, 3, |id, pos| {
             panels::status_stat(
