@@ -1,6 +1,7 @@
-//! `check`: runs every panel query and every rule's data selector against a live
-//! Prometheus and explains each one that returns no data (metric missing entirely, or
-//! which label value matches nothing, with the values that do exist).
+//! `check`: runs every panel query, every annotation query and every rule's data
+//! selector against a live Prometheus and explains each one that returns no data
+//! (metric missing entirely, or which label value matches nothing, with the values that
+//! do exist).
 
 use serde_json::Value;
 
@@ -12,7 +13,7 @@ use crate::Options;
 /// The outcome of one expression.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Outcome {
-    /// Where it comes from: `panel "<title>"` or `rule <check id>`.
+    /// Where it comes from: `panel "<title>"`, `annotation "<name>"` or `rule <check id>`.
     pub origin: String,
     /// The PromQL that was run.
     pub expr: String,
@@ -219,7 +220,8 @@ pub fn instantiate(expr: &str, rate_interval: &str) -> String {
         .replace("$__interval", rate_interval)
 }
 
-/// Runs every panel query and rule data selector of `flow` against Prometheus.
+/// Runs every panel query, annotation query and rule data selector of `flow` against
+/// Prometheus.
 pub async fn check_flow(
     c: &reqwest::Client,
     prometheus: &str,
@@ -229,7 +231,13 @@ pub async fn check_flow(
 ) -> Result<Vec<Outcome>, String> {
     let mut out = Vec::new();
     let d = dashboard::build(flow, opts);
-    for (title, expr) in dashboard::exprs(&d) {
+    let panels = dashboard::exprs(&d)
+        .into_iter()
+        .map(|(t, e)| (format!("panel {t:?}"), e));
+    let annotations = dashboard::annotation_exprs(&d)
+        .into_iter()
+        .map(|(n, e)| (format!("annotation {n:?}"), e));
+    for (origin, expr) in panels.chain(annotations) {
         let e = instantiate(&expr, rate_interval);
         let r = prom_query(c, prometheus, &e).await?;
         let why = if r.is_empty() {
@@ -238,7 +246,7 @@ pub async fn check_flow(
             None
         };
         out.push(Outcome {
-            origin: format!("panel {title:?}"),
+            origin,
             expr: e,
             series: r.len(),
             healthy: None,

@@ -332,6 +332,10 @@ pub struct Point {
     pub place: String,
     /// Counters summed for the packet rate (required first, optional after).
     metrics: Vec<&'static str>,
+    /// Octet (byte) counter of the same direction, for the bit rate.
+    octets: &'static str,
+    /// Speed of the interface or port in bits per second (one label-less sample).
+    speed: String,
     /// Label matchers of the series.
     sel: String,
 }
@@ -349,6 +353,16 @@ impl Point {
             e.push_str(&format!(" + ({p} or on() vector(0))"));
         }
         e
+    }
+
+    /// Bits per second at this point over `window` (one label-less sample).
+    pub fn bps(&self, window: &str) -> String {
+        format!("sum(rate({}{{{}}}[{window}])) * 8", self.octets, self.sel)
+    }
+
+    /// The interface's or port's speed, bits per second (one label-less sample).
+    pub fn speed(&self) -> &str {
+        &self.speed
     }
 
     /// The raw selector of the required counter.
@@ -376,10 +390,10 @@ fn port_sel(opts: &Options, sw: &SwitchHop, port: &str) -> String {
 }
 
 fn host_point(opts: &Options, h: &HostHop, tx: bool) -> Point {
-    let (m, dir) = if tx {
-        (names::node::TX_PACKETS, "tx")
+    let (m, octets, dir) = if tx {
+        (names::node::TX_PACKETS, names::node::TX_BYTES, "tx")
     } else {
-        (names::node::RX_PACKETS, "rx")
+        (names::node::RX_PACKETS, names::node::RX_BYTES, "rx")
     };
     let place = format!("{} {}", h.name, h.interface);
     Point {
@@ -387,16 +401,26 @@ fn host_point(opts: &Options, h: &HostHop, tx: bool) -> Point {
         label: format!("{place} {dir}"),
         place,
         metrics: vec![m],
+        octets,
+        speed: host_speed(opts, h),
         sel: host_sel(opts, h),
     }
 }
 
 fn port_point(opts: &Options, sw: &SwitchHop, port: &str, tx: bool) -> Point {
     use names::snmp as s;
-    let (metrics, dir) = if tx {
-        (vec![s::OUT_UCAST, s::OUT_MCAST, s::OUT_BCAST], "tx")
+    let (metrics, octets, dir) = if tx {
+        (
+            vec![s::OUT_UCAST, s::OUT_MCAST, s::OUT_BCAST],
+            s::OUT_OCTETS,
+            "tx",
+        )
     } else {
-        (vec![s::IN_UCAST, s::IN_MCAST, s::IN_BCAST], "rx")
+        (
+            vec![s::IN_UCAST, s::IN_MCAST, s::IN_BCAST],
+            s::IN_OCTETS,
+            "rx",
+        )
     };
     let place = format!("{} {port}", sw.name);
     Point {
@@ -404,6 +428,8 @@ fn port_point(opts: &Options, sw: &SwitchHop, port: &str, tx: bool) -> Point {
         label: format!("{place} {dir}"),
         place,
         metrics,
+        octets,
+        speed: port_speed(opts, sw, port),
         sel: port_sel(opts, sw, port),
     }
 }
@@ -449,6 +475,53 @@ pub fn path_points(flow: &Flow, opts: &Options) -> Vec<(Direction, Vec<Point>)> 
     vec![(Direction::Forward, fwd), (Direction::Reverse, rev)]
 }
 
+/// A cable of the path in one direction: from the sending end (a host's tx or a switch
+/// port's tx) to the receiving one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Link {
+    /// The sending hop (node graph edge `source`).
+    pub source: String,
+    /// The receiving hop (node graph edge `target`).
+    pub target: String,
+    /// "dtn-a → sw-a" (node graph edge `id`, legend).
+    pub label: String,
+    /// Where the bits leave: the sending end's counting point.
+    pub tx: Point,
+}
+
+impl Link {
+    /// Bits per second sent onto the link over `window`.
+    pub fn bps(&self, window: &str) -> String {
+        self.tx.bps(window)
+    }
+
+    /// Share (0–1) of the sending end's speed in use over `window`.
+    pub fn utilisation(&self, window: &str) -> String {
+        format!("({}) / ({})", self.tx.bps(window), self.tx.speed)
+    }
+}
+
+/// The links of the path per direction, in travel order: each pair of consecutive
+/// counting points on two different hops.
+pub fn path_links(flow: &Flow, opts: &Options) -> Vec<(Direction, Vec<Link>)> {
+    path_points(flow, opts)
+        .into_iter()
+        .map(|(dir, points)| {
+            let links = points
+                .windows(2)
+                .filter(|w| w[0].hop != w[1].hop)
+                .map(|w| Link {
+                    source: w[0].hop.clone(),
+                    target: w[1].hop.clone(),
+                    label: format!("{} → {}", w[0].hop, w[1].hop),
+                    tx: w[0].clone(),
+                })
+                .collect();
+            (dir, links)
+        })
+        .collect()
+}
+
 /// Link speed of a host interface, bits per second (one label-less sample).
 fn host_speed(opts: &Options, h: &HostHop) -> String {
     format!("max({}{{{}}}) * 8", names::node::SPEED, host_sel(opts, h))
@@ -481,6 +554,23 @@ pub fn capacity_expr(flow: &Flow, opts: &Options) -> String {
                         names::snmp::HIGH_SPEED,
                         port_sel(opts, sw, p)
                     ));
+                }
+            }
+        }
+    }
+    format!("min({})", parts.join(" or "))
+}
+
+/// The path's effective MTU: the smallest MTU of every host interface and switch port,
+/// bytes.
+pub fn effective_mtu_expr(flow: &Flow, opts: &Options) -> String {
+    let mut parts = Vec::new();
+    for hop in &flow.path {
+        match hop {
+            Hop::Host(h) => parts.push(format!("{}{{{}}}", names::node::MTU, host_sel(opts, h))),
+            Hop::Switch(sw) => {
+                for p in ports_of(sw) {
+                    parts.push(format!("{}{{{}}}", names::snmp::MTU, port_sel(opts, sw, p)));
                 }
             }
         }

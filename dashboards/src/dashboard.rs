@@ -1,16 +1,22 @@
-//! One Grafana dashboard per flow: a header with the path, per-hop status tiles and the
-//! path's capacity, the critical and warning checks as state timelines, the packet
-//! rates at each point of the path in travel order, one row per hop in path order, and
-//! an end-to-end row (ping loss and RTT from counters and histogram, ARP). Every panel
-//! with queries has a minimum `interval`: its data's scrape interval.
+//! One Grafana dashboard per flow, read top-down: the answer first (the path as a node
+//! graph coloured by the checks, the flow's status with the failing checks, the
+//! end-to-end numbers, one tile per hop), then throughput, loss and utilisation along
+//! the path, the checks over time, one row per hop in path order, and the end-to-end
+//! details (ping, TCP retransmits, ARP). Annotations mark port and interface changes,
+//! ARP/ND changes and check failures/recoveries; links lead to the fleet view and to
+//! each host's dashboard. Every panel with queries has a minimum `interval`: its data's
+//! scrape interval.
 
 use rtmon::flow::{Flow, Hop, HostHop, SwitchHop};
 use serde_json::Value;
 
 use crate::checks::{self, host_matcher, promql_str, switch_matcher, Check, Severity};
-use crate::layout::Grid;
-use crate::names::{arp, node, ping, snmp};
+use crate::layout::{Grid, GridPos};
+use crate::names::{arp, node, ping, snmp, FLEET_UID, HOST_DASHBOARD_UID, MTU_UNIT};
 use crate::panels::{self, Query};
+use crate::rules::{
+    CHECK_RECORD, HOP_STATUS_RECORD, LINK_BPS_RECORD, LINK_UTIL_RECORD, POINT_RECORD, STATUS_RECORD,
+};
 use crate::Options;
 
 /// Grafana uid for a flow: `rtmon-<id>`, restricted to `[A-Za-z0-9_-]` and ≤ 40 chars
@@ -43,6 +49,7 @@ pub fn uid(flow_id: &str) -> String {
     base
 }
 
+/// Collects the panels of a dashboard: ids, grid positions and minimum intervals.
 struct Builder {
     grid: Grid,
     next_id: u32,
@@ -53,7 +60,23 @@ struct Builder {
 }
 
 impl Builder {
-    fn push(&mut self, mut panel: Value) {
+    fn new(interval: &str) -> Builder {
+        Builder {
+            grid: Grid::new(),
+            next_id: 0,
+            panels: Vec::new(),
+            interval: interval.to_string(),
+        }
+    }
+
+    /// Adds a panel `w` columns wide and `h` units high at the next free place of the
+    /// grid; `panel` builds it from its id and position. Panels with queries get the
+    /// current minimum interval.
+    fn add(&mut self, w: u32, h: u32, panel: impl FnOnce(u32, GridPos) -> Value) {
+        self.next_id += 1;
+        let id = self.next_id;
+        let pos = self.grid.place(w, h);
+        let mut panel = panel(id, pos);
         if let Value::Object(m) = &mut panel {
             if m.contains_key("targets") {
                 m.insert("interval".into(), Value::String(self.interval.clone()));
@@ -61,14 +84,12 @@ impl Builder {
         }
         self.panels.push(panel);
     }
-    fn id(&mut self) -> u32 {
-        self.next_id += 1;
-        self.next_id
-    }
+
+    /// Starts a full-width row.
     fn row(&mut self, title: &str) {
-        let id = self.id();
+        self.next_id += 1;
         let pos = self.grid.row();
-        self.panels.push(panels::row(id, title, pos));
+        self.panels.push(panels::row(self.next_id, title, pos));
     }
 }
 
@@ -170,188 +191,68 @@ pub fn mermaid_graph(flow: &Flow) -> String {
     g
 }
 
-/// Product of the hop's check expressions: 1 when all are healthy.
-fn hop_health(checks: &[Check], hop: &str) -> String {
-    let parts: Vec<String> = checks
-        .iter()
-        .filter(|c| c.hop == hop)
-        .map(|c| format!("({})", c.expr))
-        .collect();
-    if parts.is_empty() {
-        "vector(0)".into()
-    } else {
-        parts.join(" * ")
-    }
-}
-
-/// Every PromQL expression of a dashboard, with the panel title (for `check` and the
-/// promtool test).
+/// Every PromQL expression of a dashboard's panels, with the panel title (for `check`
+/// and the promtool test).
 pub fn exprs(dashboard: &Value) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    if let Some(ps) = dashboard.get("panels").and_then(Value::as_array) {
-        for p in ps {
-            let title = p
-                .get("title")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
-            if let Some(ts) = p.get("targets").and_then(Value::as_array) {
-                for t in ts {
-                    if let Some(e) = t.get("expr").and_then(Value::as_str) {
-                        out.push((title.clone(), e.to_string()));
-                    }
-                }
+    for p in dashboard
+        .get("panels")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let title = p.get("title").and_then(Value::as_str).unwrap_or("");
+        for t in p
+            .get("targets")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(e) = t.get("expr").and_then(Value::as_str) {
+                out.push((title.to_string(), e.to_string()));
             }
         }
     }
     out
 }
 
-/// Builds the dashboard of one flow.
-pub fn build(flow: &Flow, opts: &Options) -> Value {
-    let checks = checks::flow_checks(flow, opts);
-    let secs = |d: &str| {
-        rtmon::cli::parse_duration(d)
-            .map(|d| d.as_secs_f64())
-            .unwrap_or(0.0)
-    };
-    let slowest = if secs(&opts.snmp_interval) >= secs(&opts.host_interval) {
-        opts.snmp_interval.clone()
-    } else {
-        opts.host_interval.clone()
-    };
-    let mut b = Builder {
-        grid: Grid::new(),
-        next_id: 0,
-        panels: Vec::new(),
-        interval: slowest.clone(),
-    };
-
-    // Header: path, per-hop health tiles, optional Mermaid diagram.
-    b.row("Path");
-    let id = b.id();
-    let w = if opts.mermaid { 12 } else { 24 };
-    let pos = b.grid.place(w, 7);
-    b.push(panels::text(id, "Flow path", &path_markdown(flow), pos));
-    if opts.mermaid {
-        let id = b.id();
-        let pos = b.grid.place(12, 7);
-        let queries: Vec<Query> = flow
-            .path
-            .iter()
-            .map(|h| {
-                let name = match h {
-                    Hop::Host(h) => &h.name,
-                    Hop::Switch(s) => &s.name,
-                };
-                let legend: String = name
-                    .chars()
-                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-                    .collect();
-                Query::range(hop_health(&checks, name), legend)
-            })
-            .collect();
-        b.push(panels::mermaid(
-            id,
-            "Path diagram",
-            &mermaid_graph(flow),
-            &queries,
-            pos,
-        ));
-    }
-    b.grid.newline();
-    let hop_names: Vec<&str> = flow
-        .path
-        .iter()
-        .map(|h| match h {
-            Hop::Host(h) => h.name.as_str(),
-            Hop::Switch(s) => s.name.as_str(),
+/// Every PromQL expression of a dashboard's annotations, with the annotation's name.
+pub fn annotation_exprs(dashboard: &Value) -> Vec<(String, String)> {
+    dashboard
+        .pointer("/annotations/list")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|a| {
+            let e = a.get("expr").and_then(Value::as_str)?;
+            let name = a.get("name").and_then(Value::as_str).unwrap_or("");
+            Some((name.to_string(), e.to_string()))
         })
-        .collect();
-    for (name, w) in hop_names.iter().zip(Grid::widths(hop_names.len())) {
-        let id = b.id();
-        let pos = b.grid.place(w, 4);
-        b.push(panels::stat(
-            id,
-            name,
-            &format!("All layer-2 checks of {name} (1 = all healthy)"),
-            &[Query::range(hop_health(&checks, name), *name)],
-            panels::up_down_mapping(),
-            "none",
-            pos,
-        ));
-    }
+        .collect()
+}
 
-    let id = b.id();
-    let pos = b.grid.place(24, 4);
-    b.push(panels::value_stat(
-        id,
-        "Path capacity",
-        &[Query::range(checks::capacity_expr(flow, opts), "capacity")],
-        "bps",
-        pos,
-    ));
+/// Seconds of a Prometheus duration (0 when unparsable: options are validated earlier).
+fn secs(d: &str) -> u64 {
+    rtmon::cli::parse_duration(d)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
 
-    // Checks over time: the ones that stop the flow, then the ones that slow it.
-    b.row("Checks");
-    for (sev, title, what) in [
-        (
-            Severity::Critical,
-            "Critical checks",
-            "A red critical check means the flow cannot work.",
-        ),
-        (
-            Severity::Warning,
-            "Warning checks",
-            "A red warning check means the flow works, badly.",
-        ),
-    ] {
-        let qs: Vec<Query> = checks
-            .iter()
-            .filter(|c| c.severity() == sev)
-            .map(|c| Query::range(c.expr.clone(), c.description.clone()))
-            .collect();
-        if qs.is_empty() {
-            continue;
-        }
-        let id = b.id();
-        let h = (3 + qs.len() as u32).clamp(6, 20);
-        let pos = b.grid.place(24, h);
-        b.push(panels::state_timeline(
-            id,
-            title,
-            &format!("{what} Each check is 1 (green) when healthy, 0 (red) when not or when its data is missing."),
-            &qs,
-            panels::up_down_mapping(),
-            pos,
-        ));
-    }
-
-    // Packets at each counting point, in travel order: a step down between two
-    // consecutive points is where packets are lost.
-    b.row("Packets along the path");
-    for (dir, points) in checks::path_points(flow, opts) {
-        let qs: Vec<Query> = points
-            .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                Query::range(p.pps("$__rate_interval"), format!("{}. {}", i + 1, p.label))
-            })
-            .collect();
-        let id = b.id();
-        let pos = b.grid.place(12, 8);
-        b.push(panels::timeseries(
-            id,
-            &format!("Packets along the path ({})", dir.name()),
-            "Packets per second at each point of the path in travel order (host tx, switch port rx/tx, …, host rx). Switch ports count every VLAN they carry.",
-            "pps",
-            &qs,
-            None,
-            pos,
-        ));
-    }
-
-    // One row per hop, in path order.
+/// Builds the dashboard of one flow, top-down: the answer (path diagram, status and
+/// cause, end-to-end numbers, hop tiles), throughput/loss/utilisation along the path,
+/// the checks over time, one row per hop, and the end-to-end details.
+pub fn build(flow: &Flow, opts: &Options) -> Value {
+    let slowest = if secs(&opts.snmp_interval) >= secs(&opts.host_interval) {
+        &opts.snmp_interval
+    } else {
+        &opts.host_interval
+    };
+    let mut b = Builder::new(&opts.host_interval);
+    at_a_glance(&mut b, flow, opts);
+    b.interval.clone_from(slowest);
+    along_the_path(&mut b, flow, opts);
+    b.interval.clone_from(&opts.host_interval);
+    checks_over_time(&mut b, flow, &checks::flow_checks(flow, opts));
     for hop in &flow.path {
         match hop {
             Hop::Host(h) => {
@@ -365,101 +266,26 @@ pub fn build(flow: &Flow, opts: &Options) -> Value {
         }
     }
     b.interval.clone_from(&opts.host_interval);
+    end_to_end(&mut b, flow, opts);
+    envelope(flow, opts, b.panels)
+}
 
-    // End to end.
-    b.row("End to end: ping and ARP");
-    let hosts: Vec<&HostHop> = flow.hosts().collect();
-    let mut rtt = Vec::new();
-    let mut loss = Vec::new();
-    let mut arp_sel = Vec::new();
-    for h in &hosts {
-        let hm = host_matcher(opts, &h.instance);
-        arp_sel.push(hm.clone());
-        for p in hosts.iter().filter(|p| p.name != h.name) {
-            let Some(ip) = p.ip else { continue };
-            let sel = format!("{hm},{}={}", ping::TARGET, promql_str(&ip.to_string()));
-            rtt.push(Query::range(
-                format!(
-                    "sum(rate({rtt}_sum{{{sel}}}[$__rate_interval])) / sum(rate({rtt}_count{{{sel}}}[$__rate_interval]))",
-                    rtt = ping::RTT
-                ),
-                format!("{} → {} mean", h.name, p.name),
-            ));
-            rtt.push(Query::range(
-                format!("{}{{{sel}}}", ping::LAST_RTT),
-                format!("{} → {} last", h.name, p.name),
-            ));
-            loss.push(Query::range(
-                format!(
-                    "1 - sum(increase({}{{{sel}}}[$__rate_interval])) / sum(increase({}{{{sel}}}[$__rate_interval]))",
-                    ping::REPLIES,
-                    ping::REQUESTS
-                ),
-                format!("{} → {}", h.name, p.name),
-            ));
-        }
-    }
-    if !rtt.is_empty() {
-        let id = b.id();
-        let pos = b.grid.place(12, 8);
-        b.push(panels::timeseries(
-            id,
-            "Ping RTT",
-            "Mean round-trip time per interval (from the RTT histogram) and of the last echo reply, per direction.",
-            "s",
-            &rtt,
-            None,
-            pos,
-        ));
-        let id = b.id();
-        let pos = b.grid.place(12, 8);
-        b.push(panels::timeseries(
-            id,
-            "Ping loss",
-            "Share of echo requests without reply per interval, from the request and reply counters (every probe counts, whatever the scrape interval).",
-            "percentunit",
-            &loss,
-            None,
-            pos,
-        ));
-    }
-    let id = b.id();
-    let pos = b.grid.place(24, 8);
-    let arp_q = arp_sel
-        .iter()
-        .map(|hm| format!("{}{{{hm}}}", arp::ENTRY))
-        .collect::<Vec<_>>()
-        .join(" or ");
-    b.push(panels::table(
-        id,
-        "ARP / neighbour entries on the flow's hosts",
-        "One line per neighbour entry (IP, MAC, device, state).",
-        Query::instant(arp_q, ""),
-        pos,
-    ));
-
+/// The dashboard around its panels: annotations, links, variables, time.
+fn envelope(flow: &Flow, opts: &Options, panels: Vec<Value>) -> Value {
     let ds_current = match &opts.datasource_uid {
         Some(u) => crate::jv!({"selected": true, "text": u, "value": u}),
         None => crate::jv!({"selected": true, "text": "default", "value": "default"}),
     };
     crate::jv!({
-        "annotations": {"list": [{
-            "builtIn": 1,
-            "datasource": {"type": "grafana", "uid": "-- Grafana --"},
-            "enable": true,
-            "hide": true,
-            "iconColor": "rgba(0, 211, 255, 1)",
-            "name": "Annotations & Alerts",
-            "type": "dashboard",
-        }]},
+        "annotations": {"list": annotations(flow, opts)},
         "description": format!("rtmon flow {}: generated from {}; do not edit by hand.", flow.id,
             flow.file.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default()),
         "editable": true,
         "fiscalYearStartMonth": 0,
         "graphTooltip": 1,
         "id": null,
-        "links": [],
-        "panels": b.panels,
+        "links": links(flow),
+        "panels": panels,
         "refresh": "30s",
         "schemaVersion": opts.schema_version,
         "tags": ["rtmon", "flow", format!("flow:{}", flow.id)],
@@ -487,6 +313,600 @@ pub fn build(flow: &Flow, opts: &Options) -> Value {
     })
 }
 
+/// A Prometheus annotation (Grafana marks every sample above 0; samples of 0 mark
+/// nothing, so the queries return data whenever their metrics exist).
+fn annotation(
+    name: &str,
+    color: &str,
+    expr: String,
+    step: &str,
+    title: &str,
+    text: &str,
+    tags: &str,
+) -> Value {
+    crate::jv!({
+        "datasource": panels::ds(),
+        "enable": true,
+        "expr": expr,
+        "hide": false,
+        "iconColor": color,
+        "name": name,
+        "step": step,
+        "tagKeys": tags,
+        "textFormat": text,
+        "titleFormat": title,
+        "useValueForTime": false,
+    })
+}
+
+/// Built-in annotations plus, each toggleable: switch port oper-status changes, host
+/// interface flaps, ARP/ND changes, check failures and recoveries.
+fn annotations(flow: &Flow, opts: &Options) -> Vec<Value> {
+    let il = &opts.instance_label;
+    let host_w = format!("{}s", 2 * secs(&opts.host_interval).max(1));
+    let snmp_w = format!("{}s", 2 * secs(&opts.snmp_interval).max(1));
+    let mut out = vec![crate::jv!({
+        "builtIn": 1,
+        "datasource": {"type": "grafana", "uid": "-- Grafana --"},
+        "enable": true,
+        "hide": true,
+        "iconColor": "rgba(0, 211, 255, 1)",
+        "name": "Annotations & Alerts",
+        "type": "dashboard",
+    })];
+    let ports: Vec<String> = flow
+        .switches()
+        .flat_map(|s| {
+            let sm = switch_matcher(opts, &s.target);
+            let snmp_w = &snmp_w;
+            switch_ports(s).into_iter().map(move |p| {
+                format!(
+                    "changes({}{{{sm},{}={}}}[{snmp_w}])",
+                    snmp::OPER_STATUS,
+                    snmp::IF_NAME,
+                    promql_str(p)
+                )
+            })
+        })
+        .collect();
+    if !ports.is_empty() {
+        out.push(annotation(
+            "Switch port status changes",
+            "orange",
+            ports.join(" or "),
+            &opts.snmp_interval,
+            "{{ifName}}: oper status changed",
+            &format!("switch {{{{{il}}}}}"),
+            &format!("{il},ifName"),
+        ));
+    }
+    let hosts: Vec<&HostHop> = flow.hosts().collect();
+    let flaps: Vec<String> = hosts
+        .iter()
+        .map(|h| {
+            format!(
+                "changes({}{{{},{}={}}}[{host_w}])",
+                node::UP,
+                host_matcher(opts, &h.instance),
+                node::DEVICE,
+                promql_str(&h.interface)
+            )
+        })
+        .collect();
+    out.push(annotation(
+        "Host interface flaps",
+        "red",
+        flaps.join(" or "),
+        &opts.host_interval,
+        "{{device}} went down or up",
+        &format!("host {{{{{il}}}}}"),
+        &format!("{il},device"),
+    ));
+    let arp_changes: Vec<String> = hosts
+        .iter()
+        .map(|h| {
+            format!(
+                "increase({}{{{}}}[{host_w}])",
+                arp::CHANGES,
+                host_matcher(opts, &h.instance)
+            )
+        })
+        .collect();
+    out.push(annotation(
+        "ARP/ND changes",
+        "yellow",
+        format!("sum by ({il}, kind) ({})", arp_changes.join(" or ")),
+        &opts.host_interval,
+        "ARP/ND change: {{kind}}",
+        &format!("neighbour table of {{{{{il}}}}}"),
+        &format!("{il},kind"),
+    ));
+    let ok = format!("{CHECK_RECORD}{{flow={}}}", promql_str(&flow.id));
+    let step = &opts.host_interval;
+    out.push(annotation(
+        "Check failures",
+        "red",
+        format!("{ok} offset {step} - {ok}"),
+        step,
+        "{{hop}} {{check}} {{subject}}: failing",
+        "{{severity}} check of the flow started failing",
+        "hop,check,severity",
+    ));
+    out.push(annotation(
+        "Check recoveries",
+        "green",
+        format!("{ok} - {ok} offset {step}"),
+        step,
+        "{{hop}} {{check}} {{subject}}: healthy again",
+        "{{severity}} check of the flow recovered",
+        "hop,check,severity",
+    ));
+    out
+}
+
+/// Percent-encodes a URL query value (everything but unreserved characters).
+fn url_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn link(title: &str, tooltip: &str, url: String) -> Value {
+    crate::jv!({
+        "asDropdown": false,
+        "icon": "dashboard",
+        "includeVars": false,
+        "keepTime": true,
+        "tags": [],
+        "targetBlank": false,
+        "title": title,
+        "tooltip": tooltip,
+        "type": "link",
+        "url": url,
+    })
+}
+
+/// Links at the top: the fleet view, every rtmon flow, each host's host dashboard.
+fn links(flow: &Flow) -> Vec<Value> {
+    let mut out = vec![
+        link(
+            "Fleet overview",
+            "Every flow's status on one page",
+            format!("/d/{FLEET_UID}"),
+        ),
+        crate::jv!({
+            "asDropdown": true,
+            "icon": "external link",
+            "includeVars": false,
+            "keepTime": true,
+            "tags": ["rtmon", "flow"],
+            "targetBlank": false,
+            "title": "rtmon flows",
+            "tooltip": "",
+            "type": "dashboards",
+            "url": "",
+        }),
+    ];
+    for h in flow.hosts() {
+        out.push(link(
+            &format!("Host {}", h.name),
+            &format!("Node Exporter Full of {} ({})", h.name, h.instance),
+            format!(
+                "/d/{HOST_DASHBOARD_UID}?var-instance={}",
+                url_encode(&h.instance)
+            ),
+        ));
+    }
+    out
+}
+
+fn switch_ports(s: &SwitchHop) -> Vec<&str> {
+    let mut ports = vec![s.in_port.port.as_str()];
+    if s.out_port.port != s.in_port.port {
+        ports.push(&s.out_port.port);
+    }
+    ports
+}
+
+/// Mean RTT, last RTT and loss queries per direction between the flow's hosts.
+struct Ping {
+    mean: Vec<Query>,
+    last: Vec<Query>,
+    loss: Vec<Query>,
+}
+
+fn ping_queries(flow: &Flow, opts: &Options) -> Ping {
+    let hosts: Vec<&HostHop> = flow.hosts().collect();
+    let mut p = Ping {
+        mean: Vec::new(),
+        last: Vec::new(),
+        loss: Vec::new(),
+    };
+    for h in &hosts {
+        let hm = host_matcher(opts, &h.instance);
+        for peer in hosts.iter().filter(|p| p.name != h.name) {
+            let Some(ip) = peer.ip else { continue };
+            let sel = format!("{hm},{}={}", ping::TARGET, promql_str(&ip.to_string()));
+            let dir = format!("{} → {}", h.name, peer.name);
+            p.mean.push(Query::range(
+                format!(
+                    "sum(rate({rtt}_sum{{{sel}}}[$__rate_interval])) / sum(rate({rtt}_count{{{sel}}}[$__rate_interval]))",
+                    rtt = ping::RTT
+                ),
+                dir.clone(),
+            ));
+            p.last.push(Query::range(
+                format!("{}{{{sel}}}", ping::LAST_RTT),
+                format!("{dir} last"),
+            ));
+            p.loss.push(Query::range(
+                format!(
+                    "1 - sum(increase({}{{{sel}}}[$__rate_interval])) / sum(increase({}{{{sel}}}[$__rate_interval]))",
+                    ping::REPLIES,
+                    ping::REQUESTS
+                ),
+                dir,
+            ));
+        }
+    }
+    p
+}
+
+/// The answer first: the path diagram coloured by the checks, the flow's status and
+/// the failing checks, the end-to-end numbers, one tile per hop, the path's details.
+fn at_a_glance(b: &mut Builder, flow: &Flow, opts: &Options) {
+    let f = promql_str(&flow.id);
+    b.row("Flow at a glance");
+    path_and_status(b, flow, &f);
+    end_to_end_numbers(b, flow, opts, &f);
+    b.grid.newline();
+    hop_tiles(b, flow, opts, &f);
+}
+
+/// The path graph, the flow's status and its checks, failing first (`f`: the flow id
+/// as a PromQL string).
+fn path_and_status(b: &mut Builder, flow: &Flow, f: &str) {
+    let status = format!("{HOP_STATUS_RECORD}{{flow={f}}}");
+    let node = |v: u8, text: &str, color: &str| {
+        format!("label_replace(label_replace({status} == {v}, \"mainstat\", \"{text}\", \"\", \"\"), \"color\", \"{color}\", \"\", \"\")")
+    };
+    let nodes = format!(
+        "label_replace(label_replace({} or {} or {}, \"id\", \"$1\", \"hop\", \"(.*)\"), \"title\", \"$1\", \"hop\", \"(.*)\")",
+        node(0, "healthy", "green"),
+        node(1, "degraded", "orange"),
+        node(2, "down", "red")
+    );
+    let edges = format!(
+        "label_replace({LINK_BPS_RECORD}{{flow={f},direction=\"forward\"}}, \"id\", \"$1\", \"link\", \"(.*)\")"
+    );
+    b.add(12, 9, |id, pos| {
+        panels::node_graph(
+            id,
+            "Path",
+            "The hops in path order, coloured by their checks (green healthy, orange a warning check fails, red a critical one fails); the links carry the bits/s sent forward (rtmon:flow_link:bps). Utilisation: the Link utilisation panel.",
+            &nodes,
+            &edges,
+            "bps",
+            pos,
+        )
+    });
+    b.add(4, 9, |id, pos| {
+        panels::status_stat(
+            id,
+            "Flow status",
+            "rtmon:flow:status: HEALTHY, DEGRADED (a warning check fails) or DOWN (a critical check fails). The cause: the failing checks beside it, critical first; `rtmon-dashboards status` names the values.",
+            &[Query::range(format!("{STATUS_RECORD}{{flow={f}}}"), flow.id.clone())],
+            pos,
+        )
+    });
+    let ok = |sev: &str| format!("{CHECK_RECORD}{{flow={f},severity=\"{sev}\"}}");
+    b.add(8, 9, |id, pos| {
+        panels::checks_table(
+            id,
+            "Checks, failing first",
+            "Every check of the flow (rtmon:flow_check:ok): failing critical checks first, then failing warnings, then the healthy ones. The first line is the likeliest cause.",
+            Query::instant(
+                format!(
+                    "sort_desc(2 * (1 - {}) or (1 - {}))",
+                    ok("critical"),
+                    ok("warning")
+                ),
+                "",
+            ),
+            pos,
+        )
+    });
+}
+
+/// Ping RTT and loss, throughput per direction, capacity, effective MTU and the busiest
+/// link's utilisation, as numbers.
+fn end_to_end_numbers(b: &mut Builder, flow: &Flow, opts: &Options, f: &str) {
+    let ping = ping_queries(flow, opts);
+    if !ping.mean.is_empty() {
+        b.add(4, 4, |id, pos| {
+            panels::value_stat(id, "Ping RTT", &ping.mean, "s", pos)
+        });
+        b.add(4, 4, |id, pos| {
+            panels::value_stat(id, "Ping loss", &ping.loss, "percentunit", pos)
+        });
+    }
+    b.add(4, 4, |id, pos| {
+        panels::value_stat(
+            id,
+            "Throughput",
+            &[Query::range(
+                format!("{LINK_BPS_RECORD}{{flow={f},index=\"01\"}}"),
+                "{{direction}}",
+            )],
+            "bps",
+            pos,
+        )
+    });
+    b.add(4, 4, |id, pos| {
+        panels::value_stat(
+            id,
+            "Path capacity",
+            &[Query::range(checks::capacity_expr(flow, opts), "capacity")],
+            "bps",
+            pos,
+        )
+    });
+    b.add(4, 4, |id, pos| {
+        panels::value_stat(
+            id,
+            "Effective MTU",
+            &[Query::range(checks::effective_mtu_expr(flow, opts), "MTU")],
+            MTU_UNIT,
+            pos,
+        )
+    });
+    b.add(4, 4, |id, pos| {
+        panels::value_stat(
+            id,
+            "Busiest link",
+            &[Query::range(
+                format!("max({LINK_UTIL_RECORD}{{flow={f}}})"),
+                "utilisation",
+            )],
+            "percentunit",
+            pos,
+        )
+    });
+}
+
+/// One status tile per hop, then the path as a table (and the opt-in Mermaid diagram).
+fn hop_tiles(b: &mut Builder, flow: &Flow, opts: &Options, f: &str) {
+    let names: Vec<&str> = flow.path.iter().map(Hop::name).collect();
+    for (name, w) in names.iter().zip(Grid::widths(names.len())) {
+        b.add(w, 3, |id, pos| {
+            panels::status_stat(
+                id,
+                name,
+                &format!("rtmon:flow_hop:status of {name}: its worst failing check (DEGRADED: a warning check, DOWN: a critical one)."),
+                &[Query::range(
+                    format!("{HOP_STATUS_RECORD}{{flow={f},hop={}}}", promql_str(name)),
+                    *name,
+                )],
+                pos,
+            )
+        });
+    }
+    b.grid.newline();
+    let w = if opts.mermaid { 12 } else { 24 };
+    b.add(w, 7, |id, pos| {
+        panels::text(id, "Flow path", &path_markdown(flow), pos)
+    });
+    if opts.mermaid {
+        let queries: Vec<Query> = names
+            .iter()
+            .map(|name| {
+                let legend: String = name
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                    .collect();
+                Query::range(
+                    format!("{HOP_STATUS_RECORD}{{flow={f},hop={}}}", promql_str(name)),
+                    legend,
+                )
+            })
+            .collect();
+        b.add(12, 7, |id, pos| {
+            panels::mermaid(id, "Path diagram", &mermaid_graph(flow), &queries, pos)
+        });
+    }
+}
+
+/// Throughput at every point in travel order (one panel per direction), the loss of
+/// each segment and each link's utilisation.
+fn along_the_path(b: &mut Builder, flow: &Flow, opts: &Options) {
+    let f = promql_str(&flow.id);
+    b.row("Along the path: throughput, loss, utilisation");
+    let mut loss = Vec::new();
+    for (dir, points) in checks::path_points(flow, opts) {
+        let qs: Vec<Query> = points
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                Query::range(p.bps("$__rate_interval"), format!("{}. {}", i + 1, p.label))
+            })
+            .collect();
+        b.add(12, 9, |id, pos| {
+            panels::timeseries(
+                id,
+                &format!("Throughput along the path ({})", dir.name()),
+                "Bits per second at each point of the path in travel order (host tx, switch port rx/tx, …, host rx), all drawn above zero: a step down between two consecutive points is where traffic is lost. Switch ports count every VLAN they carry.",
+                "bps",
+                &qs,
+                None,
+                pos,
+            )
+        });
+        let point = |i: usize| {
+            format!(
+                "{POINT_RECORD}{{flow={f},direction=\"{}\",index=\"{:02}\"}}",
+                dir.name(),
+                i + 1
+            )
+        };
+        for (i, pair) in points.windows(2).enumerate() {
+            loss.push(Query::range(
+                format!(
+                    "1 - {} / ignoring(index, hop, point) {}",
+                    point(i + 1),
+                    point(i)
+                ),
+                format!("{}: {} → {}", dir.name(), pair[0].place, pair[1].place),
+            ));
+        }
+    }
+    b.add(12, 9, |id, pos| {
+        panels::timeseries(
+            id,
+            "Loss per segment",
+            "Share of the packets counted at one point of the path that the next point does not count (from the rtmon:flow_point:pps rules, over the check window). Below zero: the next point counts more (other traffic on a shared port).",
+            "percentunit",
+            &loss,
+            None,
+            pos,
+        )
+    });
+    b.add(12, 9, |id, pos| {
+        panels::timeseries(
+            id,
+            "Link utilisation",
+            "Bits/s sent onto each link of the path as a share of the sending end's speed (rtmon:flow_link:utilisation, over the check window).",
+            "percentunit",
+            &[Query::range(
+                format!("{LINK_UTIL_RECORD}{{flow={f}}}"),
+                "{{direction}}: {{link}}",
+            )],
+            None,
+            pos,
+        )
+    });
+}
+
+/// The critical and warning checks as state timelines: one query per severity on
+/// `rtmon:flow_check:ok`, one line per check.
+fn checks_over_time(b: &mut Builder, flow: &Flow, checks: &[Check]) {
+    b.row("Checks");
+    for (sev, title, what) in [
+        (
+            Severity::Critical,
+            "Critical checks",
+            "A red critical check means the flow cannot work.",
+        ),
+        (
+            Severity::Warning,
+            "Warning checks",
+            "A red warning check means the flow works, badly.",
+        ),
+    ] {
+        let n = checks.iter().filter(|c| c.severity() == sev).count() as u32;
+        if n == 0 {
+            continue;
+        }
+        let q = Query::range(
+            format!(
+                "{CHECK_RECORD}{{flow={},severity=\"{}\"}}",
+                promql_str(&flow.id),
+                sev.name()
+            ),
+            "{{hop}} {{check}} {{subject}}",
+        );
+        b.add(24, (3 + n).clamp(6, 20), |id, pos| {
+            panels::state_timeline(
+                id,
+                title,
+                &format!("{what} Each check (rtmon:flow_check:ok) is 1 (green) when healthy, 0 (red) when not or when its data is missing."),
+                std::slice::from_ref(&q),
+                panels::up_down_mapping(),
+                pos,
+            )
+        });
+    }
+}
+
+/// Ping RTT and loss over time, the hosts' TCP retransmits, their neighbour tables.
+fn end_to_end(b: &mut Builder, flow: &Flow, opts: &Options) {
+    b.row("End to end: ping, TCP and ARP");
+    let ping = ping_queries(flow, opts);
+    if !ping.mean.is_empty() {
+        let mut rtt = Vec::new();
+        for (m, l) in ping.mean.iter().zip(&ping.last) {
+            rtt.push(Query::range(m.expr.clone(), format!("{} mean", m.legend)));
+            rtt.push(l.clone());
+        }
+        b.add(12, 8, |id, pos| {
+            panels::timeseries(
+                id,
+                "Ping RTT",
+                "Mean round-trip time per interval (from the RTT histogram) and of the last echo reply, per direction.",
+                "s",
+                &rtt,
+                None,
+                pos,
+            )
+        });
+        b.add(12, 8, |id, pos| {
+            panels::timeseries(
+                id,
+                "Ping loss",
+                "Share of echo requests without reply per interval, from the request and reply counters (every probe counts, whatever the scrape interval).",
+                "percentunit",
+                &ping.loss,
+                None,
+                pos,
+            )
+        });
+    }
+    let hosts: Vec<&HostHop> = flow.hosts().collect();
+    let retrans: Vec<Query> = hosts
+        .iter()
+        .map(|h| {
+            Query::range(
+                format!(
+                    "sum(rate({}{{{}}}[$__rate_interval]))",
+                    node::TCP_RETRANS,
+                    host_matcher(opts, &h.instance)
+                ),
+                h.name.clone(),
+            )
+        })
+        .collect();
+    b.add(12, 8, |id, pos| {
+        panels::timeseries(
+            id,
+            "TCP retransmits",
+            "TCP segments retransmitted per second by each host (host-wide: every interface and connection, not only the flow's).",
+            "short",
+            &retrans,
+            None,
+            pos,
+        )
+    });
+    let arp_q = hosts
+        .iter()
+        .map(|h| format!("{}{{{}}}", arp::ENTRY, host_matcher(opts, &h.instance)))
+        .collect::<Vec<_>>()
+        .join(" or ");
+    b.add(12, 8, |id, pos| {
+        panels::table(
+            id,
+            "ARP / neighbour entries on the flow's hosts",
+            "One line per neighbour entry (IP, MAC, device, state).",
+            Query::instant(arp_q, ""),
+            pos,
+        )
+    });
+}
+
 fn host_row(b: &mut Builder, h: &HostHop, opts: &Options) {
     b.row(&host_title(h));
     let sel = format!(
@@ -496,243 +916,244 @@ fn host_row(b: &mut Builder, h: &HostHop, opts: &Options) {
         promql_str(&h.interface)
     );
     let q = |m: &str, legend: &str| Query::range(rate(m, &sel), legend);
-    let id = b.id();
-    let pos = b.grid.place(12, 8);
-    b.push(panels::timeseries(
-        id,
-        "Throughput",
-        "Bits per second on the data-plane interface; transmit drawn below zero.",
-        "bps",
-        &[
-            Query::range(format!("{} * 8", rate(node::RX_BYTES, &sel)), "receive"),
-            Query::range(format!("{} * 8", rate(node::TX_BYTES, &sel)), "transmit"),
-        ],
-        Some("/transmit/"),
-        pos,
-    ));
-    let id = b.id();
-    let pos = b.grid.place(12, 8);
-    b.push(panels::timeseries(
-        id,
-        "Packets",
-        "Packets per second on the data-plane interface.",
-        "pps",
-        &[
-            q(node::RX_PACKETS, "receive"),
-            q(node::TX_PACKETS, "transmit"),
-        ],
-        Some("/transmit/"),
-        pos,
-    ));
-    let id = b.id();
-    let pos = b.grid.place(12, 8);
-    b.push(panels::timeseries(
-        id,
-        "Errors and drops",
-        "Packets per second (not bits) with errors or dropped.",
-        "pps",
-        &[
-            q(node::RX_ERRS, "receive errors"),
-            q(node::RX_DROP, "receive drops"),
-            q(node::TX_ERRS, "transmit errors"),
-            q(node::TX_DROP, "transmit drops"),
-        ],
-        Some("/transmit/"),
-        pos,
-    ));
-    let id = b.id();
-    let pos = b.grid.place(12, 8);
-    let hm = host_matcher(opts, &h.instance);
-    b.push(panels::timeseries(
-        id,
-        "TCP retransmits",
-        "TCP segments retransmitted per second by the host (all interfaces).",
-        "short",
-        &[Query::range(
-            format!("rate({}{{{hm}}}[$__rate_interval])", node::TCP_RETRANS),
-            "retransmitted segments/s",
-        )],
-        None,
-        pos,
-    ));
-    let [w1, w2, w3] = [8, 8, 8];
-    let id = b.id();
-    let pos = b.grid.place(w1, 4);
-    b.push(panels::stat(
-        id,
-        "Interface status",
-        "node_network_up: operational state of the interface.",
-        &[Query::range(
-            format!("{}{{{sel}}}", node::UP),
-            h.interface.clone(),
-        )],
-        panels::up_down_mapping(),
-        "none",
-        pos,
-    ));
-    let id = b.id();
-    let pos = b.grid.place(w2, 4);
-    b.push(panels::value_stat(
-        id,
-        "MTU",
-        &[Query::range(format!("{}{{{sel}}}", node::MTU), "MTU")],
-        "bytes",
-        pos,
-    ));
-    let id = b.id();
-    let pos = b.grid.place(w3, 4);
-    b.push(panels::value_stat(
-        id,
-        "Link speed",
-        &[Query::range(
-            format!("{}{{{sel}}} * 8", node::SPEED),
-            "speed",
-        )],
-        "bps",
-        pos,
-    ));
+    b.add(12, 8, |id, pos| {
+        panels::timeseries(
+            id,
+            "Throughput",
+            "Bits per second on the data-plane interface; transmit drawn below zero.",
+            "bps",
+            &[
+                Query::range(format!("{} * 8", rate(node::RX_BYTES, &sel)), "receive"),
+                Query::range(format!("{} * 8", rate(node::TX_BYTES, &sel)), "transmit"),
+            ],
+            Some("/transmit/"),
+            pos,
+        )
+    });
+    b.add(12, 8, |id, pos| {
+        panels::timeseries(
+            id,
+            "Packets",
+            "Packets per second on the data-plane interface.",
+            "pps",
+            &[
+                q(node::RX_PACKETS, "receive"),
+                q(node::TX_PACKETS, "transmit"),
+            ],
+            Some("/transmit/"),
+            pos,
+        )
+    });
+    b.add(12, 8, |id, pos| {
+        panels::timeseries(
+            id,
+            "Errors and drops",
+            "Packets per second (not bits) with errors or dropped.",
+            "pps",
+            &[
+                q(node::RX_ERRS, "receive errors"),
+                q(node::RX_DROP, "receive drops"),
+                q(node::TX_ERRS, "transmit errors"),
+                q(node::TX_DROP, "transmit drops"),
+            ],
+            Some("/transmit/"),
+            pos,
+        )
+    });
+    b.add(4, 8, |id, pos| {
+        panels::stat(
+            id,
+            "Interface status",
+            "node_network_up: operational state of the interface.",
+            &[Query::range(
+                format!("{}{{{sel}}}", node::UP),
+                h.interface.clone(),
+            )],
+            panels::up_down_mapping(),
+            "none",
+            pos,
+        )
+    });
+    b.add(4, 8, |id, pos| {
+        panels::value_stat(
+            id,
+            "MTU",
+            &[Query::range(format!("{}{{{sel}}}", node::MTU), "MTU")],
+            MTU_UNIT,
+            pos,
+        )
+    });
+    b.add(4, 8, |id, pos| {
+        panels::value_stat(
+            id,
+            "Link speed",
+            &[Query::range(
+                format!("{}{{{sel}}} * 8", node::SPEED),
+                "speed",
+            )],
+            "bps",
+            pos,
+        )
+    });
 }
 
 fn switch_row(b: &mut Builder, s: &SwitchHop, opts: &Options) {
     b.row(&switch_title(s));
     let sm = switch_matcher(opts, &s.target);
-    let mut ports = vec![&s.in_port.port];
-    if s.out_port.port != s.in_port.port {
-        ports.push(&s.out_port.port);
-    }
+    let ports = switch_ports(s);
     let port_sel = |p: &str| format!("{sm},{}={}", snmp::IF_NAME, promql_str(p));
-    let per_port = |metric_in: &str, metric_out: &str, mul: &str| -> Vec<Query> {
-        let mut v = Vec::new();
-        for p in &ports {
-            let sel = port_sel(p);
-            v.push(Query::range(
-                format!("{}{mul}", rate(metric_in, &sel)),
-                format!("{p} in"),
-            ));
-            v.push(Query::range(
-                format!("{}{mul}", rate(metric_out, &sel)),
-                format!("{p} out"),
-            ));
-        }
-        v
+    let per_port = |f: &dyn Fn(&str, &str) -> Vec<Query>| -> Vec<Query> {
+        ports.iter().flat_map(|p| f(p, &port_sel(p))).collect()
     };
-    let id = b.id();
-    let pos = b.grid.place(12, 8);
-    b.push(panels::timeseries(
-        id,
-        "Throughput",
-        "Bits per second per port (ifHCIn/OutOctets × 8); out drawn below zero.",
-        "bps",
-        &per_port(snmp::IN_OCTETS, snmp::OUT_OCTETS, " * 8"),
-        Some("/ out$/"),
-        pos,
-    ));
-    let mut pkts = Vec::new();
-    for p in &ports {
-        let sel = port_sel(p);
-        pkts.push(Query::range(
-            format!(
-                "{} + {} + {}",
-                rate(snmp::IN_UCAST, &sel),
-                rate(snmp::IN_MCAST, &sel),
-                rate(snmp::IN_BCAST, &sel)
+    let octets = per_port(&|p, sel| {
+        vec![
+            Query::range(
+                format!("{} * 8", rate(snmp::IN_OCTETS, sel)),
+                format!("{p} in"),
             ),
-            format!("{p} in"),
-        ));
-        pkts.push(Query::range(
-            format!(
-                "{} + {} + {}",
-                rate(snmp::OUT_UCAST, &sel),
-                rate(snmp::OUT_MCAST, &sel),
-                rate(snmp::OUT_BCAST, &sel)
+            Query::range(
+                format!("{} * 8", rate(snmp::OUT_OCTETS, sel)),
+                format!("{p} out"),
             ),
-            format!("{p} out"),
-        ));
-    }
-    let id = b.id();
-    let pos = b.grid.place(12, 8);
-    b.push(panels::timeseries(
-        id,
-        "Packets",
-        "Unicast + multicast + broadcast packets per second per port.",
-        "pps",
-        &pkts,
-        Some("/ out$/"),
-        pos,
-    ));
-    let mut errs = Vec::new();
-    for p in &ports {
-        let sel = port_sel(p);
-        for (m, what) in [
+        ]
+    });
+    b.add(12, 8, |id, pos| {
+        panels::timeseries(
+            id,
+            "Throughput",
+            "Bits per second per port (ifHCIn/OutOctets × 8); out drawn below zero.",
+            "bps",
+            &octets,
+            Some("/ out$/"),
+            pos,
+        )
+    });
+    let pkts = per_port(&|p, sel| {
+        let sum = |a, b, c| format!("{} + {} + {}", rate(a, sel), rate(b, sel), rate(c, sel));
+        vec![
+            Query::range(
+                sum(snmp::IN_UCAST, snmp::IN_MCAST, snmp::IN_BCAST),
+                format!("{p} in"),
+            ),
+            Query::range(
+                sum(snmp::OUT_UCAST, snmp::OUT_MCAST, snmp::OUT_BCAST),
+                format!("{p} out"),
+            ),
+        ]
+    });
+    b.add(12, 8, |id, pos| {
+        panels::timeseries(
+            id,
+            "Packets",
+            "Unicast + multicast + broadcast packets per second per port.",
+            "pps",
+            &pkts,
+            Some("/ out$/"),
+            pos,
+        )
+    });
+    let errs = per_port(&|p, sel| {
+        [
             (snmp::IN_ERRORS, "in errors"),
             (snmp::IN_DISCARDS, "in discards"),
             (snmp::OUT_ERRORS, "out errors"),
             (snmp::OUT_DISCARDS, "out discards"),
-        ] {
-            errs.push(Query::range(rate(m, &sel), format!("{p} {what}")));
-        }
-    }
-    let id = b.id();
-    let pos = b.grid.place(12, 8);
-    b.push(panels::timeseries(
-        id,
-        "Errors and discards",
-        "Packets per second (not bits) with errors or discarded, per port.",
-        "pps",
-        &errs,
-        Some("/ out (errors|discards)$/"),
-        pos,
-    ));
-    let id = b.id();
-    let pos = b.grid.place(12, 8);
-    let oper: Vec<Query> = ports
+        ]
         .iter()
-        .map(|p| {
-            Query::range(
-                format!("{}{{{}}}", snmp::OPER_STATUS, port_sel(p)),
-                (*p).clone(),
-            )
-        })
-        .collect();
-    b.push(panels::state_timeline(
-        id,
-        "Port oper status",
-        "ifOperStatus per port (1 up, 2 down, 7 lowerLayerDown, …).",
-        &oper,
-        panels::oper_status_mapping(),
-        pos,
-    ));
+        .map(|(m, what)| Query::range(rate(m, sel), format!("{p} {what}")))
+        .collect()
+    });
+    b.add(12, 8, |id, pos| {
+        panels::timeseries(
+            id,
+            "Errors and discards",
+            "Packets per second (not bits) with errors or discarded, per port.",
+            "pps",
+            &errs,
+            Some("/ out (errors|discards)$/"),
+            pos,
+        )
+    });
+    let oper = per_port(&|p, sel| vec![Query::range(format!("{}{{{sel}}}", snmp::OPER_STATUS), p)]);
+    b.add(12, 8, |id, pos| {
+        panels::state_timeline(
+            id,
+            "Port oper status",
+            "ifOperStatus per port (1 up, 2 down, 7 lowerLayerDown, …).",
+            &oper,
+            panels::oper_status_mapping(),
+            pos,
+        )
+    });
     for p in &ports {
-        let id = b.id();
-        let pos = b.grid.place(6, 4);
-        b.push(panels::value_stat(
-            id,
-            &format!("{p} MTU"),
-            &[Query::range(
-                format!("{}{{{}}}", snmp::MTU, port_sel(p)),
-                "MTU",
-            )],
-            "bytes",
-            pos,
-        ));
-        let id = b.id();
-        let pos = b.grid.place(6, 4);
-        b.push(panels::value_stat(
-            id,
-            &format!("{p} speed"),
-            &[Query::range(
-                format!("{}{{{}}} * 1000000", snmp::HIGH_SPEED, port_sel(p)),
-                "speed",
-            )],
-            "bps",
-            pos,
-        ));
+        let sel = port_sel(p);
+        b.add(6, 4, |id, pos| {
+            panels::value_stat(
+                id,
+                &format!("{p} MTU"),
+                &[Query::range(format!("{}{{{sel}}}", snmp::MTU), "MTU")],
+                MTU_UNIT,
+                pos,
+            )
+        });
+        b.add(6, 4, |id, pos| {
+            panels::value_stat(
+                id,
+                &format!("{p} speed"),
+                &[Query::range(
+                    format!("{}{{{sel}}} * 1000000", snmp::HIGH_SPEED),
+                    "speed",
+                )],
+                "bps",
+                pos,
+            )
+        });
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn builder_numbers_places_and_sets_the_interval_of_query_panels() {
+        let mut b = Builder::new("30s");
+        b.row("r");
+        b.add(12, 8, |id, pos| panels::text(id, "t", "x", pos));
+        b.interval = "60s".into();
+        b.add(12, 8, |id, pos| {
+            panels::value_stat(id, "s", &[Query::range("up", "up")], "none", pos)
+        });
+        b.add(24, 4, |id, pos| {
+            panels::value_stat(id, "s2", &[Query::range("up", "up")], "none", pos)
+        });
+        let ids: Vec<u64> = b.panels.iter().filter_map(|p| p["id"].as_u64()).collect();
+        assert_eq!(ids, [1, 2, 3, 4]);
+        let pos: Vec<(u64, u64)> = b
+            .panels
+            .iter()
+            .map(|p| {
+                (
+                    p["gridPos"]["x"].as_u64().unwrap_or(99),
+                    p["gridPos"]["y"].as_u64().unwrap_or(99),
+                )
+            })
+            .collect();
+        assert_eq!(pos, [(0, 0), (0, 1), (12, 1), (0, 9)]);
+        // Only panels with queries get a minimum interval: the one current when added.
+        assert!(b.panels[1].get("interval").is_none());
+        assert_eq!(b.panels[2]["interval"], "60s");
+    }
+
+    #[test]
+    fn url_values_are_percent_encoded() {
+        assert_eq!(url_encode("198.51.100.16"), "198.51.100.16");
+        assert_eq!(
+            url_encode("[2001:db8::1]:9100"),
+            "%5B2001%3Adb8%3A%3A1%5D%3A9100"
+        );
+        assert_eq!(url_encode("a b&c"), "a%20b%26c");
+    }
 
     #[test]
     fn uid_is_deterministic_and_valid() {

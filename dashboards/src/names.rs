@@ -1,9 +1,6 @@
 //! Every metric and label name the generated queries use, in one place, so a rename in
 //! an exporter is one edit here.
 
-/// Grafana uid of the fleet overview dashboard.
-pub const FLEET_UID: &str = "rtmon-fleet";
-
 /// node_exporter (and rtmon-node-exporter) names.
 pub mod node {
     /// Bytes received per device.
@@ -119,3 +116,13 @@ pub mod ping {
     /// Label: the pinged address.
     pub const TARGET: &str = "target";
 }
+
+/// uid of the fleet overview dashboard (every flow's status on one page).
+pub const FLEET_UID: &str = "rtmon-fleet";
+
+/// uid of the host dashboard the flow dashboard links to with `var-instance`: Node
+/// Exporter Full (grafana.com dashboard 1860) as imported with its own uid.
+pub const HOST_DASHBOARD_UID: &str = "rYdddlPWk";
+
+/// MTU unit: a plain count of bytes (9216 shows as "9216 bytes", not "9 KiB").
+pub const MTU_UNIT: &str = "suffix: bytes";

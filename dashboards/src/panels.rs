@@ -91,6 +91,25 @@ pub fn up_down_mapping() -> Value {
     }}])
 }
 
+/// Value mapping of a status (`rtmon:flow:status`, `rtmon:flow_hop:status`): 0 healthy
+/// (green), 1 degraded (orange: a warning check fails), 2 down (red: a critical one).
+pub fn status_mapping() -> Value {
+    crate::jv!([{"type": "value", "options": {
+        "0": {"color": "green", "index": 0, "text": "HEALTHY"},
+        "1": {"color": "orange", "index": 1, "text": "DEGRADED"},
+        "2": {"color": "red", "index": 2, "text": "DOWN"},
+    }}])
+}
+
+/// Value mapping of one check's state as the "checks, failing first" table shows it.
+pub fn check_state_mapping() -> Value {
+    crate::jv!([{"type": "value", "options": {
+        "0": {"color": "green", "index": 0, "text": "ok"},
+        "1": {"color": "orange", "index": 1, "text": "FAILING (warning)"},
+        "2": {"color": "red", "index": 2, "text": "FAILING (critical)"},
+    }}])
+}
+
 /// Value mapping of SNMP ifOperStatus (1 up … 7 lowerLayerDown).
 pub fn oper_status_mapping() -> Value {
     crate::jv!([{"type": "value", "options": {
@@ -198,6 +217,28 @@ pub fn stat(
     panel
 }
 
+/// A status tile (0 healthy, 1 degraded, 2 down) coloured by [`status_mapping`].
+pub fn status_stat(
+    id: u32,
+    title: &str,
+    description: &str,
+    queries: &[Query],
+    pos: GridPos,
+) -> Value {
+    let defaults = crate::jv!({
+        "color": {"mode": "thresholds"},
+        "mappings": status_mapping(),
+        "noValue": "no data",
+        "thresholds": thresholds(&[("green", None), ("orange", Some(1.0)), ("red", Some(2.0))]),
+        "unit": "none",
+    });
+    let mut panel = stat_panel(id, title, queries, defaults, "background", pos);
+    if let Value::Object(m) = &mut panel {
+        m.insert("description".into(), description.into());
+    }
+    panel
+}
+
 /// A plain number stat (MTU, speed): no colouring by thresholds.
 pub fn value_stat(id: u32, title: &str, queries: &[Query], unit: &str, pos: GridPos) -> Value {
     let defaults = crate::jv!({
@@ -283,6 +324,84 @@ pub fn table(id: u32, title: &str, description: &str, query: Query, pos: GridPos
             "excludeByName": {"Time": true, "Value": true, "__name__": true, "job": true},
         }}],
         "type": "table",
+    })
+}
+
+/// The checks of a flow as a table, one line per check (hop, check, subject, severity,
+/// state); the query's value is 0 ok, 1 failing warning, 2 failing critical, and it sorts
+/// failing checks first.
+pub fn checks_table(id: u32, title: &str, description: &str, query: Query, pos: GridPos) -> Value {
+    crate::jv!({
+        "datasource": ds(),
+        "description": description,
+        "fieldConfig": {
+            "defaults": {"thresholds": thresholds(&[("green", None)])},
+            "overrides": [{
+                "matcher": {"id": "byName", "options": "Value"},
+                "properties": [
+                    {"id": "displayName", "value": "state"},
+                    {"id": "mappings", "value": check_state_mapping()},
+                    {"id": "custom.cellOptions", "value": {"type": "color-background"}},
+                ],
+            }],
+        },
+        "gridPos": pos.to_json(),
+        "id": id,
+        "options": {"cellHeight": "sm", "showHeader": true},
+        "targets": targets(std::slice::from_ref(&query), true),
+        "title": title,
+        "transformations": [{"id": "organize", "options": {
+            "excludeByName": {"Time": true, "__name__": true, "flow": true},
+            "indexByName": {"hop": 0, "check": 1, "subject": 2, "severity": 3, "Value": 4},
+        }}],
+        "type": "table",
+    })
+}
+
+/// The path as a node graph (built-in panel): an instant table query with refId `nodes`
+/// whose labels are the node fields (`id`, `title`, `mainstat`, `color`) and one with
+/// refId `edges` whose labels are `id`, `source`, `target` and whose value is the edge's
+/// main statistic (`Value #edges`, renamed `mainstat`).
+pub fn node_graph(
+    id: u32,
+    title: &str,
+    description: &str,
+    nodes: &str,
+    edges: &str,
+    edge_unit: &str,
+    pos: GridPos,
+) -> Value {
+    let t = |expr: &str, ref_id: &str| {
+        crate::jv!({
+            "datasource": ds(),
+            "editorMode": "code",
+            "expr": expr,
+            "format": "table",
+            "instant": true,
+            "legendFormat": "",
+            "range": false,
+            "refId": ref_id,
+        })
+    };
+    crate::jv!({
+        "datasource": ds(),
+        "description": description,
+        "fieldConfig": {"defaults": {}, "overrides": []},
+        "gridPos": pos.to_json(),
+        "id": id,
+        "options": {
+            "edges": {"mainStatUnit": edge_unit},
+            "layoutAlgorithm": "layered",
+            "nodes": {},
+            "zoomMode": "cooperative",
+        },
+        "targets": [t(nodes, "nodes"), t(edges, "edges")],
+        "title": title,
+        "transformations": [{"id": "organize", "options": {
+            "excludeByName": {"Time": true, "Time #edges": true, "Time #nodes": true, "__name__": true, "flow": true},
+            "renameByName": {"Value #edges": "mainstat"},
+        }}],
+        "type": "nodeGraph",
     })
 }
 

@@ -4,15 +4,19 @@
 //! Per check: a recording rule `rtmon:flow_check:ok` (1 healthy / 0 not, labels
 //! `flow`, `hop`, `check`, `subject`, `severity`) and an alert `RtmonFlowCheckFailed`
 //! when it has been 0 for `for` (labels + `summary`, `description`, `runbook_url`,
-//! `dashboard_url`). Per flow: `rtmon:flow:healthy` (1 when every check is 1),
-//! `rtmon:flow:status` (0 healthy, 1 degraded: a warning fails, 2 down: a critical
-//! check fails) and `rtmon:flow_point:pps` (packets per second at each counting point
-//! of the path, in travel order). In push mode, a group `rtmon-push` alerts on stale
+//! `dashboard_url`: the flow's dashboard over the last 3 h). Per flow:
+//! `rtmon:flow:healthy` (1 when every check is 1), `rtmon:flow:status` (0 healthy,
+//! 1 degraded: a warning fails, 2 down: a critical check fails), `rtmon:flow_hop:status`
+//! (the same per hop: the node colours of the dashboard's path graph),
+//! `rtmon:flow_link:bps` and `rtmon:flow_link:utilisation` (bits per second sent onto
+//! each link of the path, and that as a share of the sending end's speed, per
+//! direction) and `rtmon:flow_point:pps` (packets per second at each counting point of
+//! the path, in travel order). In push mode, a group `rtmon-push` alerts on stale
 //! or rejected pushes with the configured job names.
 
 use rtmon::flow::Flow;
 
-use crate::checks::{flow_checks, path_points, promql_str};
+use crate::checks::{flow_checks, path_links, path_points, promql_str};
 use crate::{dashboard, Mode, Options};
 
 /// Name of the per-check recording rule.
@@ -23,6 +27,12 @@ pub const FLOW_RECORD: &str = "rtmon:flow:healthy";
 pub const STATUS_RECORD: &str = "rtmon:flow:status";
 /// Name of the per-point packet rate rule.
 pub const POINT_RECORD: &str = "rtmon:flow_point:pps";
+/// Name of the per-hop status rule (0 healthy, 1 degraded, 2 down; labels `flow`, `hop`).
+pub const HOP_STATUS_RECORD: &str = "rtmon:flow_hop:status";
+/// Name of the per-link bit rate rule (bits/s sent onto each link of the path).
+pub const LINK_BPS_RECORD: &str = "rtmon:flow_link:bps";
+/// Name of the per-link utilisation rule (0–1 of the sending end's speed).
+pub const LINK_UTIL_RECORD: &str = "rtmon:flow_link:utilisation";
 /// Name of the per-check alert.
 pub const ALERT: &str = "RtmonFlowCheckFailed";
 
@@ -36,6 +46,15 @@ pub fn status_expr(flow_id: &str) -> String {
     let f = promql_str(flow_id);
     format!(
         "max(2 * (1 - {CHECK_RECORD}{{flow={f},severity=\"critical\"}}) or (1 - {CHECK_RECORD}{{flow={f},severity=\"warning\"}}))"
+    )
+}
+
+/// `rtmon:flow_hop:status` of one flow, per hop: the worst failing severity of the hop's
+/// checks (2 critical, 1 warning, 0 none).
+pub fn hop_status_expr(flow_id: &str) -> String {
+    let f = promql_str(flow_id);
+    format!(
+        "max by (flow, hop) (2 * (1 - {CHECK_RECORD}{{flow={f},severity=\"critical\"}}) or (1 - {CHECK_RECORD}{{flow={f},severity=\"warning\"}}))"
     )
 }
 
@@ -78,6 +97,32 @@ pub fn render(flows: &[Flow], opts: &Options, eval_interval: &str, alert_for: &s
             q(&status_expr(&flow.id)),
             q(&flow.id)
         ));
+        // The static `flow` label (the expression has it already) keeps the records of
+        // different flows in one group distinct for promtool's duplicate check.
+        y.push_str(&format!(
+            "      - record: {HOP_STATUS_RECORD}\n        expr: {}\n        labels:\n          flow: {}\n",
+            q(&hop_status_expr(&flow.id)),
+            q(&flow.id)
+        ));
+        for (dir, links) in path_links(flow, opts) {
+            for (i, l) in links.iter().enumerate() {
+                for (record, expr) in [
+                    (LINK_BPS_RECORD, l.bps(&opts.check_window)),
+                    (LINK_UTIL_RECORD, l.utilisation(&opts.check_window)),
+                ] {
+                    y.push_str(&format!(
+                        "      - record: {record}\n        expr: {}\n        labels:\n          flow: {}\n          direction: {}\n          index: \"{:02}\"\n          link: {}\n          source: {}\n          target: {}\n",
+                        q(&expr),
+                        q(&flow.id),
+                        q(dir.name()),
+                        i + 1,
+                        q(&l.label),
+                        q(&l.source),
+                        q(&l.target),
+                    ));
+                }
+            }
+        }
         for (dir, points) in path_points(flow, opts) {
             for (i, p) in points.iter().enumerate() {
                 y.push_str(&format!(
@@ -92,8 +137,10 @@ pub fn render(flows: &[Flow], opts: &Options, eval_interval: &str, alert_for: &s
             }
         }
         y.push_str(&crate::fleet::rules_yaml(flow, &checks));
+        // Grafana's relative range: an alert template knows neither when the alert
+        // became active nor the dashboard's time picker, so the link shows the last 3 h.
         let dash = format!(
-            "{}/d/{}",
+            "{}/d/{}?from=now-3h&to=now",
             opts.grafana_url.trim_end_matches('/'),
             dashboard::uid(&flow.id)
         );

@@ -211,6 +211,27 @@ fn flow_rig_dashboards_check_rules_and_status() {
         states.iter().all(|s| *s == "ok" || *s == "healthy"),
         "{check_out}"
     );
+    // The annotation queries and the panels built on the rules (path graph, hop tiles,
+    // link utilisation, loss per segment) are among them, each with data.
+    for origin in [
+        "annotation \"Switch port status changes\"",
+        "annotation \"Host interface flaps\"",
+        "annotation \"ARP/ND changes\"",
+        "annotation \"Check failures\"",
+        "annotation \"Check recoveries\"",
+        "panel \"Path\"",
+        "panel \"Flow status\"",
+        "panel \"Checks, failing first\"",
+        "panel \"Link utilisation\"",
+        "panel \"Loss per segment\"",
+    ] {
+        assert!(
+            check_out
+                .lines()
+                .any(|l| l.starts_with("  ok ") && l.contains(&format!("{origin}:"))),
+            "no line with data for {origin}:\n{check_out}"
+        );
+    }
     let n_rules = rig.rules.matches("record: rtmon:flow_check:ok").count();
     assert_eq!(
         states.iter().filter(|s| **s == "healthy").count(),

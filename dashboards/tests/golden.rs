@@ -159,9 +159,11 @@ fn structure_ids_layout_and_datasources_are_sound() {
                 continue;
             }
             if p.get("targets").is_some() {
-                let want = if in_switch_row {
+                let title = p["title"].as_str().unwrap_or("");
+                let want = if in_switch_row || title.starts_with("Throughput along the path") {
+                    // Switch data, or points of both kinds: the slower SNMP interval.
                     &opts.snmp_interval
-                } else if p["title"] == "Throughput" {
+                } else if title == "Throughput" {
                     &opts.host_interval
                 } else {
                     continue;
@@ -231,6 +233,14 @@ fn dashboards_validate_against_grafana_schema() {
     let script = r#"
 import json, sys, jsonschema
 schema = json.load(open(sys.argv[1]))
+# The schema is generated from Grafana's TypeScript types, which close AnnotationQuery;
+# a Prometheus annotation carries its query in the datasource-specific fields Grafana's
+# Prometheus datasource reads (prepareAnnotation / processAnnotationResponse). Allow
+# exactly those, typed.
+aq = schema["definitions"]["AnnotationQuery"]["properties"]
+for k, t in [("expr", "string"), ("step", "string"), ("titleFormat", "string"),
+             ("textFormat", "string"), ("tagKeys", "string"), ("useValueForTime", "boolean")]:
+    aq[k] = {"type": t}
 v = jsonschema.Draft7Validator(schema)
 bad = 0
 for f in sys.argv[2:]:
@@ -281,7 +291,10 @@ fn every_expression_passes_promtool() {
             // Panel expressions, wrapped as recording rules.
             let d = dashboard::build(&flow, &opts);
             let mut y = String::from("groups:\n  - name: panels\n    rules:\n");
-            for (i, (_, e)) in dashboard::exprs(&d).iter().enumerate() {
+            let all = dashboard::exprs(&d)
+                .into_iter()
+                .chain(dashboard::annotation_exprs(&d));
+            for (i, (_, e)) in all.enumerate() {
                 let e = e.replace("$__rate_interval", "5m");
                 y.push_str(&format!(
                     "      - record: rtmon:panel_{i}\n        expr: {}\n",
@@ -411,4 +424,131 @@ fn alertmanager_config_passes_amtool() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains(" - 5 inhibit rules"));
     assert!(!run(&text.replace("equal: [", "equal: [[")).status.success());
+}
+
+/// The flow dashboard answers first: the path graph, the status and its cause and the
+/// end-to-end numbers on top; hop tiles come from the per-hop status rule (severity
+/// colours), never a product of checks; MTU is a byte count; every annotation can be
+/// toggled; the links reach the fleet view and each host's dashboard.
+#[test]
+fn top_down_layout_units_annotations_and_links() {
+    for mode_opts in [Options::default(), Options::push()] {
+        for (_, flow) in example_flows() {
+            let d = dashboard::build(&flow, &mode_opts);
+            let panels = all_panels(&d);
+            let at = |title: &str| {
+                panels
+                    .iter()
+                    .find(|p| p["title"] == title)
+                    .unwrap_or_else(|| panic!("no panel {title}"))
+            };
+            let y = |title: &str| at(title)["gridPos"]["y"].as_u64().expect("y");
+            // The answer within the first screen (y < 18), in this order.
+            assert_eq!(at("Path")["type"], "nodeGraph");
+            for t in [
+                "Path",
+                "Flow status",
+                "Checks, failing first",
+                "Ping RTT",
+                "Ping loss",
+                "Throughput",
+                "Path capacity",
+                "Effective MTU",
+                "Busiest link",
+            ] {
+                assert!(y(t) < 18, "{t} at y={}", y(t));
+            }
+            assert!(y("Path") < y("Ping RTT"));
+            assert!(y("Throughput along the path (forward)") < y("Critical checks"));
+            // The node graph's frames are picked by refId.
+            let refs: Vec<&str> = at("Path")["targets"]
+                .as_array()
+                .expect("targets")
+                .iter()
+                .filter_map(|t| t["refId"].as_str())
+                .collect();
+            assert_eq!(refs, ["nodes", "edges"]);
+            // One tile per hop, from rtmon:flow_hop:status, with the status mapping.
+            for hop in flow.path.iter().map(rtmon::flow::Hop::name) {
+                let tile = at(hop);
+                let e = tile["targets"][0]["expr"].as_str().expect("expr");
+                assert!(e.starts_with("rtmon:flow_hop:status{"), "{e}");
+                let m = &tile["fieldConfig"]["defaults"]["mappings"][0]["options"];
+                assert_eq!(m["1"]["color"], "orange");
+                assert_eq!(m["2"]["color"], "red");
+            }
+            // Units: MTU never `bytes` (9216 must not read "9 KiB").
+            for p in panels.iter().filter(|p| p["type"] != "row") {
+                let t = p["title"].as_str().unwrap_or("");
+                let unit = &p["fieldConfig"]["defaults"]["unit"];
+                if t.contains("MTU") {
+                    assert_eq!(unit, "suffix: bytes", "{t}");
+                }
+                if t.starts_with("Throughput") {
+                    assert_eq!(unit, "bps", "{t}");
+                }
+                if t.contains("loss") || t.contains("utilisation") {
+                    assert_eq!(unit, "percentunit", "{t}");
+                }
+            }
+            // TCP retransmits is host-wide: in the end-to-end row, not a host row.
+            let rows: Vec<(u64, &str)> = panels
+                .iter()
+                .filter(|p| p["type"] == "row")
+                .map(|p| {
+                    (
+                        p["gridPos"]["y"].as_u64().unwrap_or(0),
+                        p["title"].as_str().unwrap_or(""),
+                    )
+                })
+                .collect();
+            let row_of = |y: u64| rows.iter().rev().find(|r| r.0 < y).map(|r| r.1);
+            assert_eq!(
+                row_of(y("TCP retransmits")),
+                Some("End to end: ping, TCP and ARP")
+            );
+            // Annotations: each toggleable, with a query.
+            let anns = d["annotations"]["list"].as_array().expect("annotations");
+            let names: Vec<&str> = anns.iter().filter_map(|a| a["name"].as_str()).collect();
+            assert_eq!(
+                names,
+                [
+                    "Annotations & Alerts",
+                    "Switch port status changes",
+                    "Host interface flaps",
+                    "ARP/ND changes",
+                    "Check failures",
+                    "Check recoveries"
+                ]
+            );
+            for a in &anns[1..] {
+                assert_eq!(a["hide"], false, "{a}");
+                assert_eq!(a["enable"], true, "{a}");
+                assert!(a["expr"].as_str().is_some_and(|e| !e.is_empty()), "{a}");
+            }
+            // Links: the fleet view and every host's dashboard with var-instance.
+            let links: Vec<&str> = d["links"]
+                .as_array()
+                .expect("links")
+                .iter()
+                .filter_map(|l| l["url"].as_str())
+                .collect();
+            assert!(links.contains(&"/d/rtmon-fleet"), "{links:?}");
+            for h in flow.hosts() {
+                assert!(
+                    links
+                        .iter()
+                        .any(|l| l.ends_with(&format!("?var-instance={}", h.instance))),
+                    "{links:?}"
+                );
+            }
+        }
+    }
+    // Alerts link back to the flow's dashboard with a time range.
+    let (_, flow) = &example_flows()[0];
+    let r = rules::render(std::slice::from_ref(flow), &Options::default(), "30s", "2m");
+    assert!(r.contains(&format!(
+        "dashboard_url: \"http://localhost:3000/d/{}?from=now-3h&to=now\"",
+        dashboard::uid(&flow.id)
+    )));
 }
