@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "${NO_BUILD:-0}" = 1 ] || cargo build --release -q -p rtmon-dashboards   # NO_BUILD=1: use target/release as is
-bin=target/release/rtmon-dashboards
+bin=${CARGO_TARGET_DIR:-target}/release/rtmon-dashboards
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 python3 - "$work/flows.yml" <<'PY'
 import sys

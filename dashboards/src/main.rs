@@ -855,11 +855,22 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 prom_duration(flag, v)?;
             }
             let flows = load_flows(&flows)?;
-            let text = rules::render(&flows, &opts, &eval_interval, &alert_for);
             if out.as_os_str() == "-" {
-                print!("{text}");
+                let mut w = std::io::BufWriter::new(std::io::stdout().lock());
+                rules::write(&mut w, &flows, &opts, &eval_interval, &alert_for)
+                    .and_then(|()| std::io::Write::flush(&mut w))
+                    .map_err(|e| format!("stdout: {e}"))?;
             } else {
-                write_file(&out, &text)?;
+                // Streamed to a temporary file beside the output, renamed when complete.
+                let tmp = out.with_extension("tmp");
+                let f =
+                    std::fs::File::create(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+                let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+                rules::write(&mut w, &flows, &opts, &eval_interval, &alert_for)
+                    .and_then(|()| std::io::Write::flush(&mut w))
+                    .map_err(|e| format!("{}: {e}", tmp.display()))?;
+                drop(w);
+                std::fs::rename(&tmp, &out).map_err(|e| format!("{}: {e}", out.display()))?;
                 println!("{}", out.display());
             }
             Ok(())
