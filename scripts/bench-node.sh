@@ -13,6 +13,7 @@
 # (goal <= 2) beside rtmon / node_exporter.
 #
 # Usage: scripts/bench-node.sh [SEQ_SCRAPES=300] [CONC_SCRAPES_PER_CLIENT=40]
+#        RTMON=/path/to/rtmon-node-exporter scripts/bench-node.sh   (another build, e.g. before/after)
 # Needs: cargo, python3, prometheus-node-exporter; strace and cc for the floor row (the
 # row is skipped, saying so, without them). Loopback only; both exporters are killed on exit.
 set -euo pipefail
@@ -31,9 +32,14 @@ cleanup() {
 trap cleanup EXIT
 
 command -v prometheus-node-exporter >/dev/null || { echo "prometheus-node-exporter not installed" >&2; exit 1; }
-echo "building rtmon-node-exporter (release)..." >&2
-(cd "$ROOT" && cargo build --release -q -p rtmon-node-exporter)
-RTMON="${CARGO_TARGET_DIR:-$ROOT/target}/release/rtmon-node-exporter"
+# RTMON=path: measure that binary (no build); NO_BUILD=1: use target/release as is.
+if [ -z "${RTMON:-}" ]; then
+    if [ "${NO_BUILD:-0}" != 1 ]; then
+        echo "building rtmon-node-exporter (release)..." >&2
+        (cd "$ROOT" && cargo build --release -q -p rtmon-node-exporter)
+    fi
+    RTMON="${CARGO_TARGET_DIR:-$ROOT/target}/release/rtmon-node-exporter"
+fi
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -69,7 +75,8 @@ if command -v strace >/dev/null && command -v cc >/dev/null; then
            if (res ~ /^\/proc\/[0-9]+\//) { if (match($0, /"[^"]*"/)) res = substr($0, RSTART + 1, RLENGTH - 2) }
            print (/O_DIRECTORY/ ? "D " : "") res }' "$WORK/strace.txt" >"$WORK/paths.txt"
     cc -O2 -o "$WORK/node-floor" "$ROOT/scripts/bench/node-floor.c"
-    FLOOR=$("$WORK/node-floor" "$WORK/paths.txt" "$SEQ")
+    # The floor moves by ±20 % from one short run to the next: the median of 5 runs.
+    FLOOR=$(for _ in 1 2 3 4 5; do "$WORK/node-floor" "$WORK/paths.txt" "$SEQ"; done | sort -n | sed -n 3p)
 else
     echo "bench-node: strace or cc missing: no floor row" >&2
 fi
