@@ -123,7 +123,8 @@ enum Cmd {
     },
     /// Tell whether each flow is healthy, and where it breaks, cause first: flow → hop →
     /// check with value and since when. Exit 0 healthy, 1 degraded (a warning fails),
-    /// 2 down (a critical check fails), 3 could not evaluate.
+    /// 2 down (a critical check fails), 3 could not evaluate (Prometheus unreachable, a bad
+    /// flag or flow file).
     Status {
         /// Flow config files.
         #[arg(required = true)]
@@ -885,13 +886,33 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
         .map_err(|e| format!("cannot start the async runtime: {e}"))
 }
 
+/// Exit code of an error that is not a verdict: 1, like the exporters' bad flag or
+/// config; for `status`, whose 1 and 2 mean degraded and down, 3 ("could not evaluate").
+fn error_exit(is_status: bool) -> ExitCode {
+    ExitCode::from(if is_status { 3 } else { 1 })
+}
+
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            // --help and --version print to stdout and succeed; a bad flag is an error
+            // (clap's own exit code 2 would read as "down" from `status`).
+            let _ = e.print();
+            return match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => ExitCode::SUCCESS,
+                _ => error_exit(std::env::args().nth(1).as_deref() == Some("status")),
+            };
+        }
+    };
+    let is_status = matches!(cli.cmd, Cmd::Status { .. });
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Code(c)) => ExitCode::from(c),
         Err(Failure::Message(e)) => {
             eprintln!("rtmon-dashboards: {e}");
-            ExitCode::FAILURE
+            error_exit(is_status)
         }
     }
 }
