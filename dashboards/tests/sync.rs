@@ -1082,10 +1082,16 @@ fn full_resync_repairs_a_dashboard_edited_in_grafana() {
             .map(String::as_str),
         Some("Flows")
     );
-    // Ready once the first pass is done.
-    assert_eq!(
-        http_get(&addr, "/-/ready").map(|r| r.status).ok(),
-        Some(200)
+    // Ready once the first pass is done (it ends after the fleet overview, which may
+    // still be on its way when both flow dashboards are there).
+    wait(
+        "ready after the first pass",
+        || (http_get(&addr, "/-/ready").ok()?.status == 200).then_some(()),
+        ctx,
+    );
+    assert!(
+        grafana.dashboard("rtmon-fleet").is_some(),
+        "the fleet overview is synced"
     );
     // Someone edits g1 in Grafana.
     {
