@@ -273,7 +273,12 @@ fn loss_on_one_segment_is_named() {
             .lines()
             .find(|l| l.contains("WARN between lsw swa and lsw swb: "))
             .map(str::to_string);
-        if let (Some(l), Some(1)) = (&line, out.status.code()) {
+        // status evaluates its own 20 s window: right after the rules settle, a host
+        // segment can still show the rates' start-up skew for a moment, so wait for
+        // the named segment to be the only one (a lasting false loss still fails).
+        let others =
+            text.contains("WARN between la data0") || text.contains("WARN between lb data0");
+        if let (Some(l), Some(1), false) = (&line, out.status.code(), others) {
             let pct: f64 = l
                 .split("lsw swb: ")
                 .nth(1)
@@ -281,12 +286,11 @@ fn loss_on_one_segment_is_named() {
                 .and_then(|p| p.parse().ok())
                 .unwrap_or(-1.0);
             assert!((8.0..=35.0).contains(&pct), "{l}");
-            assert!(!text.contains("WARN between la data0"), "{text}");
             break;
         }
         assert!(
             Instant::now() < end,
-            "status never named the segment:\n{text}"
+            "status never named the segment alone:\n{text}"
         );
         std::thread::sleep(Duration::from_millis(500));
     }
