@@ -272,10 +272,6 @@ pub fn build(flow: &Flow, opts: &Options) -> Value {
 
 /// The dashboard around its panels: annotations, links, variables, time.
 fn envelope(flow: &Flow, opts: &Options, panels: Vec<Value>) -> Value {
-    let ds_current = match &opts.datasource_uid {
-        Some(u) => crate::jv!({"selected": true, "text": u, "value": u}),
-        None => crate::jv!({"selected": true, "text": "default", "value": "default"}),
-    };
     crate::jv!({
         "annotations": {"list": annotations(flow, opts)},
         "description": format!("rtmon flow {}: generated from {}; do not edit by hand.", flow.id,
@@ -289,20 +285,7 @@ fn envelope(flow: &Flow, opts: &Options, panels: Vec<Value>) -> Value {
         "refresh": "30s",
         "schemaVersion": opts.schema_version,
         "tags": ["rtmon", "flow", format!("flow:{}", flow.id)],
-        "templating": {"list": [{
-            "current": ds_current,
-            "hide": 0,
-            "includeAll": false,
-            "label": "Datasource",
-            "multi": false,
-            "name": "ds_prometheus",
-            "options": [],
-            "query": "prometheus",
-            "refresh": 1,
-            "regex": "",
-            "skipUrlSync": false,
-            "type": "datasource",
-        }]},
+        "templating": {"list": [datasource_variable(opts)]},
         "time": {"from": "now-1h", "to": "now"},
         "timepicker": {"refresh_intervals": ["10s", "30s", "1m", "5m", "15m"]},
         "timezone": "browser",
@@ -1109,6 +1092,29 @@ fn switch_row(b: &mut Builder, s: &SwitchHop, opts: &Options) {
             )
         });
     }
+}
+
+/// The `ds_prometheus` template variable every rtmon dashboard queries through (the flow
+/// dashboards and the fleet overview), preset to `--datasource-uid` or Grafana's default.
+pub(crate) fn datasource_variable(opts: &Options) -> Value {
+    let ds_current = match &opts.datasource_uid {
+        Some(u) => crate::jv!({"selected": true, "text": u, "value": u}),
+        None => crate::jv!({"selected": true, "text": "default", "value": "default"}),
+    };
+    crate::jv!({
+        "current": ds_current,
+        "hide": 0,
+        "includeAll": false,
+        "label": "Datasource",
+        "multi": false,
+        "name": "ds_prometheus",
+        "options": [],
+        "query": "prometheus",
+        "refresh": 1,
+        "regex": "",
+        "skipUrlSync": false,
+        "type": "datasource",
+    })
 }
 
 #[cfg(test)]

@@ -373,10 +373,6 @@ pub fn build(opts: &Options) -> Value {
         x += w;
     }
     panels.push(table_panel(ts.len() as u32 + 1, 4));
-    let ds_current = match &opts.datasource_uid {
-        Some(u) => json!({"selected": true, "text": u, "value": u}),
-        None => json!({"selected": true, "text": "default", "value": "default"}),
-    };
     json!({
         "annotations": {"list": [{
             "builtIn": 1,
@@ -401,20 +397,7 @@ pub fn build(opts: &Options) -> Value {
         "refresh": "30s",
         "schemaVersion": opts.schema_version,
         "tags": ["rtmon", "fleet"],
-        "templating": {"list": [{
-            "current": ds_current,
-            "hide": 0,
-            "includeAll": false,
-            "label": "Datasource",
-            "multi": false,
-            "name": "ds_prometheus",
-            "options": [],
-            "query": "prometheus",
-            "refresh": 1,
-            "regex": "",
-            "skipUrlSync": false,
-            "type": "datasource",
-        }]},
+        "templating": {"list": [crate::dashboard::datasource_variable(opts)]},
         "time": {"from": "now-1h", "to": "now"},
         "timepicker": {"refresh_intervals": ["10s", "30s", "1m", "5m", "15m"]},
         "timezone": "browser",
