@@ -22,6 +22,8 @@ use rtmon_testkit::prom::PROMETHEUS_BIN;
 use rtmon_testkit::rig::{self, FlowRig, RigBins};
 use serde_json::Value;
 
+mod common;
+
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
@@ -170,14 +172,9 @@ fn fleet_rules_record_the_uid_cause_and_ping_of_each_flow() {
     }
 }
 
-fn venv_python() -> String {
-    let venv = std::env::var("RTMON_VENV").unwrap_or_else(|_| "/opt/rtmon-venv".into());
-    format!("{venv}/bin/python")
-}
-
 #[test]
 fn fleet_validates_against_grafana_schema() {
-    let py = venv_python();
+    let py = common::venv_python();
     if !rtmon_testkit::available("fleet_validates_against_grafana_schema", &[&py], false) {
         return;
     }
@@ -202,27 +199,7 @@ fn fleet_validates_against_grafana_schema() {
     broken["panels"][0]["gridPos"]["w"] = Value::String("wide".into());
     let bad = dir.path().join("broken.json");
     std::fs::write(&bad, pretty(&broken)).expect("write");
-    let script = r#"
-import json, sys, jsonschema
-v = jsonschema.Draft7Validator(json.load(open(sys.argv[1])))
-bad = 0
-for f in sys.argv[2:]:
-    errs = list(v.iter_errors(json.load(open(f))))
-    for e in errs[:5]:
-        print(f"{f}: {list(e.absolute_path)}: {e.message[:300]}")
-    bad += bool(errs)
-sys.exit(1 if bad else 0)
-"#;
-    let schema = root().join("dashboards/schema/dashboard.schema.json");
-    let run = |files: &[PathBuf]| {
-        Command::new(&py)
-            .arg("-c")
-            .arg(script)
-            .arg(&schema)
-            .args(files)
-            .output()
-            .expect("python")
-    };
+    let run = |files: &[PathBuf]| common::grafana_schema_check(&py, files);
     let out = run(&files);
     assert!(
         out.status.success(),

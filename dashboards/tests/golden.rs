@@ -15,6 +15,8 @@ use std::process::Command;
 use rtmon_dashboards::{dashboard, rules, Options};
 use serde_json::Value;
 
+mod common;
+
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
@@ -189,14 +191,9 @@ fn structure_ids_layout_and_datasources_are_sound() {
     }
 }
 
-fn venv_python() -> String {
-    let venv = std::env::var("RTMON_VENV").unwrap_or_else(|_| "/opt/rtmon-venv".into());
-    format!("{venv}/bin/python")
-}
-
 #[test]
 fn dashboards_validate_against_grafana_schema() {
-    let py = venv_python();
+    let py = common::venv_python();
     if !rtmon_testkit::available("dashboards_validate_against_grafana_schema", &[&py], false) {
         return;
     }
@@ -230,35 +227,7 @@ fn dashboards_validate_against_grafana_schema() {
         r#"{"schemaVersion": 41, "panels": [{"type": "stat", "gridpos": {"x": 0}}]}"#,
     )
     .expect("write");
-    let script = r#"
-import json, sys, jsonschema
-schema = json.load(open(sys.argv[1]))
-# The schema is generated from Grafana's TypeScript types, which close AnnotationQuery;
-# a Prometheus annotation carries its query in the datasource-specific fields Grafana's
-# Prometheus datasource reads (prepareAnnotation / processAnnotationResponse). Allow
-# exactly those, typed.
-aq = schema["definitions"]["AnnotationQuery"]["properties"]
-for k, t in [("expr", "string"), ("step", "string"), ("titleFormat", "string"),
-             ("textFormat", "string"), ("tagKeys", "string"), ("useValueForTime", "boolean")]:
-    aq[k] = {"type": t}
-v = jsonschema.Draft7Validator(schema)
-bad = 0
-for f in sys.argv[2:]:
-    errs = list(v.iter_errors(json.load(open(f))))
-    for e in errs[:5]:
-        print(f"{f}: {list(e.absolute_path)}: {e.message[:300]}")
-    print(f"{f}: {'invalid' if errs else 'valid'}")
-    bad += bool(errs)
-sys.exit(1 if bad else 0)
-"#;
-    let schema = root().join("dashboards/schema/dashboard.schema.json");
-    let out = Command::new(&py)
-        .arg("-c")
-        .arg(script)
-        .arg(&schema)
-        .args(&files)
-        .output()
-        .expect("python");
+    let out = common::grafana_schema_check(&py, &files);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -266,13 +235,7 @@ sys.exit(1 if bad else 0)
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(text.matches(": valid").count(), files.len(), "{text}");
-    let out = Command::new(&py)
-        .arg("-c")
-        .arg(script)
-        .arg(&schema)
-        .arg(&bad)
-        .output()
-        .expect("python");
+    let out = common::grafana_schema_check(&py, &[bad]);
     assert!(
         !out.status.success(),
         "a dashboard with `gridpos` must be rejected"
