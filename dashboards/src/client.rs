@@ -36,7 +36,22 @@ pub async fn prom_query(
     prometheus: &str,
     expr: &str,
 ) -> Result<Vec<(serde_json::Map<String, serde_json::Value>, f64)>, String> {
-    let url = url_with(prometheus, "api/v1/query", &[("query", expr)])?;
+    prom_query_at(c, prometheus, expr, None).await
+}
+
+/// [`prom_query`] evaluated at `time` (Prometheus' `time` parameter: unix seconds or
+/// RFC 3339; `None`: now).
+pub async fn prom_query_at(
+    c: &reqwest::Client,
+    prometheus: &str,
+    expr: &str,
+    time: Option<&str>,
+) -> Result<Vec<(serde_json::Map<String, serde_json::Value>, f64)>, String> {
+    let mut params = vec![("query", expr)];
+    if let Some(t) = time {
+        params.push(("time", t));
+    }
+    let url = url_with(prometheus, "api/v1/query", &params)?;
     let resp = c
         .get(url)
         .send()

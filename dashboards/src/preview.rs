@@ -11,7 +11,6 @@ use std::fmt::Write as _;
 use serde_json::{Map, Value};
 
 use crate::check::instantiate;
-use crate::client::url_with;
 
 /// Pixels per grid unit of height (Grafana's row height).
 pub const UNIT_PX: u32 = 30;
@@ -36,47 +35,11 @@ pub async fn query(
     expr: &str,
     time: Option<&str>,
 ) -> TargetResult {
-    let mut params = vec![("query", expr)];
-    if let Some(t) = time {
-        params.push(("time", t));
-    }
-    let url = url_with(prometheus, "api/v1/query", &params)?;
-    let resp = c
-        .get(url)
-        .send()
-        .await
-        .map_err(|e| format!("Prometheus at {prometheus}: {e}"))?;
-    let status = resp.status();
-    let body = resp
-        .text()
-        .await
-        .map_err(|e| format!("Prometheus at {prometheus}: {e}"))?;
-    let v: Value = serde_json::from_str(&body)
-        .map_err(|e| format!("Prometheus answered HTTP {status} with non-JSON: {e}"))?;
-    if v["status"].as_str() != Some("success") {
-        return Err(format!(
-            "HTTP {status}: {}",
-            v["error"].as_str().unwrap_or("unknown error")
-        ));
-    }
-    let num = |x: &Value| x.as_str().and_then(|s| s.parse::<f64>().ok());
-    let data = &v["data"];
-    match data["resultType"].as_str() {
-        Some("vector") => Ok(data["result"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|r| Series {
-                labels: r["metric"].as_object().cloned().unwrap_or_default(),
-                value: num(&r["value"][1]).unwrap_or(f64::NAN),
-            })
-            .collect()),
-        Some("scalar") => Ok(vec![Series {
-            labels: Map::new(),
-            value: num(&data["result"][1]).unwrap_or(f64::NAN),
-        }]),
-        other => Err(format!("unexpected result type {other:?}")),
-    }
+    Ok(crate::client::prom_query_at(c, prometheus, expr, time)
+        .await?
+        .into_iter()
+        .map(|(labels, value)| Series { labels, value })
+        .collect())
 }
 
 /// Every panel, row children included, in document order.
