@@ -160,14 +160,23 @@ impl Expr<'_> {
         &self.opts.check_window
     }
 
-    /// `{__name__=~"a|b|c"}`.
-    fn names(ms: &[&str]) -> String {
-        let re = ms
+    /// The summed rates of `required` counters plus those of `optional` ones where
+    /// present, per `by` (one `rate` per counter: rates of several names in one vector
+    /// would collide once the names are dropped).
+    fn rate_sum(&self, by: &str, required: &[&str], optional: &[&str]) -> String {
+        let w = self.w();
+        let one = |m: &str| format!("sum by ({by}) ({})", self.norm(&format!("rate({m}[{w}])")));
+        let mut e = required
             .iter()
-            .map(|m| regex_escape(m))
+            .map(|m| one(m))
             .collect::<Vec<_>>()
-            .join("|");
-        format!("{{__name__=~{}}}", promql_str(&re))
+            .join(" + ");
+        if let Some(first) = required.first() {
+            for m in optional {
+                e.push_str(&format!(" + ({} or 0 * {})", one(m), one(first)));
+            }
+        }
+        e
     }
 }
 
@@ -256,10 +265,17 @@ fn data_records(r: &mut Rules, x: &Expr) {
     r.record(NODE_UP, &node_by("max", node::UP, ""), &[]);
     r.record(NODE_MTU, &node_by("max", node::MTU, ""), &[]);
     r.record(NODE_SPEED, &node_by("max", node::SPEED, " * 8"), &[]);
-    let errs = Expr::names(&[node::RX_ERRS, node::TX_ERRS, node::RX_DROP, node::TX_DROP]);
+    let node_keys = format!("{I}, {dev}");
     r.record(
         NODE_ERRORS,
-        &node_by("sum", &format!("rate({errs}[{w}])"), ""),
+        &format!(
+            "({}){hf}",
+            x.rate_sum(
+                &node_keys,
+                &[node::RX_ERRS, node::TX_ERRS, node::RX_DROP, node::TX_DROP],
+                &[]
+            )
+        ),
         &[],
     );
     r.record(
@@ -296,27 +312,30 @@ fn data_records(r: &mut Rules, x: &Expr) {
         &port_by("max", snmp::HIGH_SPEED, " * 1000000"),
         &[],
     );
-    let errs = Expr::names(&[
-        snmp::IN_ERRORS,
-        snmp::OUT_ERRORS,
-        snmp::IN_DISCARDS,
-        snmp::OUT_DISCARDS,
-    ]);
+    let port_keys = format!("{I}, {ifn}");
+    let summed = |req: &[&str], opt: &[&str]| format!("({}){pf}", x.rate_sum(&port_keys, req, opt));
     r.record(
         SNMP_ERRORS,
-        &port_by("sum", &format!("rate({errs}[{w}])"), ""),
+        &summed(
+            &[
+                snmp::IN_ERRORS,
+                snmp::OUT_ERRORS,
+                snmp::IN_DISCARDS,
+                snmp::OUT_DISCARDS,
+            ],
+            &[],
+        ),
         &[],
     );
-    let rx = Expr::names(&[snmp::IN_UCAST, snmp::IN_MCAST, snmp::IN_BCAST]);
-    let tx = Expr::names(&[snmp::OUT_UCAST, snmp::OUT_MCAST, snmp::OUT_BCAST]);
+    // Unicast required, multicast and broadcast counted where the agent has them.
     r.record(
         SNMP_RX_PPS,
-        &port_by("sum", &format!("rate({rx}[{w}])"), ""),
+        &summed(&[snmp::IN_UCAST], &[snmp::IN_MCAST, snmp::IN_BCAST]),
         &[],
     );
     r.record(
         SNMP_TX_PPS,
-        &port_by("sum", &format!("rate({tx}[{w}])"), ""),
+        &summed(&[snmp::OUT_UCAST], &[snmp::OUT_MCAST, snmp::OUT_BCAST]),
         &[],
     );
     r.record(
