@@ -603,7 +603,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 loop {
                     let mut states = Vec::new();
                     // Prometheus unreachable: said once, not once per check.
-                    let unreachable = status::reachable(&c, &prometheus).await.err();
+                    // So are rules that fall behind: their records describe the past.
+                    let unreachable = match status::reachable(&c, &prometheus).await {
+                        Ok(()) => status::rules_lag(&c, &prometheus).await.err(),
+                        Err(e) => Some(e),
+                    };
                     if unreachable.is_none() {
                         for f in &flows {
                             states.push(

@@ -152,7 +152,9 @@ fn fleet_rules_record_the_uid_cause_and_ping_of_each_flow() {
             "30s",
             "2m",
         );
-        assert_eq!(text.matches("record: rtmon:flow:info\n").count(), 1);
+        // The flow's row of the topology carries its dashboard uid; the cause and ping
+        // records are constant rules over every flow's check rows.
+        assert_eq!(text.matches("{record: rtmon:flow:info,").count(), 1);
         assert!(text.contains(&format!("dashboard_uid: \"{}\"", dashboard::uid(&flow.id))));
         assert_eq!(text.matches("record: rtmon:flow:cause\n").count(), 1);
         let pings = checks::flow_checks(&flow, &Options::default())
@@ -163,11 +165,16 @@ fn fleet_rules_record_the_uid_cause_and_ping_of_each_flow() {
         assert_eq!(
             text.matches("record: rtmon:flow_ping:rtt_seconds\n")
                 .count(),
-            pings
+            1
         );
         assert_eq!(
             text.matches("record: rtmon:flow_ping:loss_ratio\n").count(),
-            pings
+            1
+        );
+        assert_eq!(
+            text.matches(", check: \"ping_rtt\",").count(),
+            pings,
+            "one ping_rtt row per direction"
         );
     }
 }

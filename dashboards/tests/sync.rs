@@ -334,13 +334,17 @@ fn active_targets(prom: &Prometheus) -> Vec<(String, Value, Value, String, Strin
         .collect()
 }
 
-fn rule_groups(prom: &Prometheus) -> Vec<String> {
+/// The flows whose rules Prometheus has loaded: the `flow` label of each
+/// `rtmon:flow:info` topology rule (the constant rules are shared by all flows).
+fn loaded_flows(prom: &Prometheus) -> Vec<String> {
     let v = get_json(&prom.addr(), "/api/v1/rules");
     v["data"]["groups"]
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|g| g["name"].as_str().map(str::to_string))
+        .flat_map(|g| g["rules"].as_array().into_iter().flatten())
+        .filter(|r| r["name"] == "rtmon:flow:info")
+        .filter_map(|r| r["labels"]["flow"].as_str().map(str::to_string))
         .collect()
 }
 
@@ -659,9 +663,8 @@ fn sync_keeps_grafana_rules_and_targets_in_step_with_the_flow_files() {
     wait(
         "both rule groups load",
         || {
-            let g = rule_groups(&prom);
-            (g.contains(&"rtmon-flow-f1".to_string()) && g.contains(&"rtmon-flow-f2".to_string()))
-                .then_some(())
+            let g = loaded_flows(&prom);
+            (g.contains(&"f1".to_string()) && g.contains(&"f2".to_string())).then_some(())
         },
         || sync.log(),
     );
@@ -754,7 +757,7 @@ fn sync_keeps_grafana_rules_and_targets_in_step_with_the_flow_files() {
     );
     assert_eq!(sync.value("rtmon_sync_flows", &[]), Some(2.0));
     let rules_text = std::fs::read_to_string(&rules).expect("rules");
-    assert!(rules_text.contains("rtmon-flow-f1") && rules_text.contains("rtmon-flow-f2"));
+    assert!(rules_text.contains("flow: \"f1\"") && rules_text.contains("flow: \"f2\""));
 
     // 5. Delete f1: its dashboard, targets and rules go; f2's stay.
     std::fs::remove_file(&f1).expect("rm f1");
@@ -766,10 +769,10 @@ fn sync_keeps_grafana_rules_and_targets_in_step_with_the_flow_files() {
     wait(
         "f1's rules and own targets go",
         || {
-            let g = rule_groups(&prom);
+            let g = loaded_flows(&prom);
             let ts = active_targets(&prom);
-            let gone = !g.contains(&"rtmon-flow-f1".to_string())
-                && g.contains(&"rtmon-flow-f2".to_string())
+            let gone = !g.contains(&"f1".to_string())
+                && g.contains(&"f2".to_string())
                 && !ts.iter().any(|t| t.0 == "snmp")
                 && !ts.iter().any(|t| t.1["instance"] == "127.0.0.3")
                 && ts
@@ -777,7 +780,7 @@ fn sync_keeps_grafana_rules_and_targets_in_step_with_the_flow_files() {
                     .any(|t| t.0 == "node" && t.1["instance"] == "127.0.0.2");
             gone.then_some(())
         },
-        || format!("{:?}\n{:#?}", rule_groups(&prom), active_targets(&prom)),
+        || format!("{:?}\n{:#?}", loaded_flows(&prom), active_targets(&prom)),
     );
     assert!(grafana.dashboard("rtmon-f2").is_some());
     assert!(grafana.dashboard("hand-made").is_some() && grafana.dashboard("elsewhere").is_some());
@@ -839,8 +842,8 @@ fn sync_keeps_grafana_rules_and_targets_in_step_with_the_flow_files() {
     wait(
         "f3's rules load while Grafana is down",
         || {
-            rule_groups(&prom)
-                .contains(&"rtmon-flow-f3".to_string())
+            loaded_flows(&prom)
+                .contains(&"f3".to_string())
                 .then_some(())
         },
         || sync.log(),

@@ -386,6 +386,115 @@ pub async fn reachable(c: &reqwest::Client, prometheus: &str) -> Result<(), Stri
     prom_query(c, prometheus, "vector(1)").await.map(|_| ())
 }
 
+/// Whether Prometheus keeps up with rtmon's rule groups (`GROUP_PREFIX`): an error naming
+/// the first group that was last evaluated more than two intervals ago or whose last
+/// evaluation took longer than its interval. Then the records, the fleet and the alerts
+/// describe the past, so `status` answers "cannot evaluate" rather than name causes.
+/// A server without the rules API (or without rtmon's rules loaded) is not judged.
+pub async fn rules_lag(c: &reqwest::Client, prometheus: &str) -> Result<(), String> {
+    let Ok(url) = url_with(prometheus, "api/v1/rules", &[]) else {
+        return Ok(());
+    };
+    let Ok(resp) = c.get(url).send().await else {
+        return Ok(());
+    };
+    let Ok(body) = resp.bytes().await else {
+        return Ok(());
+    };
+    let Ok(v) = serde_json::from_slice::<Value>(&body) else {
+        return Ok(());
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    match lagging_group(&v, now) {
+        Some(why) => Err(format!("the flow rules fall behind: {why}")),
+        None => Ok(()),
+    }
+}
+
+/// The first lagging rtmon group in a `/api/v1/rules` answer, described.
+pub fn lagging_group(v: &Value, now: f64) -> Option<String> {
+    let groups = v["data"]["groups"].as_array()?;
+    for g in groups {
+        let name = g["name"].as_str().unwrap_or("");
+        if !name.starts_with(crate::engine::rules::GROUP_PREFIX) {
+            continue;
+        }
+        let interval = g["interval"].as_f64().unwrap_or(0.0);
+        if interval <= 0.0 {
+            continue;
+        }
+        let took = g["evaluationTime"].as_f64().unwrap_or(0.0);
+        if took > interval {
+            return Some(format!(
+                "group {name} took {took:.1} s to evaluate, longer than its {interval} s interval"
+            ));
+        }
+        // A group not evaluated yet (just loaded) has the zero time: not judged.
+        let Some(last) = g["lastEvaluation"].as_str().and_then(parse_rfc3339) else {
+            continue;
+        };
+        if last > 0.0 && now - last > 2.0 * interval {
+            return Some(format!(
+                "group {name} was last evaluated {:.0} s ago (interval {interval} s)",
+                now - last
+            ));
+        }
+    }
+    None
+}
+
+/// Unix seconds of an RFC 3339 time (`2026-12-07T19:33:28.509Z`, `…+01:00`); None for
+/// anything else or a time before 1970.
+pub fn parse_rfc3339(s: &str) -> Option<f64> {
+    let b = s.as_bytes();
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let mut i = 19;
+    let mut frac = 0.0;
+    if b.get(i) == Some(&b'.') {
+        let start = i;
+        i += 1;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        frac = s.get(start..i)?.parse::<f64>().ok()?;
+    }
+    let offset = match s.get(i..)? {
+        "Z" | "z" => 0,
+        o if o.len() == 6 && (o.starts_with('+') || o.starts_with('-')) => {
+            let sign = if o.starts_with('-') { -1 } else { 1 };
+            sign * (num(i + 1..i + 3)? * 3600 + num(i + 4..i + 6)? * 60)
+        }
+        _ => return None,
+    };
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y2 = if mo <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let mp = (mo + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146097 + doe - 719468;
+    let t = days * 86400 + h * 3600 + mi * 60 + sec - offset;
+    (t >= 0).then_some(t as f64 + frac)
+}
+
 /// The value of a one-sample instant query.
 async fn scalar(c: &reqwest::Client, prometheus: &str, expr: &str) -> Option<f64> {
     prom_query(c, prometheus, expr)
@@ -512,6 +621,37 @@ mod tests {
             error: value.is_none().then(|| "no value returned".into()),
             detail: None,
         }
+    }
+
+    #[test]
+    fn rfc3339_times_parse() {
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0.0));
+        assert_eq!(
+            parse_rfc3339("2026-12-07T19:33:28.5Z"),
+            Some(1_796_672_008.5)
+        );
+        assert_eq!(
+            parse_rfc3339("2026-12-07T20:33:28+01:00"),
+            Some(1_796_672_008.0)
+        );
+        assert_eq!(parse_rfc3339("0001-01-01T00:00:00Z"), None);
+        assert_eq!(parse_rfc3339("yesterday"), None);
+    }
+
+    #[test]
+    fn lagging_groups_are_named() {
+        let g = |name: &str, last: &str, took: f64| json!({"name": name, "interval": 30.0, "lastEvaluation": last, "evaluationTime": took});
+        let now = 1_796_672_008.0;
+        let ok = json!({"data": {"groups": [g("rtmon-flows", "2026-12-07T19:33:10Z", 0.5),
+            g("other", "2020-01-01T00:00:00Z", 99.0), g("rtmon-topology-01", "0001-01-01T00:00:00Z", 0.0)]}});
+        assert_eq!(lagging_group(&ok, now), None);
+        let old = json!({"data": {"groups": [g("rtmon-flows", "2026-12-07T19:31:28Z", 0.5)]}});
+        assert_eq!(
+            lagging_group(&old, now).as_deref(),
+            Some("group rtmon-flows was last evaluated 120 s ago (interval 30 s)")
+        );
+        let slow = json!({"data": {"groups": [g("rtmon-flows", "2026-12-07T19:33:20Z", 41.0)]}});
+        assert!(lagging_group(&slow, now).is_some_and(|w| w.contains("took 41.0 s")));
     }
 
     #[test]
