@@ -115,7 +115,7 @@ pub fn write(
     if opts.mode == Mode::Push {
         push_group(&mut y, opts, eval_interval);
     }
-    meta_group(&mut y, eval_interval);
+    meta_group(&mut y, opts, eval_interval);
     flows_group(&mut y, opts, eval_interval, alert_for);
     w.write_all(y.as_bytes())?;
     topology::write_groups(w, flows, opts, eval_interval)
@@ -783,7 +783,7 @@ fn flows_group(y: &mut String, opts: &Options, eval_interval: &str, alert_for: &
 }
 
 /// `RtmonRulesLagging`: an rtmon rule group behind its schedule.
-fn meta_group(y: &mut String, eval_interval: &str) {
+fn meta_group(y: &mut String, opts: &Options, eval_interval: &str) {
     let sel = format!(
         "{{rule_group=~{}}}",
         promql_str(&format!(".*;{}.*", regex_escape(GROUP_PREFIX)))
@@ -792,10 +792,11 @@ fn meta_group(y: &mut String, eval_interval: &str) {
         "max by (rule_group) (time() - prometheus_rule_group_last_evaluation_timestamp_seconds{sel} > 2 * prometheus_rule_group_interval_seconds{sel}) or max by (rule_group) (prometheus_rule_group_last_duration_seconds{sel} > prometheus_rule_group_interval_seconds{sel}) or max by (rule_group) (increase(prometheus_rule_group_iterations_missed_total{sel}[5m]) > 0)"
     );
     y.push_str(&format!(
-        "  - name: \"rtmon-meta\"\n    interval: {eval_interval}\n    rules:\n      - alert: {LAG_ALERT}\n        expr: {}\n        for: 1m\n        labels:\n          severity: \"critical\"\n        annotations:\n          summary: {}\n          description: {}\n",
+        "  - name: \"rtmon-meta\"\n    interval: {eval_interval}\n    rules:\n      - alert: {LAG_ALERT}\n        expr: {}\n        for: 1m\n        labels:\n          severity: \"critical\"\n        annotations:\n          summary: {}\n          description: {}\n          runbook_url: {}\n",
         q(&expr),
         q("rule group {{ $labels.rule_group }} falls behind: flow checks, causes and alerts are stale"),
         q("Prometheus cannot evaluate rtmon's rule group {{ $labels.rule_group }} in time (missed iterations, an evaluation longer than the interval, or no evaluation for two intervals). Until it catches up, rtmon:flow:* records and flow alerts describe the past; `rtmon-dashboards status` answers 'cannot evaluate'."),
+        q(&format!("{}#rules_lagging", opts.runbook_url)),
     ));
 }
 

@@ -246,7 +246,7 @@ fn rule_line(y: &mut String, s: &Series) {
         }
         y.push_str(k);
         y.push_str(": ");
-        y.push_str(&super::rules::q(v));
+        y.push_str(&serde_json::to_string(v).unwrap_or_else(|_| "\"\"".into()));
     }
     y.push_str("}}\n");
 }
