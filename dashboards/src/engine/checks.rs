@@ -15,7 +15,7 @@
 //! it) and a few lines in [`flow_checks`]'s host or switch part; rules, alert routing,
 //! status and dashboards follow. docs/runbook.md needs a section named like the check.
 
-use rtmon::flow::{Flow, Hop, HostHop, SwitchHop};
+use rtmon::flow::{Flow, Hop, HostHop, Port, SwitchHop};
 
 use crate::names;
 use crate::Options;
@@ -294,10 +294,23 @@ fn host_keys(h: &HostHop) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn port_keys(sw: &SwitchHop, port: &str) -> Vec<(&'static str, String)> {
+/// Label of the topology and of the normalised switch data: the port, as
+/// [`port_key`] names it.
+pub const PORT_KEY: &str = "rtmon_port";
+
+/// How the rules name a port: its ifName, or `ifName#ifIndex=N` / `ifName#ifDescr=D`
+/// when the flow pins it to one of several interfaces of that name.
+pub fn port_key(port: &Port) -> String {
+    match &port.pin {
+        None => port.port.clone(),
+        Some(pin) => format!("{}#{}={}", port.port, pin.label(), pin.value()),
+    }
+}
+
+fn port_keys(sw: &SwitchHop, port: &Port) -> Vec<(&'static str, String)> {
     vec![
         (INSTANCE_KEY, norm_instance(&sw.target)),
-        (names::snmp::IF_NAME, port.to_string()),
+        (PORT_KEY, port_key(port)),
     ]
 }
 
@@ -446,13 +459,12 @@ fn host_sel(opts: &Options, h: &HostHop) -> String {
     )
 }
 
-fn port_sel(opts: &Options, sw: &SwitchHop, port: &str) -> String {
-    format!(
-        "{},{}={}",
-        switch_matcher(opts, &sw.target),
-        names::snmp::IF_NAME,
-        promql_str(port)
-    )
+fn port_sel(opts: &Options, sw: &SwitchHop, port: &Port) -> String {
+    let mut sel = switch_matcher(opts, &sw.target);
+    for (k, v) in port.labels() {
+        sel.push_str(&format!(",{k}={}", promql_str(&v)));
+    }
+    sel
 }
 
 fn host_point(opts: &Options, h: &HostHop, tx: bool) -> Point {
@@ -475,7 +487,7 @@ fn host_point(opts: &Options, h: &HostHop, tx: bool) -> Point {
     }
 }
 
-fn port_point(opts: &Options, sw: &SwitchHop, port: &str, tx: bool) -> Point {
+fn port_point(opts: &Options, sw: &SwitchHop, port: &Port, tx: bool) -> Point {
     use names::snmp as s;
     let (metrics, octets, dir) = if tx {
         (
@@ -490,7 +502,7 @@ fn port_point(opts: &Options, sw: &SwitchHop, port: &str, tx: bool) -> Point {
             "rx",
         )
     };
-    let place = format!("{} {port}", sw.name);
+    let place = format!("{} {}", sw.name, port.display());
     Point {
         hop: sw.name.clone(),
         label: format!("{place} {dir}"),
@@ -521,8 +533,8 @@ pub fn path_points(flow: &Flow, opts: &Options) -> Vec<(Direction, Vec<Point>)> 
                 }
             }
             Hop::Switch(sw) => {
-                fwd.push(port_point(opts, sw, &sw.in_port.port, false));
-                fwd.push(port_point(opts, sw, &sw.out_port.port, true));
+                fwd.push(port_point(opts, sw, &sw.in_port, false));
+                fwd.push(port_point(opts, sw, &sw.out_port, true));
             }
         }
     }
@@ -537,8 +549,8 @@ pub fn path_points(flow: &Flow, opts: &Options) -> Vec<(Direction, Vec<Point>)> 
                 }
             }
             Hop::Switch(sw) => {
-                rev.push(port_point(opts, sw, &sw.out_port.port, false));
-                rev.push(port_point(opts, sw, &sw.in_port.port, true));
+                rev.push(port_point(opts, sw, &sw.out_port, false));
+                rev.push(port_point(opts, sw, &sw.in_port, true));
             }
         }
     }
@@ -598,7 +610,7 @@ fn host_speed(opts: &Options, h: &HostHop) -> String {
 }
 
 /// Speed of a switch port, bits per second.
-fn port_speed(opts: &Options, sw: &SwitchHop, port: &str) -> String {
+fn port_speed(opts: &Options, sw: &SwitchHop, port: &Port) -> String {
     format!(
         "max({}{{{}}}) * 1000000",
         names::snmp::HIGH_SPEED,
@@ -648,10 +660,10 @@ pub fn effective_mtu_expr(flow: &Flow, opts: &Options) -> String {
     format!("min({})", parts.join(" or "))
 }
 
-fn ports_of(sw: &SwitchHop) -> Vec<&str> {
-    let mut ports = vec![sw.in_port.port.as_str()];
-    if sw.out_port.port != sw.in_port.port {
-        ports.push(&sw.out_port.port);
+fn ports_of(sw: &SwitchHop) -> Vec<&Port> {
+    let mut ports = vec![&sw.in_port];
+    if !sw.out_port.may_be_same_interface(&sw.in_port) {
+        ports.push(&sw.out_port);
     }
     ports
 }
@@ -1182,8 +1194,10 @@ fn switch_checks(
     let w = &opts.check_window;
     let host_mtu = hosts_mtu(flow, opts);
     let vlan_module = sw.modules.iter().any(|m| m == names::snmp::VLAN_MODULE);
-    for p in ports_of(sw) {
-        let ps = port_sel(opts, sw, p);
+    for port in ports_of(sw) {
+        let p = port.display();
+        let p = p.as_str();
+        let ps = port_sel(opts, sw, port);
         let sel = format!("{}{{{ps}}}", names::snmp::OPER_STATUS);
         out.push(
             mk(
@@ -1196,15 +1210,10 @@ fn switch_checks(
                 format!("max({sel} == bool 1)"),
                 sel,
             )
-            .keyed(port_keys(sw, p)),
+            .keyed(port_keys(sw, port)),
         );
         // The flow's VLAN in the port's egress set.
-        let port = if p == sw.in_port.port {
-            &sw.in_port
-        } else {
-            &sw.out_port
-        };
-        let facing = if p == sw.in_port.port {
+        let facing = if std::ptr::eq(port, &sw.in_port) {
             host_before
         } else {
             host_after
@@ -1228,7 +1237,7 @@ fn switch_checks(
                     format!("{}{{{sm}}}", names::snmp::VLAN_PORT),
                 )
                 .keyed({
-                    let mut k = port_keys(sw, p);
+                    let mut k = port_keys(sw, port);
                     k.push((names::snmp::VLAN_LABEL, v.to_string()));
                     k
                 }),
@@ -1246,7 +1255,7 @@ fn switch_checks(
             format!("{mtu} >= bool {host_mtu}"),
             format!("{}{{{ps}}}", names::snmp::MTU),
         )
-        .keyed(port_keys(sw, p));
+        .keyed(port_keys(sw, port));
         c.detail = Some(Detail {
             template: format!("{} {p} MTU {{port}} < host MTU {{host}}", sw.name),
             values: vec![
@@ -1277,7 +1286,7 @@ fn switch_checks(
             format!("{errs} <= bool {limit}"),
             format!("{}{{{ps}}}", names::snmp::IN_ERRORS),
         )
-        .keyed(port_keys(sw, p));
+        .keyed(port_keys(sw, port));
         c.detail = Some(Detail {
             template: format!("{} {p} errors and discards {{rate}} > {limit}/s", sw.name),
             values: vec![("rate".into(), errs, "pps")],
@@ -1286,7 +1295,7 @@ fn switch_checks(
     }
     // Speeds: a host NIC equals its facing port; inter-switch ends equal.
     // (port, the other end's speed, its name, its topology keys)
-    type Pair<'a> = (&'a str, String, String, Vec<(&'static str, String)>);
+    type Pair<'a> = (&'a Port, String, String, Vec<(&'static str, String)>);
     let mut pairs: Vec<Pair> = Vec::new();
     let host_other = |h: &HostHop| {
         vec![
@@ -1296,7 +1305,7 @@ fn switch_checks(
     };
     if let Some(h) = host_before {
         pairs.push((
-            &sw.in_port.port,
+            &sw.in_port,
             host_speed(opts, h),
             format!("{} {}", h.name, h.interface),
             host_other(h),
@@ -1304,7 +1313,7 @@ fn switch_checks(
     }
     if let Some(h) = host_after {
         pairs.push((
-            &sw.out_port.port,
+            &sw.out_port,
             host_speed(opts, h),
             format!("{} {}", h.name, h.interface),
             host_other(h),
@@ -1312,17 +1321,19 @@ fn switch_checks(
     }
     if let Some(s) = switch_before {
         pairs.push((
-            &sw.in_port.port,
-            port_speed(opts, s, &s.out_port.port),
-            format!("{} {}", s.name, s.out_port.port),
+            &sw.in_port,
+            port_speed(opts, s, &s.out_port),
+            format!("{} {}", s.name, s.out_port.display()),
             vec![
                 ("other_instance", norm_instance(&s.target)),
-                ("other_ifName", s.out_port.port.clone()),
+                ("other_port", port_key(&s.out_port)),
             ],
         ));
     }
-    for (p, other, other_name, other_keys) in pairs {
-        let mine = port_speed(opts, sw, p);
+    for (port, other, other_name, other_keys) in pairs {
+        let p = port.display();
+        let p = p.as_str();
+        let mine = port_speed(opts, sw, port);
         let mut c = mk(
             CheckKind::Speed,
             p.to_string(),
@@ -1331,10 +1342,14 @@ fn switch_checks(
                 format!("{} {p} speed differs from {other_name}'s", sw.name),
             ),
             format!("{mine} == bool {other}"),
-            format!("{}{{{}}}", names::snmp::HIGH_SPEED, port_sel(opts, sw, p)),
+            format!(
+                "{}{{{}}}",
+                names::snmp::HIGH_SPEED,
+                port_sel(opts, sw, port)
+            ),
         )
         .keyed({
-            let mut k = port_keys(sw, p);
+            let mut k = port_keys(sw, port);
             k.extend(other_keys);
             k
         });
@@ -1349,12 +1364,12 @@ fn switch_checks(
     }
     for (host, port) in [(host_before, &sw.in_port), (host_after, &sw.out_port)] {
         let Some(host) = host else { continue };
-        let mut fdb = format!("{sm},{}={}", names::snmp::IF_NAME, promql_str(&port.port));
+        let mut fdb = port_sel(opts, sw, port);
         if let Some(v) = port.vlan.or(host.vlan) {
             fdb.push_str(&format!(",{}=\"{v}\"", names::snmp::FDB_VLAN));
         }
         let data = format!("{}{{{sm}}}", names::snmp::FDB_ENTRY);
-        let mut fdb_keys = port_keys(sw, &port.port);
+        let mut fdb_keys = port_keys(sw, port);
         if let Some(v) = port.vlan.or(host.vlan) {
             fdb_keys.push((names::snmp::FDB_VLAN, v.to_string()));
         }

@@ -31,6 +31,7 @@ use rtmon::flow::Flow;
 
 use super::checks::{
     promql_str, regex_escape, CheckKind, INSTANCE_KEY, LLDP_ID_KEY, LLDP_IF_KEY, NORM_INSTANCE_RE,
+    PORT_KEY,
 };
 use super::topology::{self, CHECK_INFO, LIMIT, LINK_INFO, LLDP_EXPECTED, POINT_INFO};
 use crate::names;
@@ -116,7 +117,7 @@ pub fn write(
         push_group(&mut y, opts, eval_interval);
     }
     meta_group(&mut y, opts, eval_interval);
-    flows_group(&mut y, opts, eval_interval, alert_for);
+    flows_group(&mut y, flows, opts, eval_interval, alert_for);
     w.write_all(y.as_bytes())?;
     topology::write_groups(w, flows, opts, eval_interval)
 }
@@ -142,6 +143,8 @@ impl Rules {
 /// The expressions, for one instance label and check window.
 struct Expr<'a> {
     opts: &'a Options,
+    /// Some flow pins a port by `ifIndex` / by `ifDescr` (the port keys those need).
+    pins: (bool, bool),
 }
 
 const I: &str = INSTANCE_KEY;
@@ -156,6 +159,22 @@ impl Expr<'_> {
         )
     }
 
+    /// `e` (switch data) normalised, with `rtmon_port` = its ifName, and — only where a
+    /// flow pins ports so — once more as `ifName#ifIndex=N` and `ifName#ifDescr=D`
+    /// ([`crate::engine::checks::port_key`]).
+    fn port(&self, e: &str) -> String {
+        let ifn = names::snmp::IF_NAME;
+        let mut v = format!("label_replace({e}, \"{PORT_KEY}\", \"$1\", \"{ifn}\", \"(.*)\")");
+        for (on, label) in [(self.pins.0, "ifIndex"), (self.pins.1, "ifDescr")] {
+            if on {
+                v.push_str(&format!(
+                    " or label_join({e}, \"{PORT_KEY}\", \"#{label}=\", \"{ifn}\", \"{label}\")"
+                ));
+            }
+        }
+        self.norm(&v)
+    }
+
     fn w(&self) -> &str {
         &self.opts.check_window
     }
@@ -163,9 +182,10 @@ impl Expr<'_> {
     /// The summed rates of `required` counters plus those of `optional` ones where
     /// present, per `by` (one `rate` per counter: rates of several names in one vector
     /// would collide once the names are dropped).
-    fn rate_sum(&self, by: &str, required: &[&str], optional: &[&str]) -> String {
+    fn rate_sum(&self, by: &str, required: &[&str], optional: &[&str], port: bool) -> String {
         let w = self.w();
-        let one = |m: &str| format!("sum by ({by}) ({})", self.norm(&format!("rate({m}[{w}])")));
+        let norm = |e: &str| if port { self.port(e) } else { self.norm(e) };
+        let one = |m: &str| format!("sum by ({by}) ({})", norm(&format!("rate({m}[{w}])")));
         let mut e = required
             .iter()
             .map(|m| one(m))
@@ -197,9 +217,8 @@ fn host_filter() -> String {
 /// Keeps only switch ports of some flow.
 fn port_filter() -> String {
     format!(
-        " and on({I}, {ifn}) {CHECK_INFO}{{check=\"{}\"}}",
+        " and on({I}, {PORT_KEY}) {CHECK_INFO}{{check=\"{}\"}}",
         CheckKind::PortOperUp.name(),
-        ifn = names::snmp::IF_NAME
     )
 }
 
@@ -257,7 +276,7 @@ fn data_records(r: &mut Rules, x: &Expr) {
     use names::{node, snmp};
     let w = x.w();
     let dev = node::DEVICE;
-    let ifn = snmp::IF_NAME;
+    let ifn = PORT_KEY;
     let (hf, pf) = (host_filter(), port_filter());
     let node_by = |agg: &str, e: &str, scale: &str| {
         format!("{agg} by ({I}, {dev}) ({}){scale}{hf}", x.norm(e))
@@ -273,7 +292,8 @@ fn data_records(r: &mut Rules, x: &Expr) {
             x.rate_sum(
                 &node_keys,
                 &[node::RX_ERRS, node::TX_ERRS, node::RX_DROP, node::TX_DROP],
-                &[]
+                &[],
+                false
             )
         ),
         &[],
@@ -299,7 +319,7 @@ fn data_records(r: &mut Rules, x: &Expr) {
         &[],
     );
     let port_by = |agg: &str, e: &str, scale: &str| {
-        format!("{agg} by ({I}, {ifn}) ({}){scale}{pf}", x.norm(e))
+        format!("{agg} by ({I}, {ifn}) ({}){scale}{pf}", x.port(e))
     };
     r.record(
         SNMP_OPER,
@@ -313,7 +333,8 @@ fn data_records(r: &mut Rules, x: &Expr) {
         &[],
     );
     let port_keys = format!("{I}, {ifn}");
-    let summed = |req: &[&str], opt: &[&str]| format!("({}){pf}", x.rate_sum(&port_keys, req, opt));
+    let summed =
+        |req: &[&str], opt: &[&str]| format!("({}){pf}", x.rate_sum(&port_keys, req, opt, true));
     r.record(
         SNMP_ERRORS,
         &summed(
@@ -368,7 +389,7 @@ fn data_records(r: &mut Rules, x: &Expr) {
         "label_replace(label_replace(rtmon_lldp_neighbor_info, \"{LLDP_IF_KEY}\", \"$1\", \"interface\", \"(.*?)(?:\\\\.[0-9]+)?\"), \"system_name_short\", \"$1\", \"system_name\", \"([^.]+).*\")"
     ));
     let switch = x.norm(&format!(
-        "label_replace(label_replace(rtmon_snmp_lldp_neighbor_info, \"{LLDP_IF_KEY}\", \"$1\", \"{ifn}\", \"(.*)\"), \"remote_system_name_short\", \"$1\", \"remote_system_name\", \"([^.]+).*\")"
+        "label_replace(label_replace(rtmon_snmp_lldp_neighbor_info, \"{LLDP_IF_KEY}\", \"$1\", \"ifName\", \"(.*)\"), \"remote_system_name_short\", \"$1\", \"remote_system_name\", \"([^.]+).*\")"
     ));
     r.record(
         LLDP_NEIGHBOR,
@@ -386,7 +407,7 @@ fn check_records(r: &mut Rules, x: &Expr) {
     use CheckKind as K;
     let w = x.w();
     let dev = node::DEVICE;
-    let ifn = snmp::IF_NAME;
+    let ifn = PORT_KEY;
     let limit = |name: &str| format!("on(flow) group_left() {LIMIT}{{limit=\"{name}\"}}");
     let join = |k: K, m: &str, on: &str, data: &str| {
         format!("{} + on({on}) group_left() ({data})", zero(k, m))
@@ -494,7 +515,7 @@ fn check_records(r: &mut Rules, x: &Expr) {
             &format!("{I}, {ifn}, {vl}"),
             &format!(
                 "clamp_max(count by ({I}, {ifn}, {vl}) ({}), 1)",
-                x.norm(snmp::VLAN_PORT)
+                x.port(snmp::VLAN_PORT)
             ),
         ),
     );
@@ -515,7 +536,7 @@ fn check_records(r: &mut Rules, x: &Expr) {
     let fdb = |by: &str| {
         format!(
             "clamp_max(count by ({by}) ({}), 1)",
-            x.norm(snmp::FDB_ENTRY)
+            x.port(snmp::FDB_ENTRY)
         )
     };
     let with_vlan = format!("{I}, {ifn}, {fv}, {mac}");
@@ -583,11 +604,11 @@ fn check_records(r: &mut Rules, x: &Expr) {
         zero(K::Speed, "")
     );
     let theirs = format!(
-        "({} + on(other_instance, other_device) group_left() {}) or ({} + on(other_instance, other_ifName) group_left() {})",
+        "({} + on(other_instance, other_device) group_left() {}) or ({} + on(other_instance, other_port) group_left() {})",
         zero(K::Speed, ",other_device!=\"\""),
         other(NODE_SPEED, dev, "other_device"),
-        zero(K::Speed, ",other_ifName!=\"\""),
-        other(SNMP_SPEED, ifn, "other_ifName"),
+        zero(K::Speed, ",other_port!=\"\""),
+        other(SNMP_SPEED, ifn, "other_port"),
     );
     check_rule(r, K::Speed, &format!("{mine} == bool ({theirs})"));
     // Errors + discards per second on the flow's interfaces and ports.
@@ -628,9 +649,9 @@ fn check_records(r: &mut Rules, x: &Expr) {
 
 /// Counting points, links and the loss checks that compare consecutive points.
 fn path_records(r: &mut Rules) {
-    use names::{node, snmp};
+    use names::node;
     let dev = node::DEVICE;
-    let ifn = snmp::IF_NAME;
+    let ifn = PORT_KEY;
     let at = |info: &str, m: &str, on: &str, rec: &str| {
         format!("((0 * {info}{{{m}}}) + on({I}, {on}) group_left() {rec})")
     };
@@ -768,12 +789,28 @@ fn alert(r: &mut Rules, opts: &Options, alert_for: &str) {
     ));
 }
 
-fn flows_group(y: &mut String, opts: &Options, eval_interval: &str, alert_for: &str) {
+fn flows_group(
+    y: &mut String,
+    flows: &[Flow],
+    opts: &Options,
+    eval_interval: &str,
+    alert_for: &str,
+) {
     y.push_str(&format!(
         "  - name: {FLOWS_GROUP}\n    interval: {eval_interval}\n    rules:\n"
     ));
     let mut r = Rules(String::new());
-    let x = Expr { opts };
+    let pinned = |label: &str| {
+        flows.iter().flat_map(|f| f.switches()).any(|sw| {
+            [&sw.in_port, &sw.out_port]
+                .iter()
+                .any(|p| p.pin.as_ref().is_some_and(|pin| pin.label() == label))
+        })
+    };
+    let x = Expr {
+        opts,
+        pins: (pinned("ifIndex"), pinned("ifDescr")),
+    };
     data_records(&mut r, &x);
     check_records(&mut r, &x);
     path_records(&mut r);

@@ -415,8 +415,8 @@ impl FlowFiles {
 // ---------------------------------------------------------------------------------
 // Desired state, built incrementally
 
-/// Builds the desired dashboards and rule groups, reusing what was built for flows
-/// that did not change.
+/// Builds the desired dashboards (reusing what was built for flows that did not
+/// change) and the rules file.
 struct Desired {
     opts: Options,
     tag: String,
@@ -426,7 +426,6 @@ struct Desired {
     dashboards: HashMap<String, (Arc<Flow>, u64)>,
     /// Digest of the fleet overview (built once: it depends on the options only).
     fleet: Option<u64>,
-    groups: HashMap<String, (Flow, String)>,
 }
 
 /// What a synced dashboard is built from.
@@ -506,34 +505,20 @@ impl Desired {
         Some(all)
     }
 
-    /// The rules file text.
+    /// The rules file text: the constant rules and every flow's topology (rendered
+    /// whole: 10,000 flows take well under a second).
     fn rules_text(&mut self, flows: &[Flow]) -> Option<String> {
         let r = self.rules.as_ref()?;
-        let ids: BTreeSet<&str> = flows.iter().map(|f| f.id.as_str()).collect();
-        self.groups.retain(|id, _| ids.contains(id.as_str()));
-        let mut text = String::from(RULES_HEADER);
-        for f in flows {
-            let fresh = self.groups.get(&f.id).is_none_or(|(old, _)| old != f);
-            if fresh {
-                let all = rules::render(
-                    std::slice::from_ref(f),
-                    &self.opts,
-                    &r.eval_interval,
-                    &r.alert_for,
-                );
-                let group = all.strip_prefix(RULES_HEADER).unwrap_or(&all).to_string();
-                self.groups.insert(f.id.clone(), (f.clone(), group));
-            }
-            if let Some((_, g)) = self.groups.get(&f.id) {
-                text.push_str(g);
-            }
-        }
         if flows.is_empty() {
-            // `groups:` with nothing under it is null, which Prometheus accepts; an
-            // explicit empty list is clearer.
-            text = RULES_HEADER.replace("groups:\n", "groups: []\n");
+            // No flow, no rules: an explicit empty list.
+            return Some(RULES_HEADER.replace("groups:\n", "groups: []\n"));
         }
-        Some(text)
+        Some(rules::render(
+            flows,
+            &self.opts,
+            &r.eval_interval,
+            &r.alert_for,
+        ))
     }
 }
 
@@ -794,7 +779,6 @@ impl Service {
                 rules: settings.rules.clone(),
                 dashboards: HashMap::new(),
                 fleet: None,
-                groups: HashMap::new(),
             },
             settings,
             status,
@@ -1388,7 +1372,6 @@ mod tests {
             rules: None,
             dashboards: HashMap::new(),
             fleet: None,
-            groups: HashMap::new(),
         };
         let f = rtmon::flow::from_str(Path::new("x.yml"), &FLOW.replace("FID", "x"))
             .expect("flow")
