@@ -293,3 +293,68 @@ fn a_removed_flow_loses_its_records_and_alerts_on_reload() {
         .expect("query");
     assert_eq!(r.len(), 1, "{r:?}");
 }
+
+/// A switch naming two interfaces `Ethernet 0/29` (ifIndex 5 up, ifIndex 163 down): the
+/// flow that pins ifIndex 163 reads that one only (port down); the flow that names the
+/// port alone is told the name is ambiguous.
+#[test]
+fn a_pinned_port_reads_its_interface_and_an_ambiguous_name_is_named() {
+    if !rtmon_testkit::available(
+        "a_pinned_port_reads_its_interface_and_an_ambiguous_name_is_named",
+        &["promtool"],
+        false,
+    ) {
+        return;
+    }
+    let flow = |id: &str, pin: &str| {
+        format!(
+            "flow: {id}\npath:\n  - host: a\n    instance: 10.0.0.1\n    interface: eth0\n  - switch: sw\n    target: 192.0.2.9\n    in: {{port: \"Ethernet 0/29\"{pin}}}\n    out: {{port: \"Ethernet 0/30\"}}\n  - host: b\n    instance: 10.0.0.2\n    interface: eth0\n"
+        )
+    };
+    let dir = tempfile::tempdir().expect("tmp");
+    let (fa, fb) = (flow("plain", ""), flow("pinned", ", ifIndex: 163"));
+    let fl = flows(dir.path(), &[&fa, &fb]);
+    std::fs::write(
+        dir.path().join("rules.yml"),
+        rules::render(&fl, &Options::default(), "1m", "1m"),
+    )
+    .expect("rules");
+    let mut t = String::from(
+        "rule_files: [rules.yml]\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n    input_series:\n",
+    );
+    for (idx, name, status) in [
+        (5, "Ethernet 0/29", 1),
+        (163, "Ethernet 0/29", 2),
+        (30, "Ethernet 0/30", 1),
+    ] {
+        t.push_str(&format!(
+            "      - series: 'ifOperStatus{{instance=\"192.0.2.9\",ifIndex=\"{idx}\",ifName=\"{name}\",ifDescr=\"if{idx}\"}}'\n        values: '{status}x10'\n"
+        ));
+    }
+    let row = |check: &str, flow: &str, subject: &str, sev: &str, v: u8| {
+        format!(
+            "          - labels: 'rtmon:flow_check:ok{{check=\"{check}\",flow=\"{flow}\",hop=\"sw\",severity=\"{sev}\",subject=\"{subject}\"}}'\n            value: {v}\n"
+        )
+    };
+    t.push_str("    promql_expr_test:\n      - expr: 'rtmon:flow_check:ok{check=\"port_oper_up\",subject=~\"Ethernet 0/29.*\"}'\n        eval_time: 5m\n        exp_samples:\n");
+    t.push_str(&row(
+        "port_oper_up",
+        "plain",
+        "Ethernet 0/29",
+        "critical",
+        1,
+    ));
+    t.push_str(&row(
+        "port_oper_up",
+        "pinned",
+        "Ethernet 0/29 (ifIndex 163)",
+        "critical",
+        0,
+    ));
+    t.push_str("      - expr: 'rtmon:flow_check:ok{check=\"port_unique\"}'\n        eval_time: 5m\n        exp_samples:\n");
+    t.push_str(&row("port_unique", "plain", "Ethernet 0/29", "warning", 0));
+    t.push_str(&row("port_unique", "plain", "Ethernet 0/30", "warning", 1));
+    t.push_str(&row("port_unique", "pinned", "Ethernet 0/30", "warning", 1));
+    let (ok, out) = promtool(dir.path(), &t);
+    assert!(ok, "{out}");
+}

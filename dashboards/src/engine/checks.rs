@@ -72,6 +72,10 @@ pub enum CheckKind {
     SnmpUp,
     /// A switch port of the flow is operationally up.
     PortOperUp,
+    /// The port's ifName names one interface of the switch (a flow port selected by a
+    /// name that several interfaces carry reads all of them: pin it by ifIndex or
+    /// ifDescr). Not checked for pinned ports.
+    PortUnique,
     /// The flow's VLAN is in the port's egress set (Q-BRIDGE-MIB, `qbridge_vlan`).
     VlanOnPort,
     /// The switch learned a host's MAC on the expected port and VLAN.
@@ -103,6 +107,7 @@ impl CheckKind {
         CheckKind::PingPeer,
         CheckKind::SnmpUp,
         CheckKind::PortOperUp,
+        CheckKind::PortUnique,
         CheckKind::VlanOnPort,
         CheckKind::FdbLearned,
         CheckKind::Mtu,
@@ -123,6 +128,7 @@ impl CheckKind {
             CheckKind::PingPeer => "ping_peer",
             CheckKind::SnmpUp => "snmp_up",
             CheckKind::PortOperUp => "port_oper_up",
+            CheckKind::PortUnique => "port_unique",
             CheckKind::VlanOnPort => "vlan_on_port",
             CheckKind::FdbLearned => "fdb_learned",
             CheckKind::Mtu => "mtu",
@@ -148,6 +154,7 @@ impl CheckKind {
             // A link cabled other than the flow says: the flow's path is not this one.
             | CheckKind::LldpLink => Severity::Critical,
             CheckKind::FdbLearned
+            | CheckKind::PortUnique
             | CheckKind::Mtu
             | CheckKind::Speed
             | CheckKind::Errors
@@ -163,7 +170,7 @@ impl CheckKind {
         match self {
             CheckKind::ExporterUp | CheckKind::SnmpUp => 0,
             CheckKind::InterfaceUp | CheckKind::PortOperUp => 1,
-            CheckKind::VlanOnPort | CheckKind::LldpLink => 2,
+            CheckKind::VlanOnPort | CheckKind::LldpLink | CheckKind::PortUnique => 2,
             CheckKind::ArpPeer | CheckKind::FdbLearned => 3,
             CheckKind::PingPeer => 4,
             CheckKind::Mtu | CheckKind::Speed => 5,
@@ -178,7 +185,10 @@ impl CheckKind {
             CheckKind::InterfaceUp => Source::Node,
             CheckKind::ArpPeer => Source::Arp,
             CheckKind::PingPeer | CheckKind::PingLoss | CheckKind::PingRtt => Source::Ping,
-            CheckKind::PortOperUp | CheckKind::VlanOnPort | CheckKind::FdbLearned => Source::Snmp,
+            CheckKind::PortOperUp
+            | CheckKind::PortUnique
+            | CheckKind::VlanOnPort
+            | CheckKind::FdbLearned => Source::Snmp,
             // Mtu/Speed/Errors/LossSegment read the hop's own source (node on a host,
             // SNMP on a switch) and sometimes a neighbour's.
             CheckKind::Mtu | CheckKind::Speed | CheckKind::Errors | CheckKind::LossSegment => {
@@ -1212,6 +1222,42 @@ fn switch_checks(
             )
             .keyed(port_keys(sw, port)),
         );
+        // The name selects one interface (only a port not pinned can be ambiguous).
+        if port.pin.is_none() {
+            let names_sel = format!(
+                "{}{{{},{}={}}}",
+                names::snmp::OPER_STATUS,
+                switch_matcher(opts, &sw.target),
+                names::snmp::IF_NAME,
+                promql_str(&port.port)
+            );
+            let mut c = mk(
+                CheckKind::PortUnique,
+                p.to_string(),
+                (
+                    format!("{} port name {p} names one interface", sw.name),
+                    format!(
+                        "{} port name {p} names several interfaces: pin it by ifIndex or ifDescr",
+                        sw.name
+                    ),
+                ),
+                // No interface of that name at all is port_oper_up's failure, not this one.
+                format!("(count({names_sel}) <= bool 1) or on() vector(1)"),
+                names_sel.clone(),
+            )
+            .keyed(vec![
+                (INSTANCE_KEY, norm_instance(&sw.target)),
+                (names::snmp::IF_NAME, port.port.clone()),
+            ]);
+            c.detail = Some(Detail {
+                template: format!(
+                    "{} port name {p} names {{n}} interfaces: pin it by ifIndex or ifDescr (`rtmon-dashboards resolve` lists them)",
+                    sw.name
+                ),
+                values: vec![("n".into(), format!("count({names_sel})"), "")],
+            });
+            out.push(c);
+        }
         // The flow's VLAN in the port's egress set.
         let facing = if std::ptr::eq(port, &sw.in_port) {
             host_before

@@ -505,6 +505,23 @@ fn check_records(r: &mut Rules, x: &Expr) {
         K::PortOperUp,
         &join(K::PortOperUp, "", &format!("{I}, {ifn}"), SNMP_OPER),
     );
+    // A port name that several interfaces carry (rows of ports not pinned): how many
+    // interfaces of the switch have it; none at all is port_oper_up's failure.
+    let names_n = format!(
+        "count by ({I}, {n}) ({}) and on({I}, {n}) {CHECK_INFO}{{check=\"{}\"}}",
+        x.norm(snmp::OPER_STATUS),
+        K::PortUnique.name(),
+        n = snmp::IF_NAME
+    );
+    check_rule(
+        r,
+        K::PortUnique,
+        &format!(
+            "({z} + on({I}, {n}) group_left() (({names_n}) <= bool 1)) or ({z} + 1)",
+            z = zero(K::PortUnique, ""),
+            n = snmp::IF_NAME
+        ),
+    );
     let vl = snmp::VLAN_LABEL;
     check_rule(
         r,
