@@ -258,8 +258,7 @@ function nodeGraphView(frames, options) {
   );
   const out = { nodes: [], edges: [], missing: { nodes: [], edges: [] } };
   for (const frame of graph) {
-    const cache = new FieldCache(frame);
-    const isEdges = frame.name === 'edges' || !!cache.getFieldByName('source');
+    const isEdges = frame.name === 'edges' || !!new FieldCache(frame).getFieldByName('source');
     if (isEdges && options?.edges?.mainStatUnit) {
       const f = frame.fields.find((x) => x.name.toLowerCase() === 'mainstat');
       if (f) f.config = { ...f.config, unit: options.edges.mainStatUnit };
@@ -268,6 +267,8 @@ function nodeGraphView(frames, options) {
       const f = frame.fields.find((x) => x.name.toLowerCase() === 'mainstat');
       if (f) f.config = { ...f.config, unit: options.nodes.mainStatUnit };
     }
+    // The options first, then the field lookups (FieldCache copies the fields).
+    const cache = new FieldCache(frame);
     const names = isEdges ? EDGE_FIELDS : NODE_FIELDS;
     const fields = Object.fromEntries(names.map((n) => [n, cache.getFieldByName(n)]));
     const kind = isEdges ? 'edges' : 'nodes';

@@ -531,6 +531,13 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn the_page_says_where_it_imitates_grafana() {
+        let html = render(&json!({"title": "t", "panels": []}), &HashMap::new(), "now");
+        assert!(html.contains(&esc(IMITATION)), "{html}");
+        assert!(IMITATION.contains("calculateField") && IMITATION.contains("@grafana/data"));
+    }
+
+    #[test]
     fn legends_fill_labels() {
         let l = json!({"ifName": "eth0", "x": "y"});
         let m = l.as_object().expect("object");
