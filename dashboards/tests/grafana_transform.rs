@@ -581,6 +581,33 @@ fn rig_panels_read_as_grafana_reads_them_and_annotations_catch_a_flap() {
         "{ranks:?}\n{checks}"
     );
 
+    // The state timelines of the checks: one frame per check, named by its legend,
+    // its values mapped UP / DOWN.
+    let timeline = find(&res, "Critical checks");
+    let frames = timeline["frames"].as_array().cloned().unwrap_or_default();
+    assert!(!frames.is_empty(), "{timeline}");
+    for fr in &frames {
+        let v = &fr["fields"][1];
+        let name = v["displayName"].as_str().unwrap_or("");
+        assert!(
+            name.starts_with("e2e-") || name.starts_with("sw-e2e"),
+            "{fr}"
+        );
+        for (x, t) in v["values"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .zip(v["texts"].as_array().into_iter().flatten())
+        {
+            let want = if x.as_f64() == Some(1.0) {
+                "UP"
+            } else {
+                "DOWN"
+            };
+            assert_eq!(t, want, "{fr}");
+        }
+    }
+
     // The fleet table: one frame, one row per flow, worst first, links resolved.
     let table = &find(&res, "fleet: Flows, worst first")["table"];
     assert_eq!(table["frames"], 1, "merge must join the columns: {table}");
