@@ -256,8 +256,11 @@ function nodeGraphView(frames, options) {
       ['nodes', 'edges'].includes(f.refId) ||
       new FieldCache(f).getFieldByName('id')
   );
-  const out = { nodes: [], edges: [], missing: { nodes: [], edges: [] } };
+  // A field is missing when no frame of its kind with rows has it (an empty frame — a
+  // query without series — has only `Time` and its value column, and draws nothing).
+  const out = { nodes: [], edges: [], missing: { nodes: [...NODE_FIELDS], edges: [...EDGE_FIELDS] } };
   for (const frame of graph) {
+    if ((frame.fields[0]?.values.length ?? 0) === 0) continue;
     const isEdges = frame.name === 'edges' || !!new FieldCache(frame).getFieldByName('source');
     if (isEdges && options?.edges?.mainStatUnit) {
       const f = frame.fields.find((x) => x.name.toLowerCase() === 'mainstat');
@@ -272,7 +275,7 @@ function nodeGraphView(frames, options) {
     const names = isEdges ? EDGE_FIELDS : NODE_FIELDS;
     const fields = Object.fromEntries(names.map((n) => [n, cache.getFieldByName(n)]));
     const kind = isEdges ? 'edges' : 'nodes';
-    out.missing[kind] = names.filter((n) => !fields[n]);
+    out.missing[kind] = out.missing[kind].filter((n) => !fields[n]);
     const len = frame.fields[0]?.values.length ?? 0;
     for (let i = 0; i < len; i++) {
       const o = {};

@@ -422,23 +422,41 @@ fn rig_panels_read_as_grafana_reads_them_and_annotations_catch_a_flap() {
     );
 
     // 1. What the panels read, by Grafana's code, on the rig's answers.
-    // A few seconds back: every sample up to then has landed, so the answers repeat.
-    let t = now() - 5.0;
+    // A few seconds back, so every sample up to then has landed and the answers repeat;
+    // at a moment when the Path has all its nodes and edges (the rig shares a loaded
+    // machine: a scrape may time out).
     let path = d["panels"]
         .as_array()
         .and_then(|ps| ps.iter().find(|p| p["type"] == "nodeGraph"))
         .cloned()
         .expect("Path panel");
+    let end = Instant::now() + DEADLINE;
+    let (t, path_answers) = loop {
+        std::thread::sleep(Duration::from_secs(5));
+        let t = now() - 5.0;
+        let a = answers(&prom, &path, t);
+        let n = |r: &str| a[r]["result"].as_array().map_or(0, Vec::len);
+        if n("nodes") == flow.path.len() && n("edges") == flow.path.len() - 1 {
+            break (t, a);
+        }
+        assert!(
+            Instant::now() < end,
+            "the Path never had every node and edge: {a}"
+        );
+    };
     let mut panels: Vec<(Value, Value)> = query_panels(&d)
         .into_iter()
         .map(|p| {
-            let a = answers(&prom, &p, t);
+            let a = if p["type"] == "nodeGraph" {
+                path_answers.clone()
+            } else {
+                answers(&prom, &p, t)
+            };
             (p, a)
         })
         .collect();
     let mut old = renamed_edges_panel(&path);
     old["title"] = json!("Path (renamed edges)");
-    let path_answers = answers(&prom, &path, t);
     panels.push((old, path_answers.clone()));
     for p in query_panels(&fleet_d) {
         let mut p = p;
