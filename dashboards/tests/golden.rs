@@ -258,7 +258,8 @@ fn every_expression_passes_promtool() {
                 .into_iter()
                 .chain(dashboard::annotation_exprs(&d));
             for (i, (_, e)) in all.enumerate() {
-                let e = e.replace("$__rate_interval", "5m");
+                // Grafana's `$__rate_interval` and `$__interval`, as `check` fills them.
+                let e = rtmon_dashboards::grafana::check::instantiate(&e, "5m");
                 y.push_str(&format!(
                     "      - record: rtmon:panel_{i}\n        expr: {}\n",
                     serde_json::to_string(&e).expect("q")

@@ -298,12 +298,29 @@ fn annotation(
     })
 }
 
+/// An annotation query that marks every event at any time range. Grafana runs an
+/// annotation query at a step of at least its `step` (the scrape interval), widened to
+/// the range / max data points (about 5 min at 6 h, more at 24 h), and names that step
+/// `$__interval`; a fixed look-back shorter than the step misses every event that falls
+/// between two steps. Here `events(w)` counts the events within a window `w`; it is
+/// evaluated every `res` seconds over windows of 3 × `res` (so every pair of consecutive
+/// samples, up to two intervals apart, lies wholly inside one of them), and
+/// `max_over_time(…[$__interval:res])` keeps the most of those within each step: the
+/// steps tile the time axis, so each event marks the step that follows it, whatever the
+/// step. `tests/grafana_transform.rs` reads them at 5 min and 15 s steps over 24 h.
+fn every_event(events: impl Fn(&str) -> String, res_secs: u64) -> String {
+    let res = res_secs.max(1);
+    let w = format!("{}s", 3 * res);
+    format!("max_over_time(({})[$__interval:{res}s])", events(&w))
+}
+
 /// Built-in annotations plus, each toggleable: switch port oper-status changes, host
-/// interface flaps, ARP/ND changes, check failures and recoveries.
+/// interface flaps, ARP/ND changes, check failures and recoveries — each catching every
+/// event at any range ([`every_event`]).
 fn annotations(flow: &Flow, opts: &Options) -> Vec<Value> {
     let il = &opts.instance_label;
-    let host_w = format!("{}s", 2 * secs(&opts.host_interval).max(1));
-    let snmp_w = format!("{}s", 2 * secs(&opts.snmp_interval).max(1));
+    let host_s = secs(&opts.host_interval).max(1);
+    let snmp_s = secs(&opts.snmp_interval).max(1);
     let mut out = vec![crate::jv!({
         "builtIn": 1,
         "datasource": {"type": "grafana", "uid": "-- Grafana --"},
@@ -313,26 +330,35 @@ fn annotations(flow: &Flow, opts: &Options) -> Vec<Value> {
         "name": "Annotations & Alerts",
         "type": "dashboard",
     })];
-    let ports: Vec<String> = flow
+    let ports: Vec<(String, &str)> = flow
         .switches()
         .flat_map(|s| {
             let sm = switch_matcher(opts, &s.target);
-            let snmp_w = &snmp_w;
-            switch_ports(s).into_iter().map(move |p| {
-                format!(
-                    "changes({}{{{sm},{}={}}}[{snmp_w}])",
-                    snmp::OPER_STATUS,
-                    snmp::IF_NAME,
-                    promql_str(p)
-                )
-            })
+            switch_ports(s).into_iter().map(move |p| (sm.clone(), p))
         })
         .collect();
     if !ports.is_empty() {
+        let expr = every_event(
+            |w| {
+                ports
+                    .iter()
+                    .map(|(sm, p)| {
+                        format!(
+                            "changes({}{{{sm},{}={}}}[{w}])",
+                            snmp::OPER_STATUS,
+                            snmp::IF_NAME,
+                            promql_str(p)
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            },
+            snmp_s,
+        );
         out.push(annotation(
             "Switch port status changes",
             "orange",
-            ports.join(" or "),
+            expr,
             &opts.snmp_interval,
             "{{ifName}}: oper status changed",
             &format!("switch {{{{{il}}}}}"),
@@ -340,52 +366,66 @@ fn annotations(flow: &Flow, opts: &Options) -> Vec<Value> {
         ));
     }
     let hosts: Vec<&HostHop> = flow.hosts().collect();
-    let flaps: Vec<String> = hosts
-        .iter()
-        .map(|h| {
-            format!(
-                "changes({}{{{},{}={}}}[{host_w}])",
-                node::UP,
-                host_matcher(opts, &h.instance),
-                node::DEVICE,
-                promql_str(&h.interface)
-            )
-        })
-        .collect();
+    let flaps = every_event(
+        |w| {
+            hosts
+                .iter()
+                .map(|h| {
+                    format!(
+                        "changes({}{{{},{}={}}}[{w}])",
+                        node::UP,
+                        host_matcher(opts, &h.instance),
+                        node::DEVICE,
+                        promql_str(&h.interface)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" or ")
+        },
+        host_s,
+    );
     out.push(annotation(
         "Host interface flaps",
         "red",
-        flaps.join(" or "),
+        flaps,
         &opts.host_interval,
         "{{device}} went down or up",
         &format!("host {{{{{il}}}}}"),
         &format!("{il},device"),
     ));
-    let arp_changes: Vec<String> = hosts
-        .iter()
-        .map(|h| {
-            format!(
-                "increase({}{{{}}}[{host_w}])",
-                arp::CHANGES,
-                host_matcher(opts, &h.instance)
-            )
-        })
-        .collect();
+    let arp_changes = every_event(
+        |w| {
+            let each: Vec<String> = hosts
+                .iter()
+                .map(|h| {
+                    format!(
+                        "changes({}{{{}}}[{w}])",
+                        arp::CHANGES,
+                        host_matcher(opts, &h.instance)
+                    )
+                })
+                .collect();
+            format!("sum by ({il}, kind) ({})", each.join(" or "))
+        },
+        host_s,
+    );
     out.push(annotation(
         "ARP/ND changes",
         "yellow",
-        format!("sum by ({il}, kind) ({})", arp_changes.join(" or ")),
+        arp_changes,
         &opts.host_interval,
         "ARP/ND change: {{kind}}",
         &format!("neighbour table of {{{{{il}}}}}"),
         &format!("{il},kind"),
     ));
+    // A check's record is 1 healthy, 0 failing: a failure is a decrease (resets), a
+    // recovery an increase (changes - resets).
     let ok = format!("{CHECK_RECORD}{{flow={}}}", promql_str(&flow.id));
     let step = &opts.host_interval;
     out.push(annotation(
         "Check failures",
         "red",
-        format!("{ok} offset {step} - {ok}"),
+        every_event(|w| format!("resets({ok}[{w}])"), host_s),
         step,
         "{{hop}} {{check}} {{subject}}: failing",
         "{{severity}} check of the flow started failing",
@@ -394,7 +434,10 @@ fn annotations(flow: &Flow, opts: &Options) -> Vec<Value> {
     out.push(annotation(
         "Check recoveries",
         "green",
-        format!("{ok} - {ok} offset {step}"),
+        every_event(
+            |w| format!("changes({ok}[{w}]) - resets({ok}[{w}])"),
+            host_s,
+        ),
         step,
         "{{hop}} {{check}} {{subject}}: healthy again",
         "{{severity}} check of the flow recovered",
@@ -548,10 +591,9 @@ fn path_and_status(b: &mut Builder, flow: &Flow, f: &str) {
         panels::node_graph(
             id,
             "Path",
-            "The hops in path order, coloured by their checks (green healthy, orange a warning check fails, red a critical one fails); the links carry the bits/s sent forward (rtmon:flow_link:bps). Utilisation: the Link utilisation panel.",
+            "The hops in path order, coloured by their checks (green healthy, orange a warning check fails, red a critical one fails); the links carry the rate sent forward in Gbit/s (rtmon:flow_link:bps). Utilisation: the Link utilisation panel.",
             &nodes,
             &edges,
-            "bps",
             pos,
         )
     });
@@ -686,6 +728,7 @@ fn hop_tiles(b: &mut Builder, flow: &Flow, opts: &Options, f: &str) {
 fn along_the_path(b: &mut Builder, flow: &Flow, opts: &Options) {
     let f = promql_str(&flow.id);
     b.row("Along the path: throughput, loss, utilisation");
+    let gated = flow.limits.dedicated_ports;
     let mut loss = Vec::new();
     for (dir, points) in checks::path_points(flow, opts) {
         let qs: Vec<Query> = points
@@ -714,21 +757,33 @@ fn along_the_path(b: &mut Builder, flow: &Flow, opts: &Options) {
             )
         };
         for (i, pair) in points.windows(2).enumerate() {
-            loss.push(Query::range(
+            let ratio = format!(
+                "1 - {} / ignoring(index, hop, point) {}",
+                point(i + 1),
+                point(i)
+            );
+            // The loss check's gate: judged only where at least loss_min_pps enter.
+            let expr = if gated {
                 format!(
-                    "1 - {} / ignoring(index, hop, point) {}",
-                    point(i + 1),
-                    point(i)
-                ),
+                    "({ratio}) and ignoring(index, hop, point) ({} >= {})",
+                    point(i),
+                    flow.limits.loss_min_pps
+                )
+            } else {
+                ratio
+            };
+            loss.push(Query::range(
+                expr,
                 format!("{}: {} → {}", dir.name(), pair[0].place, pair[1].place),
             ));
         }
     }
+    let (loss_title, loss_gate) = loss_panel_words(flow);
     b.add(12, 9, |id, pos| {
         panels::timeseries(
             id,
-            "Loss per segment",
-            "Share of the packets counted at one point of the path that the next point does not count (from the rtmon:flow_point:pps rules, over the check window). Below zero: the next point counts more (other traffic on a shared port).",
+            &loss_title,
+            &format!("Share of the packets counted at one point of the path that the next point does not count (from the rtmon:flow_point:pps rules, over the check window). Below zero: the next point counts more. {loss_gate}"),
             "percentunit",
             &loss,
             None,
@@ -749,6 +804,25 @@ fn along_the_path(b: &mut Builder, flow: &Flow, opts: &Options) {
             pos,
         )
     });
+}
+
+/// Title and gate sentence of the "Loss per segment" panel: with `dedicated_ports` the
+/// loss check judges a segment only while at least `loss_min_pps` enter it, and the panel
+/// shows the same (the title says so); without, no check judges loss (other traffic
+/// shares the ports) and the title says the curves are ungated.
+fn loss_panel_words(flow: &Flow) -> (String, String) {
+    let min = flow.limits.loss_min_pps;
+    if flow.limits.dedicated_ports {
+        (
+            format!("Loss per segment (checked: dedicated ports, ≥ {min} pps upstream)"),
+            format!("Shown, like the loss check, only while at least {min} packets/s enter the segment (loss_min_pps); the check fails above the loss tolerance ({}).", flow.limits.loss_tolerance),
+        )
+    } else {
+        (
+            "Loss per segment (ungated: ports not dedicated, not checked)".to_string(),
+            "Ungated: the flow's ports are not dedicated (dedicated_ports: false), so other traffic may count at either point; no check judges these curves and low traffic is not filtered out.".to_string(),
+        )
+    }
 }
 
 /// The critical and warning checks as state timelines: one query per severity on

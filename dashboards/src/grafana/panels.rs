@@ -358,17 +358,30 @@ pub fn checks_table(id: u32, title: &str, description: &str, query: Query, pos: 
     })
 }
 
+/// Bits per second in one Gbit/s: the path's edges show their rate in Gbit/s.
+pub const EDGE_SCALE: f64 = 1e9;
+/// The unit the node graph prints after an edge's number (it appends the text as is,
+/// without scaling: `value.toFixed(2) + ' ' + unit`).
+pub const EDGE_UNIT: &str = "Gbit/s";
+
 /// The path as a node graph (built-in panel): an instant table query with refId `nodes`
 /// whose labels are the node fields (`id`, `title`, `mainstat`, `color`) and one with
-/// refId `edges` whose labels are `id`, `source`, `target` and whose value is the edge's
-/// main statistic (`Value #edges`, renamed `mainstat`).
+/// refId `edges` whose labels are `id`, `source`, `target` and whose value (bits/s) is the
+/// edge's main statistic.
+///
+/// The panel reads every node and edge field by its field NAME, not its display name,
+/// and the Prometheus datasource names the edges' value column `Value #edges`: a rename
+/// (which only sets a display name) leaves the edges without a number. So a
+/// `calculateField`, applied to the edges frame only, adds a field NAMED `mainstat` (its
+/// alias): the bits/s divided by [`EDGE_SCALE`], shown with `mainStatUnit`
+/// [`EDGE_UNIT`]. Checked with Grafana's own transformation code by
+/// `tests/grafana_transform.rs`.
 pub fn node_graph(
     id: u32,
     title: &str,
     description: &str,
     nodes: &str,
     edges: &str,
-    edge_unit: &str,
     pos: GridPos,
 ) -> Value {
     let t = |expr: &str, ref_id: &str| {
@@ -390,17 +403,28 @@ pub fn node_graph(
         "gridPos": pos.to_json(),
         "id": id,
         "options": {
-            "edges": {"mainStatUnit": edge_unit},
+            "edges": {"mainStatUnit": EDGE_UNIT},
             "layoutAlgorithm": "layered",
             "nodes": {},
             "zoomMode": "cooperative",
         },
         "targets": [t(nodes, "nodes"), t(edges, "edges")],
         "title": title,
-        "transformations": [{"id": "organize", "options": {
-            "excludeByName": {"Time": true, "Time #edges": true, "Time #nodes": true, "__name__": true, "flow": true},
-            "renameByName": {"Value #edges": "mainstat"},
-        }}],
+        "transformations": [
+            {"id": "calculateField", "filter": {"id": "byRefId", "options": "edges"}, "options": {
+                "alias": "mainstat",
+                "binary": {
+                    "left": {"matcher": {"id": "byName", "options": "Value #edges"}},
+                    "operator": "/",
+                    "right": {"fixed": format!("{EDGE_SCALE}")},
+                },
+                "mode": "binary",
+                "reduce": {"reducer": "sum"},
+            }},
+            {"id": "organize", "options": {
+                "excludeByName": {"Time": true, "Value #edges": true, "Value #nodes": true, "__name__": true, "flow": true},
+            }},
+        ],
         "type": "nodeGraph",
     })
 }

@@ -4,6 +4,14 @@
 //! Prometheus), coloured by value mappings and thresholds; rows as headings; query
 //! errors in the tile. A debugging aid to look at without Grafana, not a replacement:
 //! no graphs, no time range, only "now" (or `--time`).
+//!
+//! It still IMITATES Grafana, in Rust, and says so on the page ([`IMITATION`]): the
+//! tables' `merge`/`organize`/`sortBy`, value mappings, thresholds and the row link's
+//! `${__data.fields.…}`; node graphs and time series show their queries' values, not a
+//! drawing, and the node graph's `calculateField` is not applied (its edges show bits/s).
+//! Grafana's own code checks the real behaviour of every generated transformation and
+//! field config: `tests/grafana_transform.rs` runs them through npm `@grafana/data`
+//! (`dashboards/grafana-harness/`); the preview needs no Node.js at run time.
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
@@ -11,6 +19,9 @@ use std::fmt::Write as _;
 use serde_json::{Map, Value};
 
 use crate::grafana::check::instantiate;
+
+/// What the page says of itself: where it imitates Grafana rather than running its code.
+pub const IMITATION: &str = "An imitation of Grafana, not Grafana: tables re-apply merge, organize and sortBy, values their mappings and thresholds; node graphs and time series list their queries' current values (node graph edges in bits/s, before the panel's calculateField). rtmon's tests check the real behaviour with Grafana's own @grafana/data.";
 
 /// Pixels per grid unit of height (Grafana's row height).
 pub const UNIT_PX: u32 = 30;
@@ -463,8 +474,9 @@ h1{{font-size:18px;margin:4px 0 8px}}
 .l{{color:#ddd}} .err{{color:#ff7383;white-space:pre-wrap}} .nodata{{color:#888;font-style:italic}}
 table{{border-collapse:collapse;width:100%}} td,th{{border:1px solid #2c3235;padding:2px 4px;text-align:left}}
 a{{color:#6e9fff}} pre{{white-space:pre-wrap;font-size:11px;margin:0}}
-</style></head><body>\n<h1>{title}</h1><div>values at {when}</div>\n<div class=\"grid\">\n",
+</style></head><body>\n<h1>{title}</h1><div>values at {when}</div><div class=\"k\">{imitation}</div>\n<div class=\"grid\">\n",
         title = esc(d["title"].as_str().unwrap_or("dashboard")),
+        imitation = esc(IMITATION),
         height = bottom * u64::from(UNIT_PX),
         when = esc(when),
     );
@@ -517,6 +529,13 @@ a{{color:#6e9fff}} pre{{white-space:pre-wrap;font-size:11px;margin:0}}
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_page_says_where_it_imitates_grafana() {
+        let html = render(&json!({"title": "t", "panels": []}), &HashMap::new(), "now");
+        assert!(html.contains(&esc(IMITATION)), "{html}");
+        assert!(IMITATION.contains("calculateField") && IMITATION.contains("@grafana/data"));
+    }
 
     #[test]
     fn legends_fill_labels() {
