@@ -20,7 +20,7 @@
 //!     target: 172.16.1.1
 //!     auth: site_v2
 //!     in:  {port: "hundredGigE 1/27", vlan: 1000}
-//!     out: {port: "hundredGigE 1/31", vlan: 1000}
+//!     out: {port: "hundredGigE 1/31", vlan: 1000, ifIndex: 131}   # pinned (name not unique)
 //!   - host: dtn-b
 //!     instance: 198.51.100.15
 //!     interface: ens2f0.1000
@@ -131,13 +131,75 @@ pub struct SwitchHop {
     pub lldp_system_name: Option<String>,
 }
 
-/// A switch port, named by ifName.
+/// A switch port, named by ifName and, where that name is not unique on the switch,
+/// pinned to one interface (`ifIndex:` or `ifDescr:` beside `port:`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Port {
     /// ifName, e.g. `hundredGigE 1/27`.
     pub port: String,
     /// VLAN id on that port.
     pub vlan: Option<u16>,
+    /// Which of the interfaces called `port` is meant, when the switch gives the name to
+    /// more than one (some Huawei and Extreme switches do). `None`: the name alone.
+    pub pin: Option<PortPin>,
+}
+
+/// What pins a port to one interface besides its ifName: one more SNMP label
+/// (`ifIndex` or `ifDescr`) that the rules and dashboards match on, together with
+/// `ifName`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PortPin {
+    /// `ifIndex: 57`. Exact, but a reboot that renumbers interfaces moves it.
+    IfIndex(u32),
+    /// `ifDescr: "..."`. Survives renumbering where the descriptions differ.
+    IfDescr(String),
+}
+
+impl PortPin {
+    /// The SNMP label it matches (`ifIndex` or `ifDescr`; also the flow file key).
+    pub fn label(&self) -> &'static str {
+        match self {
+            PortPin::IfIndex(_) => "ifIndex",
+            PortPin::IfDescr(_) => "ifDescr",
+        }
+    }
+
+    /// The label value it matches (`57`, or the ifDescr text).
+    pub fn value(&self) -> String {
+        match self {
+            PortPin::IfIndex(i) => i.to_string(),
+            PortPin::IfDescr(d) => d.clone(),
+        }
+    }
+}
+
+impl Port {
+    /// The SNMP labels that select this port's series: `ifName`, plus the pin's label.
+    pub fn labels(&self) -> Vec<(&'static str, String)> {
+        let mut out = vec![("ifName", self.port.clone())];
+        if let Some(p) = &self.pin {
+            out.push((p.label(), p.value()));
+        }
+        out
+    }
+
+    /// Whether `self` and `other` may be the same interface: the same ifName, unless
+    /// both are pinned to different interfaces.
+    pub fn may_be_same_interface(&self, other: &Port) -> bool {
+        self.port == other.port
+            && match (&self.pin, &other.pin) {
+                (Some(a), Some(b)) => a == b,
+                _ => true,
+            }
+    }
+
+    /// The port for people: `Gi 1/1`, or `Ethernet 0/29 (ifIndex 5)` when pinned.
+    pub fn display(&self) -> String {
+        match &self.pin {
+            None => self.port.clone(),
+            Some(p) => format!("{} ({} {})", self.port, p.label(), p.value()),
+        }
+    }
 }
 
 impl Flow {
@@ -207,7 +269,7 @@ const SWITCH_KEYS: &[&str] = &[
     "out",
     "lldp_system_name",
 ];
-const PORT_KEYS: &[&str] = &["port", "vlan"];
+const PORT_KEYS: &[&str] = &["port", "vlan", "ifIndex", "ifDescr"];
 /// Keys of the old (v1 / v2) rtmon flow formats.
 const LEGACY_KEYS: &[&str] = &[
     "switchNum",
@@ -650,12 +712,13 @@ fn lint_path(d: &mut Decoder<'_>, items: &[Node], hops: &[(Hop, Location)]) {
     for (i, (hop, at)) in hops.iter().enumerate() {
         let Hop::Switch(sw) = hop else { continue };
         let node = items.get(i);
-        if sw.in_port.port == sw.out_port.port {
+        if sw.in_port.may_be_same_interface(&sw.out_port) {
             d.warn(
                 node.and_then(|n| n.get("out")).map_or(*at, |n| n.location),
                 format!(
                     "the flow enters and leaves `{}` by the same port `{}`",
-                    sw.name, sw.in_port.port
+                    sw.name,
+                    sw.in_port.display()
                 ),
                 "`in` is the port facing the previous hop, `out` the one facing the next",
             );
@@ -900,13 +963,41 @@ fn port(d: &mut Decoder<'_>, sw: &Node, key: &str) -> Option<Port> {
     let before = d.errors.len();
     let port = d.req_str(node, "port", &what);
     let vlan = vlan(d, node);
+    let pin = port_pin(d, node, key);
     if d.errors.len() > before {
         return None;
     }
     Some(Port {
         port: port?.0,
         vlan,
+        pin,
     })
+}
+
+/// `ifIndex:` or `ifDescr:` of a port (at most one of them).
+fn port_pin(d: &mut Decoder<'_>, node: &Node, key: &str) -> Option<PortPin> {
+    let by_index = d
+        .opt_int(node, "ifIndex", 1..=i128::from(i32::MAX))
+        .and_then(|(v, _)| u32::try_from(v).ok().map(PortPin::IfIndex));
+    let by_descr = d.opt_str(node, "ifDescr").map(|(s, _)| PortPin::IfDescr(s));
+    match (by_index, by_descr) {
+        (Some(_), Some(_)) => {
+            let at = [node.key_node("ifIndex"), node.key_node("ifDescr")]
+                .into_iter()
+                .flatten()
+                .map(|k| k.location)
+                .max_by_key(|l| (l.line, l.column))
+                .unwrap_or(node.location);
+            d.error_hint(
+                at,
+                format!("`{key}`: pin the port by `ifIndex` or by `ifDescr`, not both"),
+                "`ifIndex` is exact but moves when the switch renumbers its interfaces; \
+                 `ifDescr` survives that where the descriptions differ",
+            );
+            None
+        }
+        (a, b) => a.or(b),
+    }
 }
 
 /// `aa:bb:cc:dd:ee:ff` from `AA:BB:CC:DD:EE:FF`, `aa-bb-cc-dd-ee-ff` or `aabb.ccdd.eeff`.
@@ -1032,14 +1123,16 @@ mod tests {
             s.in_port,
             Port {
                 port: "Gi 1/1".into(),
-                vlan: None
+                vlan: None,
+                pin: None
             }
         );
         assert_eq!(
             s.out_port,
             Port {
                 port: "Gi 1/2".into(),
-                vlan: Some(7)
+                vlan: Some(7),
+                pin: None
             }
         );
         assert_eq!(
@@ -1088,6 +1181,96 @@ mod tests {
         )
         .expect_err("typo");
         assert!(e.to_string().contains("lldp_chassis_id"), "{e}");
+    }
+
+    #[test]
+    fn ports_may_be_pinned_by_if_index_or_if_descr() {
+        let text = ONE
+            .replace(
+                "in: {port: \"Gi 1/1\"}",
+                "in: {port: \"Ethernet 0/29\", ifIndex: 57}",
+            )
+            .replace(
+                "out: {port: \"Gi 1/2\", vlan: 7}",
+                "out: {port: \"Ethernet 0/29\", ifDescr: \"Ethernet 0/29 breakout 2\", vlan: 7}",
+            );
+        let flows =
+            from_str(Path::new("f.yml"), &text).unwrap_or_else(|e| panic!("{}", e.render()));
+        let s = flows[0]
+            .switches()
+            .next()
+            .unwrap_or_else(|| panic!("no switch"));
+        assert_eq!(s.in_port.pin, Some(PortPin::IfIndex(57)));
+        assert_eq!(
+            s.out_port.pin,
+            Some(PortPin::IfDescr("Ethernet 0/29 breakout 2".into()))
+        );
+        assert_eq!(
+            s.in_port.labels(),
+            vec![
+                ("ifName", "Ethernet 0/29".to_string()),
+                ("ifIndex", "57".to_string())
+            ]
+        );
+        assert_eq!(s.in_port.display(), "Ethernet 0/29 (ifIndex 57)");
+        assert_eq!(
+            s.out_port.labels()[1],
+            ("ifDescr", "Ethernet 0/29 breakout 2".to_string())
+        );
+        // Same name, pinned to two interfaces: not "the same port" any more.
+        assert!(!s.in_port.may_be_same_interface(&s.out_port));
+        assert!(warnings(Path::new("f.yml"), &text).is_empty());
+        // Same name, one of them unpinned: may well be the same interface.
+        let half = text.replace(", ifIndex: 57", "");
+        let w = warnings(Path::new("f.yml"), &half);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].to_string().contains("same port"), "{}", w[0]);
+
+        for (bad, line, col, want) in [
+            (
+                "in: {port: \"Gi 1/1\", ifIndex: 0}",
+                7,
+                35,
+                "`ifIndex` 0 is out of range 1..=2147483647",
+            ),
+            (
+                "in: {port: \"Gi 1/1\", ifIndex: \"57\"}",
+                7,
+                35,
+                "`ifIndex` must be an integer in 1..=2147483647, found a string",
+            ),
+            (
+                "in: {port: \"Gi 1/1\", ifDescr: \"\"}",
+                7,
+                35,
+                "`ifDescr` must not be empty",
+            ),
+            (
+                "in: {port: \"Gi 1/1\", ifIndex: 5, ifDescr: \"x\"}",
+                7,
+                38,
+                "`in`: pin the port by `ifIndex` or by `ifDescr`, not both",
+            ),
+            (
+                "in: {port: \"Gi 1/1\", ifindex: 5}",
+                7,
+                26,
+                "unknown key `ifindex`, did you mean `ifIndex`?",
+            ),
+            (
+                "in: {ifIndex: 5}",
+                7,
+                9,
+                "`in`: missing required key `port`",
+            ),
+        ] {
+            let t = ONE.replace("in: {port: \"Gi 1/1\"}", bad);
+            let errs = validate_str(Path::new("f.yml"), &t)
+                .err()
+                .unwrap_or_default();
+            let msgs: Vec<String> = errs.iter().map(ToString::to_string).collect();
+            assert_eq!(msgs, vec![format!("f.yml:{line}:{col}: {want}")], "{bad}");
+        }
     }
 
     #[test]
