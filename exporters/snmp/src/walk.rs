@@ -138,6 +138,10 @@ async fn get_exchange(
     }
 }
 
+fn dotted(oid: &[u32]) -> String {
+    oid.iter().map(u32::to_string).collect::<Vec<_>>().join(".")
+}
+
 /// Rows of one walked column: index suffix → value.
 pub type Column = BTreeMap<Vec<u32>, SnmpValue>;
 
@@ -174,8 +178,8 @@ impl Walked {
 pub struct ColumnMemory {
     /// Rows of each column in its last complete walk.
     pub rows: HashMap<Vec<u32>, usize>,
-    /// Columns whose last walk failed, with the reason.
-    pub failing: HashMap<Vec<u32>, &'static str>,
+    /// Columns whose last walk failed, and why.
+    pub failing: HashMap<Vec<u32>, WalkError>,
 }
 
 /// Whether a failed exchange may have failed because of the answer's size (or one bad
@@ -286,14 +290,17 @@ fn apply(cols: &mut [Col], group: &[usize], vbs: Vec<VarBind>) -> Vec<u32> {
     advanced
 }
 
-/// A step that failed and is being fetched again in smaller requests: first the same
-/// columns with one repetition, then column by column, each for the rows the failed
-/// step would have brought.
+/// A step that failed and is being fetched again: the same columns with half the
+/// repetitions (also the retry of a lost packet), then with one repetition, then column
+/// by column, each for the rows the failed step would have brought.
 struct Rescue {
     /// Columns of the failed step, with the rows each still owes.
     owed: Vec<(usize, u32)>,
-    /// 1: the columns together, one repetition; 2: one column at a time.
+    /// 0: the columns together, half the repetitions; 1: the columns together, one
+    /// repetition; 2: one column at a time.
     level: u8,
+    /// Repetitions of the failed request.
+    reps: u32,
     /// Varbinds the failed request asked for.
     sent: u32,
     /// A column of the step ended within the rows it owed.
@@ -312,20 +319,21 @@ impl Rescue {
         if self.ended {
             st.end_overflows += 1;
         } else {
-            // One repetition of all the columns did not fit either: fewer columns at a
-            // time. Otherwise a quarter of what failed, at least one row of each column.
-            let size = if self.level >= 2 {
-                self.width / 2
-            } else {
-                self.width.max(self.sent / 4)
+            // What worked: half the request, one repetition of the columns, or (when
+            // even that did not fit) half as many columns at a time. It grows back
+            // scrape by scrape.
+            let size = match self.level {
+                0 => self.sent / 2,
+                1 => self.width,
+                _ => self.width / 2,
             };
             p.varbind_budget = p.varbind_budget.min(size.max(1));
             st.size_failures += 1;
             // Level 2 means one repetition of all the columns failed too.
-            let failed = if self.level >= 2 {
-                self.width
-            } else {
-                self.sent
+            let failed = match self.level {
+                0 => self.sent,
+                1 => self.width.saturating_mul((self.reps / 2).max(1)),
+                _ => self.width,
             };
             st.smallest_failed = Some(st.smallest_failed.map_or(failed, |s| s.min(failed)));
         }
@@ -368,12 +376,21 @@ pub async fn walk_columns(
         .collect();
     let (suspect, healthy): (Vec<usize>, Vec<usize>) =
         (0..cols.len()).partition(|&i| mem.failing.contains_key(&cols[i].prefix));
-    let mut deadline = walk_set(c, &mut cols, &healthy, p, st, mem).await;
+    let deadline = walk_set(c, &mut cols, &healthy, p, st, mem, false).await;
     for i in suspect {
-        if deadline {
-            break;
+        // A column that failed last time waits no longer than a smaller retry, retries
+        // once, and if time runs out on it, it has failed again (the others are read).
+        if !deadline {
+            walk_set(c, &mut cols, &[i], p, st, mem, true).await;
         }
-        deadline = walk_set(c, &mut cols, &[i], p, st, mem).await;
+        if cols[i].active() {
+            cols[i].failed = Some(
+                mem.failing
+                    .get(&cols[i].prefix)
+                    .cloned()
+                    .unwrap_or(WalkError::Client(ClientError::Timeout)),
+            );
+        }
     }
     let mut out = Walked {
         deadline,
@@ -383,7 +400,7 @@ pub async fn walk_columns(
         match col.failed {
             Some(e) => {
                 if !deadline {
-                    mem.failing.insert(col.prefix.clone(), e.reason());
+                    mem.failing.insert(col.prefix.clone(), e.clone());
                 }
                 out.failed.push((i, e));
                 out.cols.push(Column::new());
@@ -411,6 +428,7 @@ async fn walk_set(
     p: &mut Policy,
     st: &mut Stats,
     mem: &ColumnMemory,
+    suspect: bool,
 ) -> bool {
     let bulk = c.bulk_capable();
     let mut rescue: Option<Rescue> = None;
@@ -429,6 +447,11 @@ async fn walk_set(
         }
         // What to ask for.
         let (group, reps, timeout): (Vec<usize>, u32, Duration) = match &rescue {
+            Some(r) if r.level == 0 => (
+                r.owed.iter().map(|(i, _)| *i).collect(),
+                (r.reps / 2).max(1),
+                smaller_retry_timeout(p, st),
+            ),
             Some(r) if r.level == 1 => (
                 r.owed.iter().map(|(i, _)| *i).collect(),
                 1,
@@ -458,7 +481,7 @@ async fn walk_set(
                 }
                 // Once the agent has dropped an answer too big in this scrape, a silence
                 // is most likely that again: wait no longer than for a smaller retry.
-                let timeout = if st.size_failures + st.end_overflows > 0 {
+                let timeout = if suspect || st.size_failures + st.end_overflows > 0 {
                     smaller_retry_timeout(p, st)
                 } else {
                     p.timeout
@@ -549,29 +572,44 @@ async fn walk_set(
                             // One column, one varbind: nothing smaller to ask; the column
                             // itself fails (after its retries).
                             let i = group[0];
-                            if let Some(e) = retry_alone(c, cols, i, p, st).await {
+                            if let Some(e) = retry_alone(c, cols, i, p, st, suspect).await {
                                 cols[i].failed = Some(e);
                             }
                         } else {
-                            // Fetch this step again in smaller requests.
+                            // Fetch this step again: the same request once more after a
+                            // silence (a packet may have been lost), then smaller.
                             st.packets_retried += 1;
+                            tracing::debug!(column = %dotted(&cols[group[0]].prefix), columns = group.len(), reps, rows = cols[group[0]].rows.len(), error = %e, "walk step failed, fetching it again");
                             rescue = Some(Rescue {
                                 owed: group.iter().map(|&i| (i, reps)).collect(),
-                                level: if reps > 1 { 1 } else { 2 },
+                                level: if reps > 3 {
+                                    0
+                                } else if reps > 1 {
+                                    1
+                                } else {
+                                    2
+                                },
+                                reps,
                                 sent,
                                 ended: false,
                                 width: u32::try_from(group.len()).unwrap_or(u32::MAX),
                             });
                         }
                     }
+                    Some(r) if r.level == 0 => {
+                        tracing::debug!(columns = group.len(), reps, error = %e, "half the repetitions failed too: one repetition");
+                        st.packets_retried += 1;
+                        r.level = if r.reps > 1 { 1 } else { 2 };
+                    }
                     Some(r) if r.level == 1 && group.len() > 1 => {
+                        tracing::debug!(columns = group.len(), error = %e, "one repetition failed: column by column");
                         st.packets_retried += 1;
                         r.level = 2;
                     }
                     Some(_) => {
                         // One column alone, one repetition: retries, then it fails.
                         let i = group[0];
-                        if let Some(e) = retry_alone(c, cols, i, p, st).await {
+                        if let Some(e) = retry_alone(c, cols, i, p, st, suspect).await {
                             cols[i].failed = Some(e);
                         }
                     }
@@ -590,9 +628,11 @@ async fn retry_alone(
     i: usize,
     p: &Policy,
     st: &mut Stats,
+    suspect: bool,
 ) -> Option<WalkError> {
     let mut last = WalkError::Client(ClientError::Timeout);
-    for _ in 0..p.retries {
+    let retries = if suspect { p.retries.min(1) } else { p.retries };
+    for _ in 0..retries {
         let oids = [cols[i].last.clone()];
         let op = if c.bulk_capable() {
             Op::Bulk(&oids)
@@ -832,7 +872,7 @@ mod tests {
             assert!(st.end_overflows >= 1, "{too_big}: {st:?}");
             assert_eq!(st.size_failures, 0, "{too_big}: {st:?}");
             assert_eq!(p.varbind_budget, 400);
-            assert_eq!(mem.rows.get(&FDB_PORT.to_vec()), Some(&918));
+            assert_eq!(mem.rows.get(FDB_PORT.as_slice()), Some(&918));
             // The next walk knows where the columns end: no answer too big any more.
             let mut st2 = answered();
             let w2 = block_on(walk_columns(&agent, &cols, &mut p, &mut st2, &mut mem));
@@ -907,7 +947,10 @@ mod tests {
         assert_eq!(w.cols[0].len(), 48);
         assert_eq!(w.cols[1].len(), 100);
         assert!(w.cols[2].is_empty(), "a failed column is left out whole");
-        assert_eq!(mem.failing.get(&FDB_STATUS.to_vec()), Some(&"timeout"));
+        assert_eq!(
+            mem.failing.get(FDB_STATUS.as_slice()),
+            Some(&WalkError::Client(ClientError::Timeout))
+        );
         // Next time the failing column is walked alone, after the others.
         let mut st2 = answered();
         let w2 = block_on(walk_columns(&agent, &cols, &mut p, &mut st2, &mut mem));
