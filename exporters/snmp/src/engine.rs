@@ -539,7 +539,7 @@ impl Engine {
                         &ml,
                         stats.pdus_returned,
                     );
-                    out.gauge("snmp_scrape_max_repetitions", "Varbinds per GETBULK request that worked last (adapted down on tooBig/genErr/timeout).", &ml, u64::from(pol.varbind_budget));
+                    out.gauge("snmp_scrape_max_repetitions", "Varbinds per GETBULK request that work for this target and module (remembered between scrapes; smaller after a request too big to answer, growing back after scrapes without one).", &ml, u64::from(pol.varbind_budget));
                     {
                         let mut t = lock(&self.totals);
                         t.packets += stats.packets_sent;
