@@ -466,18 +466,22 @@ async fn walk_set(
                 let group: Vec<usize> = active[..g].to_vec();
                 let per = budget / u32::try_from(g).unwrap_or(u32::MAX).max(1);
                 let mut reps = per.clamp(1, p.max_repetitions.max(1));
-                // Ask for little beyond the expected end of the first column to end.
-                let left = group
+                // Ask for little beyond the expected end of the first column to end; a
+                // column that has grown since is then read in doubling steps (1, 2, 4…
+                // rows), so a step past its new end still carries few varbinds beyond it.
+                let cap = group
                     .iter()
                     .map(|&i| {
                         mem.rows.get(&cols[i].prefix).map(|&n| {
-                            u32::try_from(n.saturating_sub(cols[i].rows.len())).unwrap_or(u32::MAX)
+                            let read = cols[i].rows.len();
+                            let step = n.abs_diff(read);
+                            u32::try_from(step).unwrap_or(u32::MAX).saturating_add(1)
                         })
                     })
                     .collect::<Option<Vec<u32>>>()
                     .and_then(|v| v.into_iter().min());
-                if let Some(left) = left {
-                    reps = reps.min(left.saturating_add(1)).max(1);
+                if let Some(cap) = cap {
+                    reps = reps.min(cap).max(1);
                 }
                 // Once the agent has dropped an answer too big in this scrape, a silence
                 // is most likely that again: wait no longer than for a smaller retry.
@@ -890,6 +894,8 @@ mod tests {
             assert!(w3.failed.is_empty());
             assert_eq!(w3.cols[1].len(), 1000);
             assert_eq!(st3.size_failures, 0, "{too_big}");
+            // 82 rows more read in doubling steps, not one request per row.
+            assert!(st3.packets_sent < st2.packets_sent + 20, "{st2:?} {st3:?}");
         }
     }
 
