@@ -83,8 +83,10 @@ enum Cmd {
         #[command(flatten)]
         gen: GenArgs,
     },
-    /// Check that every configured switch port exists, through the SNMP exporter's
-    /// /lookup; unknown ports are listed with the nearest names. Exit 1 if any is unknown.
+    /// Check that every configured switch port exists and is one interface, through the
+    /// SNMP exporter's /lookup; unknown ports are listed with the nearest names, ports
+    /// whose name several interfaces share with how to pin them (ifIndex / ifDescr).
+    /// Exit 1 if any is unknown or ambiguous.
     Resolve {
         /// Flow config files.
         #[arg(required = true)]
@@ -673,32 +675,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 let mut bad = 0;
                 for f in &flows {
                     for r in resolve::resolve_flow(&c, &snmp, f).await {
-                        let line = match &r.state {
-                            resolve::PortState::Found {
-                                if_index,
-                                oper_status,
-                            } => format!(
-                                "ok       ifIndex {if_index}, ifOperStatus {}",
-                                oper_status
-                                    .map(|o| o.to_string())
-                                    .unwrap_or_else(|| "?".into())
-                            ),
-                            resolve::PortState::Unknown { closest } => {
-                                bad += 1;
-                                format!(
-                                    "UNKNOWN  nearest: {}",
-                                    if closest.is_empty() {
-                                        "none".into()
-                                    } else {
-                                        closest.join(", ")
-                                    }
-                                )
-                            }
-                            resolve::PortState::Error(e) => {
-                                bad += 1;
-                                format!("ERROR    {e}")
-                            }
-                        };
+                        if !r.ok() {
+                            bad += 1;
+                        }
+                        let line = r.line();
                         println!("{} {} {:?}: {line}", r.flow, r.switch, r.port);
                     }
                 }

@@ -14,7 +14,7 @@ use tokio::sync::Semaphore;
 use crate::client::{AsyncSnmp, ClientError, SnmpClient, SnmpValue};
 use crate::config::{AuthConfig, Base, Config, IfFilter, Module, Version};
 use crate::ifmib::{self, IfCache};
-use crate::walk::{self, Policy, Stats, WalkError};
+use crate::walk::{self, Column, ColumnMemory, Policy, Stats, WalkError, Walked};
 
 /// SNMP work stops this long before the answer's deadline, so a request cut short by it
 /// ends, and is classified (an agent that never answered is a `timeout`), before the
@@ -65,9 +65,106 @@ struct TargetState {
 struct TargetInner {
     client: Option<Arc<dyn SnmpClient>>,
     cache: Option<Arc<IfCache>>,
-    budget: Option<u32>,
+    /// Request size that works, per module.
+    budgets: HashMap<String, Budget>,
+    /// Rows and failures of each column walked (see [`ColumnMemory`]).
+    columns: ColumnMemory,
+    /// Columns that failed in the last scrape of each module (oid → reason), so a
+    /// failure is logged when it starts, changes or ends, not on every scrape.
+    failed: HashMap<String, BTreeMap<String, &'static str>>,
+    /// The slowest answer of the target's last scrape that got any.
+    slowest: Option<Duration>,
     errors: BTreeMap<&'static str, u64>,
     last_used: Option<Instant>,
+}
+
+/// The request size (varbinds per GETBULK) that works for one module of a target, and
+/// the smallest size that failed recently (not grown back to for [`CEILING_TTL`]).
+#[derive(Clone, Copy, Debug)]
+struct Budget {
+    size: u32,
+    ceiling: Option<(u32, Instant)>,
+}
+
+/// How long a request size that failed is not tried again.
+const CEILING_TTL: Duration = Duration::from_secs(3600);
+
+/// Failed columns and whether the deadline cut the module short.
+#[derive(Default)]
+struct ModuleReport {
+    failed: Vec<(Vec<u32>, WalkError)>,
+    deadline: bool,
+}
+
+impl ModuleReport {
+    /// The columns of a walk; failed ones are noted here. Fails the module when every
+    /// column failed.
+    fn take(&mut self, prefixes: &[Vec<u32>], w: Walked) -> Result<Vec<Column>, WalkError> {
+        if w.all_failed() {
+            let e = w
+                .failed
+                .iter()
+                .map(|(_, e)| e)
+                .find(|e| **e != WalkError::Deadline)
+                .or(w.failed.first().map(|(_, e)| e))
+                .cloned()
+                .unwrap_or(WalkError::Deadline);
+            return Err(e);
+        }
+        self.deadline |= w.deadline;
+        for (i, e) in w.failed {
+            // Columns the deadline left unread count under the scrape's `deadline`.
+            if e == WalkError::Deadline {
+                continue;
+            }
+            if let Some(p) = prefixes.get(i) {
+                self.failed.push((p.clone(), e));
+            }
+        }
+        Ok(w.cols)
+    }
+}
+
+/// What `/lookup` found.
+enum Found {
+    /// No interface of that name; the closest names.
+    None(Vec<String>),
+    /// Interfaces of that name, none with the pin.
+    NotPinned(Vec<(u32, ifmib::IfInfo, Option<i64>)>),
+    /// Exactly one.
+    One(Option<(u32, ifmib::IfInfo, Option<i64>)>),
+    /// Several: the name (and pin) is ambiguous.
+    Ambiguous(Vec<(u32, ifmib::IfInfo, Option<i64>)>),
+}
+
+/// The `/lookup` pin of an interface besides its name.
+enum Pin {
+    Index(u32),
+    Descr(String),
+}
+
+impl Pin {
+    fn describe(&self) -> String {
+        match self {
+            Pin::Index(i) => format!("ifIndex {i}"),
+            Pin::Descr(d) => format!("ifDescr '{d}'"),
+        }
+    }
+}
+
+/// The request size a module starts with on a new target: `max_repetitions` × 16
+/// varbinds (v2c), 40 for v3 (async-snmp advertises a 1472-byte msgMaxSize; larger
+/// answers make some agents stay silent or answer genErr).
+fn default_budget(m: &Module, auth: &AuthConfig) -> u32 {
+    if auth.version == Version::V3 {
+        40
+    } else {
+        m.max_repetitions.saturating_mul(16).max(1)
+    }
+}
+
+fn dotted(oid: &[u32]) -> String {
+    oid.iter().map(u32::to_string).collect::<Vec<_>>().join(".")
 }
 
 /// Exporter-wide counters for `/metrics`.
@@ -359,20 +456,23 @@ impl Engine {
                 reasons.push(e.reason());
             }
             Ok(client) => {
+                let mut slowest = lock(&st.inner).slowest;
                 for m in &job.modules {
-                    let mut stats = Stats::default();
-                    let budget = lock(&st.inner).budget;
+                    let mut stats = Stats {
+                        slowest_answer: slowest,
+                        ..Stats::default()
+                    };
+                    let default = default_budget(m, auth);
+                    let budget = lock(&st.inner).budgets.get(&m.name).copied();
                     let mut pol = Policy {
                         max_repetitions: m.max_repetitions,
-                        varbind_budget: budget.unwrap_or(if auth.version == Version::V3 {
-                            40
-                        } else {
-                            m.max_repetitions.saturating_mul(16)
-                        }),
+                        varbind_budget: budget.map_or(default, |b| b.size),
                         retries: m.retries,
                         timeout: m.timeout,
                         deadline: Some(deadline),
                     };
+                    let mut report = ModuleReport::default();
+                    let mut mem = lock(&st.inner).columns.clone();
                     let r = self
                         .run_module(
                             &job.target,
@@ -382,11 +482,37 @@ impl Engine {
                             job.filter_override.as_ref(),
                             &mut pol,
                             &mut stats,
+                            &mut mem,
+                            &mut report,
                             out,
                         )
                         .await;
-                    if r.is_ok() {
-                        lock(&st.inner).budget = Some(pol.varbind_budget);
+                    slowest = stats.slowest_answer.or(slowest);
+                    {
+                        let mut inner = lock(&st.inner);
+                        inner.columns = mem;
+                        let now = Instant::now();
+                        let ceiling = budget
+                            .and_then(|b| b.ceiling)
+                            .filter(|(_, at)| now.saturating_duration_since(*at) < CEILING_TTL);
+                        let ceiling = match (stats.smallest_failed, ceiling) {
+                            (Some(f), Some((c, at))) if c <= f => Some((c, at)),
+                            (Some(f), _) => Some((f, now)),
+                            (None, c) => c,
+                        };
+                        let size = walk::next_budget(
+                            pol.varbind_budget,
+                            default,
+                            ceiling.map(|c| c.0),
+                            stats.size_failures == 0 && r.is_ok(),
+                        );
+                        inner
+                            .budgets
+                            .insert(m.name.clone(), Budget { size, ceiling });
+                    }
+                    self.report_columns(&job.target, &st, m, &report, r.is_ok(), out);
+                    for (_, e) in &report.failed {
+                        reasons.push(e.reason());
                     }
                     let ml = [("module", m.name.as_str())];
                     out.gauge(
@@ -413,21 +539,27 @@ impl Engine {
                         &ml,
                         stats.pdus_returned,
                     );
-                    out.gauge("snmp_scrape_max_repetitions", "Varbinds per GETBULK request that worked last (adapted down on tooBig/genErr/timeout).", &ml, u64::from(pol.varbind_budget));
+                    out.gauge("snmp_scrape_max_repetitions", "Varbinds per GETBULK request that work for this target and module (remembered between scrapes; smaller after a request too big to answer, growing back after scrapes without one).", &ml, u64::from(pol.varbind_budget));
                     {
                         let mut t = lock(&self.totals);
                         t.packets += stats.packets_sent;
                         t.retries += stats.packets_retried;
                     }
-                    if let Err(e) = r {
+                    if let Err(e) = &r {
                         up = false;
                         reasons.push(e.reason());
                         tracing::warn!(target = %job.target, module = %m.name, error = %e, reason = e.reason(), "scrape failed");
-                        if e == WalkError::Deadline {
-                            break;
+                    }
+                    if report.deadline || r.as_ref().err() == Some(&WalkError::Deadline) {
+                        up = false;
+                        if r.is_ok() {
+                            reasons.push(WalkError::Deadline.reason());
+                            tracing::warn!(target = %job.target, module = %m.name, reason = "deadline", "scrape failed: the deadline passed before every column was read; the columns read are served");
                         }
+                        break;
                     }
                 }
+                lock(&st.inner).slowest = slowest;
             }
         }
         let mut inner = lock(&st.inner);
@@ -437,6 +569,7 @@ impl Engine {
         if !up {
             // A failing target might have been replaced or restarted: start afresh.
             inner.client = None;
+            inner.slowest = None;
         }
         let errs = inner.errors.clone();
         drop(inner);
@@ -447,8 +580,62 @@ impl Engine {
         (up, errs)
     }
 
+    /// Reports the columns of module `m` that failed in this scrape: one
+    /// `rtmon_snmp_column_failed{module,oid,reason} 1` each, and a log line when the set
+    /// of failed columns (or a reason) changes, not on every scrape.
+    fn report_columns(
+        &self,
+        target: &str,
+        st: &TargetState,
+        m: &Module,
+        report: &ModuleReport,
+        module_ok: bool,
+        out: &mut MetricSet,
+    ) {
+        let now: BTreeMap<String, &'static str> = report
+            .failed
+            .iter()
+            .map(|(oid, e)| (dotted(oid), e.reason()))
+            .collect();
+        let fam = out.family(
+            "rtmon_snmp_column_failed",
+            "A table column of the module that could not be walked in this scrape (its rows are left out, the other columns are served), by column OID and reason.",
+            MetricType::Gauge,
+        );
+        for (oid, reason) in &now {
+            fam.add(
+                &[
+                    ("module", m.name.as_str()),
+                    ("oid", oid),
+                    ("reason", reason),
+                ],
+                Value::U64(1),
+            );
+        }
+        out.prune_empty();
+        if !module_ok && now.is_empty() {
+            // The module failed as a whole (logged as such); keep the last column state.
+            return;
+        }
+        let before = lock(&st.inner)
+            .failed
+            .insert(m.name.clone(), now.clone())
+            .unwrap_or_default();
+        for (oid, reason) in &now {
+            if before.get(oid) != Some(reason) {
+                tracing::warn!(target = %target, module = %m.name, oid = %oid, reason = %reason, "column failed: its rows are left out of this and later scrapes until it answers again; the other columns are served (logged once, metric rtmon_snmp_column_failed)");
+            }
+        }
+        for oid in before.keys() {
+            if !now.contains_key(oid) {
+                tracing::info!(target = %target, module = %m.name, oid = %oid, "column answers again");
+            }
+        }
+    }
+
     /// Gets sysUpTime and ifNumber, then returns a valid lookup cache (reused or rebuilt),
     /// the two values, and whether the cache was reused.
+    #[allow(clippy::too_many_arguments)]
     async fn if_cache(
         &self,
         c: &dyn SnmpClient,
@@ -456,6 +643,8 @@ impl Engine {
         m: &Module,
         pol: &mut Policy,
         stats: &mut Stats,
+        mem: &mut ColumnMemory,
+        report: &mut ModuleReport,
         force: bool,
     ) -> Result<(Arc<IfCache>, ifmib::Scalars, bool), WalkError> {
         let v = walk::get_many(
@@ -483,10 +672,24 @@ impl Engine {
             lock(&self.totals).cache_hits += 1;
             return Ok((upd, scalars, true));
         }
-        let oids: Vec<Vec<u32>> = ifmib::cached_columns().iter().map(|d| d.oid()).collect();
-        let cols = walk::walk_columns(c, &oids, pol, stats).await?;
+        let defs = ifmib::cached_columns();
+        let oids: Vec<Vec<u32>> = defs.iter().map(|d| d.oid()).collect();
+        let w = walk::walk_columns(c, &oids, pol, stats, mem).await;
+        // The labels of every series: without them the module cannot be served.
+        if let Some((_, e)) = w
+            .failed
+            .iter()
+            .find(|(i, _)| defs.get(*i).is_some_and(|d| d.kind == ifmib::Kind::Label))
+        {
+            return Err(e.clone());
+        }
+        let complete = w.failed.is_empty();
+        let cols = report.take(&oids, w)?;
         let cache = Arc::new(IfCache::build(&cols, uptime, if_number));
-        lock(&st.inner).cache = Some(cache.clone());
+        // A cache with a column missing is used once, not kept: the next scrape tries again.
+        if complete {
+            lock(&st.inner).cache = Some(cache.clone());
+        }
         lock(&self.totals).cache_misses += 1;
         Ok((cache, scalars, false))
     }
@@ -501,6 +704,8 @@ impl Engine {
         filter_override: Option<&IfFilter>,
         pol: &mut Policy,
         stats: &mut Stats,
+        mem: &mut ColumnMemory,
+        report: &mut ModuleReport,
         out: &mut MetricSet,
     ) -> Result<(), WalkError> {
         match m.base {
@@ -539,9 +744,15 @@ impl Engine {
                 let cache = lock(&st.inner).cache.clone();
                 let cache = match cache {
                     Some(c) => Some(c),
-                    None => Some(self.if_cache(c, st, m, pol, stats, false).await?.0),
+                    None => Some(
+                        self.if_cache(c, st, m, pol, stats, mem, report, false)
+                            .await?
+                            .0,
+                    ),
                 };
-                let cols = walk::walk_columns(c, &crate::fdb::columns(), pol, stats).await?;
+                let oids = crate::fdb::columns();
+                let cols =
+                    report.take(&oids, walk::walk_columns(c, &oids, pol, stats, mem).await)?;
                 let bad = crate::fdb::emit(out, &cols, cache.as_deref());
                 for ((table, n), first) in crate::fdb::TABLES.iter().zip(bad.rows).zip(bad.first) {
                     if n > 0 {
@@ -554,13 +765,20 @@ impl Engine {
                 let cached = lock(&st.inner).cache.clone();
                 let cache = match cached {
                     Some(c) => c,
-                    None => self.if_cache(c, st, m, pol, stats, false).await?.0,
+                    None => {
+                        self.if_cache(c, st, m, pol, stats, mem, report, false)
+                            .await?
+                            .0
+                    }
                 };
-                let mut cols = walk::walk_columns(c, &crate::lldp::columns(), pol, stats).await?;
+                let oids = crate::lldp::columns();
+                let mut cols =
+                    report.take(&oids, walk::walk_columns(c, &oids, pol, stats, mem).await)?;
                 let v2 = crate::lldp::v1_empty(&cols);
                 if v2 {
+                    let oids = crate::lldp::v2_columns();
                     let v2cols =
-                        walk::walk_columns(c, &crate::lldp::v2_columns(), pol, stats).await?;
+                        report.take(&oids, walk::walk_columns(c, &oids, pol, stats, mem).await)?;
                     cols.splice(0..6, v2cols);
                 }
                 crate::lldp::emit(out, &cols, Some(&cache), v2);
@@ -570,16 +788,23 @@ impl Engine {
                 let cached = lock(&st.inner).cache.clone();
                 let cache = match cached {
                     Some(c) => c,
-                    None => self.if_cache(c, st, m, pol, stats, false).await?.0,
+                    None => {
+                        self.if_cache(c, st, m, pol, stats, mem, report, false)
+                            .await?
+                            .0
+                    }
                 };
-                let cols = walk::walk_columns(c, &crate::qbridge::columns(), pol, stats).await?;
+                let oids = crate::qbridge::columns();
+                let cols =
+                    report.take(&oids, walk::walk_columns(c, &oids, pol, stats, mem).await)?;
                 crate::qbridge::emit(out, &cols, Some(&cache));
                 Ok(())
             }
             Base::IfMib => {
                 let filter = filter_override.unwrap_or(&m.filter);
-                let (mut cache, scalars, reused) =
-                    self.if_cache(c, st, m, pol, stats, false).await?;
+                let (mut cache, scalars, reused) = self
+                    .if_cache(c, st, m, pol, stats, mem, report, false)
+                    .await?;
                 let dyn_defs = ifmib::dynamic_columns();
                 let dyn_oids: Vec<Vec<u32>> = dyn_defs.iter().map(|d| d.oid()).collect();
                 let mut selected = cache.select(filter);
@@ -606,15 +831,20 @@ impl Engine {
                     }
                     cols
                 } else {
-                    let cols =
-                        ifmib::by_if_index(walk::walk_columns(c, &dyn_oids, pol, stats).await?);
+                    let cols = ifmib::by_if_index(report.take(
+                        &dyn_oids,
+                        walk::walk_columns(c, &dyn_oids, pol, stats, mem).await,
+                    )?);
                     // An interface we don't know yet: the cache is stale, rebuild it now.
                     if reused
                         && cols
                             .iter()
                             .any(|col| col.keys().any(|i| !cache.rows.contains_key(i)))
                     {
-                        cache = self.if_cache(c, st, m, pol, stats, true).await?.0;
+                        cache = self
+                            .if_cache(c, st, m, pol, stats, mem, report, true)
+                            .await?
+                            .0;
                         selected = cache.select(filter);
                     }
                     cols
@@ -634,7 +864,11 @@ impl Engine {
         }
     }
 
-    /// `GET /lookup?target=…&auth=…&ifName=…` → `{ifIndex, ifName, ifDescr, ifAlias, ifOperStatus}`.
+    /// `GET /lookup?target=…&auth=…&ifName=…[&ifIndex=…|&ifDescr=…]` →
+    /// 200 `{ifIndex, ifName, ifDescr, ifAlias, ifOperStatus}` for exactly one interface;
+    /// 404 `{error, closest}` for an unknown name (`{error, candidates}` when the name
+    /// exists but none has the pin); 409 `{error, candidates}` when the name (and pin)
+    /// fits several interfaces.
     pub async fn handle_lookup(&self, req: Request) -> Reply {
         let cfg = self.config();
         let Some(target) = req.param("target") else {
@@ -645,6 +879,21 @@ impl Engine {
         }
         let Some(name) = req.param("ifName") else {
             return Reply::bad_request("'ifName' parameter must be specified");
+        };
+        let pin = match (req.param("ifIndex"), req.param("ifDescr")) {
+            (Some(_), Some(_)) => {
+                return Reply::bad_request("give 'ifIndex' or 'ifDescr', not both");
+            }
+            (Some(i), None) => match i.parse::<u32>() {
+                Ok(i) if i >= 1 => Some(Pin::Index(i)),
+                _ => {
+                    return Reply::bad_request(format!(
+                        "'ifIndex' must be an interface index (1..4294967295), got '{i}'"
+                    ))
+                }
+            },
+            (None, Some(d)) => Some(Pin::Descr(d.to_string())),
+            (None, None) => None,
         };
         let auth_name = req.param("auth").unwrap_or("public_v2");
         let Some(auth) = cfg.auths.get(auth_name) else {
@@ -676,46 +925,131 @@ impl Engine {
             Ok(c) => c,
             Err(e) => return fail(&e),
         };
-        let mut stats = Stats::default();
+        let mut stats = Stats {
+            slowest_answer: lock(&st.inner).slowest,
+            ..Stats::default()
+        };
         let mut pol = Policy {
             max_repetitions: m.max_repetitions,
             varbind_budget: lock(&st.inner)
-                .budget
-                .unwrap_or(if auth.version == Version::V3 { 40 } else { 400 }),
+                .budgets
+                .get(&m.name)
+                .map_or_else(|| default_budget(m, auth), |b| b.size),
             retries: m.retries,
             timeout: m.timeout,
             deadline: Some(work_deadline(deadline)),
         };
+        let mut mem = lock(&st.inner).columns.clone();
         let work = async {
+            let mut report = ModuleReport::default();
             let (cache, _, _) = self
-                .if_cache(&*client, &st, m, &mut pol, &mut stats, false)
+                .if_cache(
+                    &*client,
+                    &st,
+                    m,
+                    &mut pol,
+                    &mut stats,
+                    &mut mem,
+                    &mut report,
+                    false,
+                )
                 .await?;
-            let Some((idx, info)) = cache.find(name).map(|(i, r)| (i, r.clone())) else {
-                return Ok(Err(ifmib::closest(&cache, name, 5)
-                    .into_iter()
-                    .map(String::from)
-                    .collect::<Vec<_>>()));
-            };
-            let mut o = ifmib::IF_TABLE.to_vec();
-            o.extend([8, idx]);
-            let v = walk::get_many(&*client, &[o.clone()], 1, &mut pol, &mut stats).await?;
-            let oper = v.get(&o).and_then(SnmpValue::as_i64);
-            Ok::<_, WalkError>(Ok((idx, info, oper)))
+            let named: Vec<(u32, ifmib::IfInfo)> = cache
+                .find_all(name)
+                .into_iter()
+                .map(|(i, r)| (i, r.clone()))
+                .collect();
+            if named.is_empty() {
+                return Ok(Found::None(
+                    ifmib::closest(&cache, name, 5)
+                        .into_iter()
+                        .map(String::from)
+                        .collect(),
+                ));
+            }
+            let chosen: Vec<(u32, ifmib::IfInfo)> = named
+                .iter()
+                .filter(|(i, r)| match &pin {
+                    None => true,
+                    Some(Pin::Index(x)) => i == x,
+                    Some(Pin::Descr(d)) => r.descr == *d,
+                })
+                .cloned()
+                .collect();
+            // ifOperStatus of the interfaces the answer names.
+            let show = if chosen.is_empty() { &named } else { &chosen };
+            let oids: Vec<Vec<u32>> = show
+                .iter()
+                .map(|(i, _)| {
+                    let mut o = ifmib::IF_TABLE.to_vec();
+                    o.extend([8, *i]);
+                    o
+                })
+                .collect();
+            let batch = usize::try_from(pol.varbind_budget)
+                .unwrap_or(25)
+                .clamp(1, 25);
+            let v = walk::get_many(&*client, &oids, batch, &mut pol, &mut stats).await?;
+            let with_oper: Vec<(u32, ifmib::IfInfo, Option<i64>)> = show
+                .iter()
+                .zip(&oids)
+                .map(|((i, r), o)| (*i, r.clone(), v.get(o).and_then(SnmpValue::as_i64)))
+                .collect();
+            Ok::<_, WalkError>(match chosen.len() {
+                0 => Found::NotPinned(with_oper),
+                1 => Found::One(with_oper.into_iter().next()),
+                _ => Found::Ambiguous(with_oper),
+            })
         };
-        match tokio::time::timeout_at(deadline.into(), work).await {
+        let result = tokio::time::timeout_at(deadline.into(), work).await;
+        {
+            let mut inner = lock(&st.inner);
+            inner.columns = mem;
+            if stats.slowest_answer.is_some() {
+                inner.slowest = stats.slowest_answer;
+            }
+        }
+        let candidate = |(i, r, o): &(u32, ifmib::IfInfo, Option<i64>)| {
+            serde_json::json!({
+                "ifIndex": i, "ifName": r.name, "ifDescr": r.descr,
+                "ifAlias": r.alias, "ifOperStatus": o,
+            })
+        };
+        match result {
             Err(_) => fail(&WalkError::Deadline),
             Ok(Err(e)) => fail(&e),
-            Ok(Ok(Err(closest))) => Reply::Json(
+            Ok(Ok(Found::None(closest))) => Reply::Json(
                 404,
                 serde_json::json!({"error": format!("no interface named '{name}'"), "closest": closest}),
             ),
-            Ok(Ok(Ok((idx, info, oper)))) => Reply::Json(
-                200,
+            Ok(Ok(Found::NotPinned(named))) => Reply::Json(
+                404,
                 serde_json::json!({
-                    "ifIndex": idx, "ifName": info.name, "ifDescr": info.descr,
-                    "ifAlias": info.alias, "ifOperStatus": oper,
+                    "error": format!(
+                        "no interface named '{name}' has {}",
+                        pin.as_ref().map(Pin::describe).unwrap_or_default()
+                    ),
+                    "candidates": named.iter().map(candidate).collect::<Vec<_>>(),
                 }),
             ),
+            Ok(Ok(Found::Ambiguous(named))) => {
+                let how = match &pin {
+                    None => "pin the port by ifIndex or ifDescr".to_string(),
+                    Some(p) => format!(
+                        "{} does not tell them apart: pin it by ifIndex",
+                        p.describe()
+                    ),
+                };
+                Reply::Json(
+                    409,
+                    serde_json::json!({
+                        "error": format!("{} interfaces are named '{name}'; {how}", named.len()),
+                        "candidates": named.iter().map(candidate).collect::<Vec<_>>(),
+                    }),
+                )
+            }
+            Ok(Ok(Found::One(Some(one)))) => Reply::Json(200, candidate(&one)),
+            Ok(Ok(Found::One(None))) => fail(&"no interface"),
         }
     }
 

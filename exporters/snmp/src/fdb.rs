@@ -42,6 +42,21 @@ pub fn columns() -> Vec<Vec<u32>> {
     ]
 }
 
+/// dot1dBasePortIfIndex as bridge port → ifIndex. A value that is no InterfaceIndex
+/// (1..=2147483647: agents answer `0` — an Arris CMTS for all its ports — or `-1`, an
+/// Allied Telesis) means the agent does not know the interface: that port is left out,
+/// so every join through it gives `ifIndex=""`, `ifName=""`, alike for both.
+pub fn bridge_port_if_index(col: &Column) -> BTreeMap<u32, u32> {
+    col.iter()
+        .filter_map(|(k, v)| match (&k[..], v.as_i64()) {
+            ([p], Some(i)) if (1..=i64::from(i32::MAX)).contains(&i) => {
+                u32::try_from(i).ok().map(|i| (*p, i))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 fn status_name(s: Option<i64>) -> &'static str {
     match s {
         Some(1) => "other",
@@ -104,13 +119,7 @@ impl Undecodable {
 pub fn emit(out: &mut MetricSet, cols: &[Column], cache: Option<&IfCache>) -> Undecodable {
     let empty = Column::new();
     let get = |i: usize| cols.get(i).unwrap_or(&empty);
-    let port_if: BTreeMap<u32, u32> = get(0)
-        .iter()
-        .filter_map(|(k, v)| match (k[..].first(), v.as_u64()) {
-            (Some(&p), Some(i)) if k.len() == 1 => u32::try_from(i).ok().map(|i| (p, i)),
-            _ => None,
-        })
-        .collect();
+    let port_if = bridge_port_if_index(get(0));
     let mut bad = Undecodable::default();
     let fam = out.family(
         "rtmon_snmp_fdb_entry_info",
@@ -205,6 +214,35 @@ mod tests {
             t.contains("rtmon_snmp_fdb_undecodable_rows{table=\"dot1dTpFdbTable\"} 0\n"),
             "{t}"
         );
+    }
+
+    #[test]
+    fn bridge_ports_without_an_interface_index_are_unknown() {
+        // Arris CMTS: dot1dBasePortIfIndex 0; Allied Telesis: -1. Neither is an ifIndex.
+        let mut cols = vec![Column::new(); 5];
+        cols[0].insert(vec![1], SnmpValue::Integer(0));
+        cols[0].insert(vec![2], SnmpValue::Integer(-1));
+        cols[0].insert(vec![3], SnmpValue::Integer(27));
+        for (p, last) in [(1, 1), (2, 2), (3, 3)] {
+            cols[3].insert(vec![10, 0, 0x1b, 0x21, 0, 0, last], SnmpValue::Integer(p));
+        }
+        let mut cache = IfCache::build(&[], None, None);
+        cache.rows.insert(
+            27,
+            crate::ifmib::IfInfo {
+                name: "ge-0/0/27".into(),
+                ..Default::default()
+            },
+        );
+        let mut m = MetricSet::new();
+        emit(&mut m, &cols, Some(&cache));
+        let t = rtmon::expo::encode_text(&m);
+        for (p, last) in [(1, 1), (2, 2)] {
+            assert!(t.contains(&format!("rtmon_snmp_fdb_entry_info{{ifIndex=\"\",ifName=\"\",mac=\"00:1b:21:00:00:0{last}\",port=\"{p}\",status=\"\",vlan=\"10\"}} 1\n")), "{t}");
+        }
+        assert!(t.contains("rtmon_snmp_fdb_entry_info{ifIndex=\"27\",ifName=\"ge-0/0/27\",mac=\"00:1b:21:00:00:03\",port=\"3\",status=\"\",vlan=\"10\"} 1\n"), "{t}");
+        assert!(!t.contains("ifIndex=\"0\""), "{t}");
+        assert_eq!(bridge_port_if_index(&cols[0]), BTreeMap::from([(3, 27)]));
     }
 
     #[test]

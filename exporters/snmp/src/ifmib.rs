@@ -228,7 +228,29 @@ impl IfCache {
             .collect()
     }
 
-    /// Finds an interface by exact ifName; falls back to ifDescr.
+    /// Every interface called `name`: by exact ifName, or (when no ifName matches) by
+    /// ifDescr among interfaces without an ifName. More than one means the name is
+    /// ambiguous on this agent (Huawei and Extreme switches give one ifName to two
+    /// interfaces); a flow port must then be pinned by ifIndex or ifDescr.
+    pub fn find_all(&self, name: &str) -> Vec<(u32, &IfInfo)> {
+        let by_name: Vec<(u32, &IfInfo)> = self
+            .rows
+            .iter()
+            .filter(|(_, r)| r.name == name)
+            .map(|(i, r)| (*i, r))
+            .collect();
+        if !by_name.is_empty() {
+            return by_name;
+        }
+        self.rows
+            .iter()
+            .filter(|(_, r)| r.name.is_empty() && r.descr == name)
+            .map(|(i, r)| (*i, r))
+            .collect()
+    }
+
+    /// Finds an interface by exact ifName; falls back to ifDescr. The first (lowest
+    /// ifIndex) when several match: see [`IfCache::find_all`].
     pub fn find(&self, name: &str) -> Option<(u32, &IfInfo)> {
         self.rows
             .iter()

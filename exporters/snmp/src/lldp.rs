@@ -209,13 +209,7 @@ fn local_ifindex(
 pub fn emit(out: &mut MetricSet, cols: &[Column], cache: Option<&IfCache>, v2: bool) {
     let empty = Column::new();
     let get = |i: usize| cols.get(i).unwrap_or(&empty);
-    let bridge: BTreeMap<u32, u32> = get(9)
-        .iter()
-        .filter_map(|(k, v)| match (k[..].first(), v.as_u64()) {
-            (Some(&p), Some(i)) if k.len() == 1 => u32::try_from(i).ok().map(|i| (p, i)),
-            _ => None,
-        })
-        .collect();
+    let bridge = crate::fdb::bridge_port_if_index(get(9));
     let fam = out.family(
         "rtmon_snmp_lldp_neighbor_info",
         "An LLDP neighbour of a port (LLDP-MIB lldpRemTable, or LLDP-V2-MIB lldpV2RemTable): the local ifName/ifIndex and the remote chassis id, port id (with their subtypes; MACs as aa:bb:…), port description and system name.",

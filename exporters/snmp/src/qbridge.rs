@@ -147,13 +147,7 @@ fn valid_vlan(v: u32) -> Option<u32> {
 pub fn emit(out: &mut MetricSet, cols: &[Column], cache: Option<&IfCache>) {
     let empty = Column::new();
     let get = |i: usize| cols.get(i).unwrap_or(&empty);
-    let port_if: BTreeMap<u32, u32> = get(0)
-        .iter()
-        .filter_map(|(k, v)| match (k[..].first(), v.as_u64()) {
-            (Some(&p), Some(i)) if k.len() == 1 => u32::try_from(i).ok().map(|i| (p, i)),
-            _ => None,
-        })
-        .collect();
+    let port_if = crate::fdb::bridge_port_if_index(get(0));
     let current = members(get(1), get(2), |idx| match idx {
         [_time_mark, vlan] => valid_vlan(*vlan),
         _ => None,

@@ -391,10 +391,11 @@ impl Recording {
 /// The FDB as the test computes it from the recording: entries
 /// `(mac, vlan, port, ifIndex, ifName, status)` and undecodable rows per table.
 fn fdb_join(r: &Recording) -> (BTreeSet<[String; 6]>, [u64; 2]) {
+    // dot1dBasePortIfIndex 0 or negative is no interface (InterfaceIndex starts at 1).
     let base: BTreeMap<u64, u64> = r
         .column(&fdb::BASE_PORT_IFINDEX)
         .filter_map(|(i, t, v)| match i {
-            [p] => Some((u64::from(*p), Recording::int(t, v)?)),
+            [p] => Some((u64::from(*p), Recording::int(t, v).filter(|&x| x >= 1)?)),
             _ => None,
         })
         .collect();

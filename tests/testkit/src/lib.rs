@@ -14,6 +14,7 @@ pub mod netns;
 pub mod prom;
 pub mod rig;
 pub mod snmp;
+pub mod snmprec;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream, ToSocketAddrs};
