@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # bench-rules: what rtmon's flow rules cost a real Prometheus as the flows grow — the
-# constant rules over the topology (what `rtmon-dashboards rules` writes) beside the
-# former per-flow rules (`--layout per-flow`), on the same data, in one run.
+# constant rules with the topology as static rules (`constant`, what `rtmon-dashboards
+# rules` writes by default) and with the topology scraped (`scraped`: `rules --topology
+# scrape` + `rtmon-dashboards topology`), beside the former per-flow rules (`per-flow`),
+# on the same data, in one run.
 #
-#   scripts/bench-rules.sh                      # N = 100, 1000 (both layouts), 10000 (constant)
+#   scripts/bench-rules.sh                      # N = 100, 1000 (all three), 10000 (scraped)
 #   scripts/bench-rules.sh --flows "100 1000"   # other sizes (per-flow only up to --per-flow-max)
 #   scripts/bench-rules.sh --cycles 6           # evaluation cycles measured per run (default 4)
 #   RTMON=path/to/rtmon-dashboards scripts/bench-rules.sh   # another build
@@ -24,12 +26,14 @@ cd "$(dirname "$0")/.."
 
 flows_list="100 1000 10000"
 per_flow_max=1000
+rules_topology_max=1000
 cycles=4
 while [ $# -gt 0 ]; do
   case "$1" in
     --flows) flows_list=$2; shift 2 ;;
     --flows=*) flows_list=${1#*=}; shift ;;
     --per-flow-max) per_flow_max=$2; shift 2 ;;
+    --rules-topology-max) rules_topology_max=$2; shift 2 ;;
     --cycles) cycles=$2; shift 2 ;;
     --cycles=*) cycles=${1#*=}; shift ;;
     -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
@@ -225,7 +229,12 @@ run() { # run N LAYOUT
     echo "$files" > "$d/files"
   fi
   files=$(cat "$d/files")
-  "$RTMON" rules "$d"/flows/*.yml --layout "$layout" --eval-interval 30s --out "$d/rules-$layout.yml" >/dev/null
+  local rl=$layout topo=rules
+  case "$layout" in
+    scraped) rl=constant; topo=scrape
+      "$RTMON" topology "$d"/flows/*.yml --out "$d/data/topology.txt" >/dev/null ;;
+  esac
+  "$RTMON" rules "$d"/flows/*.yml --layout "$rl" --topology "$topo" --eval-interval 30s --out "$d/rules-$layout.yml" >/dev/null
   local size rules
   size=$(stat -c %s "$d/rules-$layout.yml")
   rules=$(grep -cE '^ *- (\{record:|record:|alert:)' "$d/rules-$layout.yml")
@@ -239,14 +248,18 @@ run() { # run N LAYOUT
     for ((i = 0; i < files; i++)); do
       printf '      - targets: ["127.0.0.1:%s"]\n        labels: {__metrics_path__: "/f%04d.txt", shard: "%04d"}\n' "$sport" "$i" "$i"
     done
+    if [ "$layout" = scraped ]; then
+      printf '      - targets: ["127.0.0.1:%s"]\n        labels: {__metrics_path__: "/topology.txt", shard: "topology"}\n' "$sport"
+    fi
   } > "$d/prom-$layout/prometheus.yml"
   prometheus --config.file="$d/prom-$layout/prometheus.yml" --storage.tsdb.path="$d/prom-$layout/tsdb" \
     --web.listen-address="127.0.0.1:$pport" --web.enable-lifecycle --log.level=warn \
     > "$d/prom-$layout/log" 2>&1 &
   prom_pid=$!
   # Wait for two scrapes of every target (bounded: 5 minutes).
-  local waited=0
-  until [ "$(query "count(up{job=\"bench\"} == 1)" 2>/dev/null || echo 0)" = "$files" ]; do
+  local waited=0 targets=$files
+  [ "$layout" = scraped ] && targets=$((files + 1))
+  until [ "$(query "count(up{job=\"bench\"} == 1)" 2>/dev/null || echo 0)" = "$targets" ]; do
     sleep 2; waited=$((waited + 2))
     [ $waited -lt 300 ] || { echo "bench-rules: targets not up after 300 s (N=$n)" >&2; tail -5 "$d/prom-$layout/log" >&2; return 1; }
   done
@@ -277,7 +290,7 @@ run() { # run N LAYOUT
     "$(python3 -c "print(int($m1 - $m0))")" "$failing"
   kill "$prom_pid"; wait "$prom_pid" 2>/dev/null || true; prom_pid=""
   kill "$srv_pid"; wait "$srv_pid" 2>/dev/null || true; srv_pid=""
-  rm -rf "$d/prom-$layout"
+  rm -rf "$d/prom-$layout" "$d/data/topology.txt"
 }
 
 echo "rtmon bench-rules: $(nproc) cores, $(prometheus --version 2>&1 | head -1), $cycles cycles of 30 s measured per run"
@@ -285,7 +298,10 @@ echo
 echo '| flows | rules | rules (file) | topology series | head series | load | group duration sum | max | Prometheus CPU per 30 s | RSS | missed iterations | checks at 0 |'
 echo '|---|---|---|---|---|---|---|---|---|---|---|---|'
 for n in $flows_list; do
-  run "$n" constant
+  run "$n" scraped
+  if [ "$n" -le "$rules_topology_max" ]; then
+    run "$n" constant
+  fi
   if [ "$n" -le "$per_flow_max" ]; then
     run "$n" per-flow
   fi

@@ -189,6 +189,25 @@ enum Cmd {
         /// or `per-flow` (the former per-flow rules, only for scripts/bench-rules.sh).
         #[arg(long, default_value = "constant", hide = true, value_parser = ["constant", "per-flow"])]
         layout: String,
+        /// Where the flows' topology (the rows the constant rules join on) comes from:
+        /// `rules` (static rules in this file: complete on its own) or `scrape` (left
+        /// out: Prometheus scrapes what `rtmon-dashboards topology` writes, with
+        /// honor_labels — far cheaper from about a thousand flows on).
+        #[arg(long, default_value = "rules", value_parser = ["rules", "scrape"])]
+        topology: String,
+        #[command(flatten)]
+        gen: GenArgs,
+    },
+    /// Write the flows' topology in the Prometheus text format, for Prometheus to scrape
+    /// (`rules --topology scrape`): serve the file over HTTP or put it in
+    /// node_exporter's textfile directory, scraped with `honor_labels: true`.
+    Topology {
+        /// Flow config files.
+        #[arg(required = true)]
+        flows: Vec<PathBuf>,
+        /// Output file (`-` for standard output); replaced atomically.
+        #[arg(long, default_value = "-")]
+        out: PathBuf,
         #[command(flatten)]
         gen: GenArgs,
     },
@@ -829,15 +848,37 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
             Ok(())
         }
+        Cmd::Topology { flows, out, gen } => {
+            let opts = gen.options()?;
+            let flows = load_flows(&flows)?;
+            let write = |w: &mut dyn std::io::Write| {
+                let mut w = std::io::BufWriter::with_capacity(1 << 20, w);
+                rtmon_dashboards::topology::write_exposition(&mut w, &flows, &opts)
+                    .and_then(|()| std::io::Write::flush(&mut w))
+            };
+            if out.as_os_str() == "-" {
+                write(&mut std::io::stdout().lock()).map_err(|e| format!("stdout: {e}"))?;
+            } else {
+                let tmp = out.with_extension("tmp");
+                let mut f =
+                    std::fs::File::create(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+                write(&mut f).map_err(|e| format!("{}: {e}", tmp.display()))?;
+                std::fs::rename(&tmp, &out).map_err(|e| format!("{}: {e}", out.display()))?;
+                println!("{}", out.display());
+            }
+            Ok(())
+        }
         Cmd::Rules {
             flows,
             out,
             eval_interval,
             alert_for,
             layout,
+            topology,
             gen,
         } => {
             let opts = gen.options()?;
+            let topology_rules = topology == "rules";
             let per_flow = layout == "per-flow";
             let write = |w: &mut Box<dyn std::io::Write>,
                          flows: &[rtmon::flow::Flow],
@@ -847,7 +888,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 if per_flow {
                     rtmon_dashboards::engine::per_flow::write(w, flows, opts, eval, alert_for)
                 } else {
-                    rules::write(w, flows, opts, eval, alert_for)
+                    rules::write_with(w, flows, opts, eval, alert_for, topology_rules)
                 }
             };
             for (flag, v) in [

@@ -238,6 +238,51 @@ fn shared_ports_and_hosts_get_their_own_records_and_a_wrong_expectation_fails() 
     let (ok, out) = promtool(dir.path(), &test_yaml(&[("port_oper_up", &wrong)]));
     assert!(!ok, "promtool accepted a wrong expectation:\n{out}");
     assert!(out.contains("FAILED"), "{out}");
+
+    // The topology scraped instead of evaluated (`rules --topology scrape` + the
+    // `topology` exposition, here as input series): the same values.
+    let mut text = Vec::new();
+    rtmon_dashboards::engine::rules::write_with(
+        &mut text,
+        &fl,
+        &Options::default(),
+        "1m",
+        "1m",
+        false,
+    )
+    .expect("rules");
+    let text = String::from_utf8(text).expect("utf-8");
+    assert!(!text.contains("rtmon-topology"), "{text}");
+    std::fs::write(dir.path().join("rules.yml"), text).expect("rules");
+    let mut topo = Vec::new();
+    rtmon_dashboards::topology::write_exposition(&mut topo, &fl, &Options::default())
+        .expect("topology");
+    let mut extra = String::new();
+    for line in String::from_utf8(topo).expect("utf-8").lines() {
+        if line.starts_with('#') {
+            continue;
+        }
+        let (series, value) = line.rsplit_once(' ').expect("sample line");
+        // As scraped: the target's job and instance beside the series' own labels.
+        let series = series.replacen('{', "{job=\"topology\",instance=\"sync:9471\",", 1);
+        // Single-quoted YAML: a quote is doubled ("the hosts' MTU").
+        let series = series.replace('\'', "''");
+        extra.push_str(&format!(
+            "      - series: '{series}'\n        values: '{value}x10'\n"
+        ));
+    }
+    let t = test_yaml(&[
+        ("port_oper_up", PORTS),
+        ("interface_up", INTERFACES),
+        ("mtu", MTUS),
+    ]);
+    let t = t.replacen(
+        "    input_series:\n",
+        &format!("    input_series:\n{extra}"),
+        1,
+    );
+    let (ok, out) = promtool(dir.path(), &t);
+    assert!(ok, "scraped topology:\n{out}");
 }
 
 #[test]
@@ -284,7 +329,7 @@ fn a_removed_flow_loses_its_records_and_alerts_on_reload() {
         "rtmon:flow:cause{flow=\"f2\"}",
         "ALERTS{flow=\"f2\"}",
     ] {
-        prom.wait_for_query(q, |r| r.is_empty(), Duration::from_secs(15))
+        prom.wait_for_query(q, |r| r.is_empty(), Duration::from_secs(30))
             .unwrap_or_else(|e| panic!("{q} still there after the reload: {e:#}"));
     }
     // f1 keeps its records, including the shared port's.

@@ -925,7 +925,7 @@ fn host_checks(flow: &Flow, h: &HostHop, hosts: &[&HostHop], opts: &Options, out
             )
             .keyed(vec![
                 (INSTANCE_KEY, norm_instance(&h.instance)),
-                ("job", job.to_string()),
+                ("exporter_job", job.to_string()),
             ]),
         );
     }

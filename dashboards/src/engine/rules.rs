@@ -111,6 +111,20 @@ pub fn write(
     eval_interval: &str,
     alert_for: &str,
 ) -> std::io::Result<()> {
+    write_with(w, flows, opts, eval_interval, alert_for, true)
+}
+
+/// [`write`], with the topology as static rules (`topology_rules`) or without it: then
+/// Prometheus scrapes it instead ([`topology::write_exposition`], `rtmon-dashboards
+/// topology`), which costs it far less than a rule per row at thousands of flows.
+pub fn write_with(
+    w: &mut impl std::io::Write,
+    flows: &[Flow],
+    opts: &Options,
+    eval_interval: &str,
+    alert_for: &str,
+    topology_rules: bool,
+) -> std::io::Result<()> {
     w.write_all(HEADER.as_bytes())?;
     let mut y = String::new();
     if opts.mode == Mode::Push {
@@ -119,7 +133,10 @@ pub fn write(
     meta_group(&mut y, opts, eval_interval);
     flows_group(&mut y, flows, opts, eval_interval, alert_for);
     w.write_all(y.as_bytes())?;
-    topology::write_groups(w, flows, opts, eval_interval)
+    if topology_rules {
+        topology::write_groups(w, flows, opts, eval_interval)?;
+    }
+    Ok(())
 }
 
 /// Rule list builder.
@@ -430,10 +447,12 @@ fn check_records(r: &mut Rules, x: &Expr) {
             ))
         ),
     };
+    // The row's exporter job is `exporter_job`: a scraped topology keeps its own `job`.
+    let alive = format!("label_replace({alive}, \"exporter_job\", \"$1\", \"job\", \"(.*)\")");
     check_rule(
         r,
         K::ExporterUp,
-        &join(K::ExporterUp, "", &format!("{I}, job"), &alive),
+        &join(K::ExporterUp, "", &format!("{I}, exporter_job"), &alive),
     );
     check_rule(
         r,

@@ -233,6 +233,46 @@ pub fn write_groups(
     Ok(())
 }
 
+/// The topology of `flows` in the Prometheus text format (0.0.4), for Prometheus to
+/// scrape instead of evaluating a rule per row (with `honor_labels: true`, from a file
+/// server or node_exporter's textfile collector; `rtmon-dashboards topology`).
+pub fn write_exposition(
+    w: &mut impl std::io::Write,
+    flows: &[Flow],
+    opts: &Options,
+) -> std::io::Result<()> {
+    let mut by_name: std::collections::BTreeMap<&'static str, Vec<Series>> = Default::default();
+    for f in flows {
+        let checks = flow_checks(f, opts);
+        for s in flow_series(f, opts, &checks) {
+            by_name.entry(s.name).or_default().push(s);
+        }
+    }
+    for (name, series) in by_name {
+        writeln!(w, "# TYPE {name} gauge")?;
+        let mut line = String::new();
+        for s in series {
+            line.clear();
+            line.push_str(name);
+            line.push('{');
+            for (i, (k, v)) in s.labels.iter().enumerate() {
+                if i > 0 {
+                    line.push(',');
+                }
+                line.push_str(k);
+                line.push_str("=\"");
+                rtmon::expo::escape_label_value(v, &mut line);
+                line.push('"');
+            }
+            line.push_str("} ");
+            line.push_str(&fmt_num(s.value));
+            line.push('\n');
+            w.write_all(line.as_bytes())?;
+        }
+    }
+    Ok(())
+}
+
 /// One series as a static recording rule on one line (YAML flow mapping).
 fn rule_line(y: &mut String, s: &Series) {
     y.push_str("      - {record: ");
