@@ -1,29 +1,31 @@
 //! rtmon dashboard generator: flow config → Grafana dashboards, Prometheus rules,
 //! provisioning files, upload, and live checks.
 //!
-//! Everything is derived from [`rtmon::flow::Flow`] plus [`Options`]; the layer-2
-//! checks live in [`checks`] and feed rules, dashboards and `check` alike.
+//! Everything is derived from [`rtmon::flow::Flow`] plus [`Options`]. Three rooms, each
+//! importing only the ones before it (ARCHITECTURE.md has the table):
+//! - [`engine`]: the check engine — checks, the flows' topology, rules, alert routing and
+//!   `status`; knows nothing of Grafana;
+//! - [`grafana`]: the Grafana outputs — flow dashboard, fleet overview, panels, layout,
+//!   provisioning, preview, upload and the panel-query `check`;
+//! - [`services`]: `sync` and the scrape target lists.
+//!
+//! Beside them, used by all three: [`client`] (Prometheus HTTP API), [`names`] (metric and
+//! label names), and the stand-alone commands' helpers [`legacy`] and [`resolve`].
 #![warn(missing_docs)]
 
-pub mod alertmanager;
-pub mod check;
-pub mod checks;
 pub mod client;
-pub mod dashboard;
-pub mod fleet;
-pub mod jv;
-pub mod layout;
+pub mod engine;
+pub mod grafana;
 pub mod legacy;
 pub mod names;
-pub mod panels;
-pub mod preview;
-pub mod provision;
 pub mod resolve;
-pub mod rules;
-pub mod status;
-pub mod sync;
-pub mod targets;
-pub mod upload;
+pub mod services;
+
+// The modules' places before they were grouped (issue #27): paths such as
+// `rtmon_dashboards::rules` keep working for the binary, the tests and users of the crate.
+pub use engine::{alertmanager, checks, rules, status, topology};
+pub use grafana::{check, dashboard, fleet, jv, layout, panels, preview, provision, upload};
+pub use services::{sync, targets};
 
 /// How the metrics reach Prometheus.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

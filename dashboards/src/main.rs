@@ -183,6 +183,10 @@ enum Cmd {
         /// How long a check must fail before its alert fires.
         #[arg(long = "alert-for", default_value = "2m")]
         alert_for: String,
+        /// `constant` (the rules to deploy: one set for all flows over their topology)
+        /// or `per-flow` (the former per-flow rules, only for scripts/bench-rules.sh).
+        #[arg(long, default_value = "constant", hide = true, value_parser = ["constant", "per-flow"])]
+        layout: String,
         #[command(flatten)]
         gen: GenArgs,
     },
@@ -846,9 +850,22 @@ fn run(cli: Cli) -> Result<(), Failure> {
             out,
             eval_interval,
             alert_for,
+            layout,
             gen,
         } => {
             let opts = gen.options()?;
+            let per_flow = layout == "per-flow";
+            let write = |w: &mut Box<dyn std::io::Write>,
+                         flows: &[rtmon::flow::Flow],
+                         opts: &rtmon_dashboards::Options,
+                         eval: &str,
+                         alert_for: &str| {
+                if per_flow {
+                    rtmon_dashboards::engine::per_flow::write(w, flows, opts, eval, alert_for)
+                } else {
+                    rules::write(w, flows, opts, eval, alert_for)
+                }
+            };
             for (flag, v) in [
                 ("--eval-interval", &eval_interval),
                 ("--alert-for", &alert_for),
@@ -857,8 +874,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
             let flows = load_flows(&flows)?;
             if out.as_os_str() == "-" {
-                let mut w = std::io::BufWriter::new(std::io::stdout().lock());
-                rules::write(&mut w, &flows, &opts, &eval_interval, &alert_for)
+                let mut w: Box<dyn std::io::Write> =
+                    Box::new(std::io::BufWriter::new(std::io::stdout().lock()));
+                write(&mut w, &flows, &opts, &eval_interval, &alert_for)
                     .and_then(|()| std::io::Write::flush(&mut w))
                     .map_err(|e| format!("stdout: {e}"))?;
             } else {
@@ -866,8 +884,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 let tmp = out.with_extension("tmp");
                 let f =
                     std::fs::File::create(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
-                let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
-                rules::write(&mut w, &flows, &opts, &eval_interval, &alert_for)
+                let mut w: Box<dyn std::io::Write> =
+                    Box::new(std::io::BufWriter::with_capacity(1 << 20, f));
+                write(&mut w, &flows, &opts, &eval_interval, &alert_for)
                     .and_then(|()| std::io::Write::flush(&mut w))
                     .map_err(|e| format!("{}: {e}", tmp.display()))?;
                 drop(w);

@@ -84,7 +84,12 @@ fn wait_rule(rig: &mut FlowRig, sel: &str, want: f64) {
         .prom
         .wait_for_query(sel, |r| r.len() == 1 && r[0].1 == want, DEADLINE)
     {
-        panic!("{e:#}\n{}", rig.logs());
+        let failing = rig.prom.query("rtmon:flow_check:ok == 0");
+        let dbg: Vec<_> = ["rtmon:node_if:errors_pps", "rtmon:snmp_if:errors_pps", "rtmon:flow:limit", "rate({__name__=~\"node_network_receive_errs_total|node_network_transmit_errs_total|node_network_receive_drop_total|node_network_transmit_drop_total\"}[20s])"].iter().map(|q| rig.prom.query(q)).collect();
+        panic!(
+            "{e:#}\nfailing checks: {failing:?}\n{dbg:?}\n{}",
+            rig.logs()
+        );
     }
 }
 

@@ -329,13 +329,17 @@ fn job_flags_rename_the_jobs_in_rules_and_dashboards() {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = std::fs::read_to_string(&rules).expect("rules written");
-    // The rules file is YAML with double-quoted strings: `job=\"hosts\"`.
-    let has = |job: &str| text.contains(&format!("up{{job=\\\"{job}\\\""));
-    for job in ["hosts", "neigh", "icmp"] {
-        assert!(has(job), "job {job} missing:\n{text}");
-    }
+    // The rules file is YAML with double-quoted strings: one constant rule reads the
+    // exporters' `up` of all three jobs, `job=~\"hosts|neigh|icmp\"`.
+    assert!(
+        text.contains("up{job=~\\\"hosts|neigh|icmp\\\"}"),
+        "renamed jobs missing:\n{text}"
+    );
     for job in ["node", "arp", "ping"] {
-        assert!(!has(job), "default job {job} left:\n{text}");
+        assert!(
+            !text.contains(&format!("job=~\\\"{job}|")),
+            "default job {job} left:\n{text}"
+        );
     }
     let gen = std::process::Command::new(bin)
         .args(["generate", "--node-job", " ", "--out"])
@@ -507,11 +511,12 @@ fn top_down_layout_units_annotations_and_links() {
             }
         }
     }
-    // Alerts link back to the flow's dashboard with a time range.
+    // Alerts link back to the flow's dashboard with a time range: the template reads the
+    // uid from the flow's topology row `rtmon:flow:info{dashboard_uid}`.
     let (_, flow) = &example_flows()[0];
     let r = rules::render(std::slice::from_ref(flow), &Options::default(), "30s", "2m");
-    assert!(r.contains(&format!(
-        "dashboard_url: \"http://localhost:3000/d/{}?from=now-3h&to=now\"",
-        dashboard::uid(&flow.id)
-    )));
+    assert!(r.contains(
+        "dashboard_url: \"http://localhost:3000/d/{{ with printf \\\"rtmon:flow:info{flow=%q}\\\" $labels.flow | query }}{{ with first . }}{{ label \\\"dashboard_uid\\\" . }}{{ end }}{{ end }}?from=now-3h&to=now\""
+    ), "{r}");
+    assert!(r.contains(&format!("dashboard_uid: \"{}\"", dashboard::uid(&flow.id))));
 }

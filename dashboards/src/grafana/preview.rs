@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 
 use serde_json::{Map, Value};
 
-use crate::check::instantiate;
+use crate::grafana::check::instantiate;
 
 /// Pixels per grid unit of height (Grafana's row height).
 pub const UNIT_PX: u32 = 30;
@@ -115,7 +115,7 @@ pub fn format_value(v: f64, unit: &str) -> String {
         "bps" | "pps" | "s" | "bytes" => unit,
         _ => "",
     };
-    crate::checks::fmt_value(v, u)
+    crate::engine::checks::fmt_value(v, u)
 }
 
 /// Text and colour of `v` by the field config's value mappings, else its thresholds.
@@ -543,6 +543,9 @@ mod tests {
     fn data_links_take_the_row_fields() {
         let mut row = HashMap::new();
         row.insert("dashboard_uid".to_string(), json!("rtmon-a"));
-        assert_eq!(data_link(crate::fleet::ROW_LINK, &row), "/d/rtmon-a");
+        assert_eq!(
+            data_link(crate::grafana::fleet::ROW_LINK, &row),
+            "/d/rtmon-a"
+        );
     }
 }

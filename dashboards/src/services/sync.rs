@@ -8,7 +8,7 @@
 //!
 //! **What it reconciles**, each pass:
 //! - *files* (rules and targets): the rules of every flow into `--rules-file`, the target
-//!   lists of [`crate::targets`] into `--targets-dir`; each written atomically and only
+//!   lists of [`crate::services::targets`] into `--targets-dir`; each written atomically and only
 //!   when its content changes. After a change, `POST <prometheus>/-/reload` when
 //!   `--prometheus-reload-url` is set (Prometheus with `--web.enable-lifecycle`); without
 //!   it Prometheus' own file watch picks up the target lists (rules need a reload or a
@@ -40,10 +40,12 @@ use rtmon::expo::MetricSet;
 use rtmon::flow::Flow;
 use serde_json::Value;
 
+use crate::engine::rules;
+use crate::grafana::dashboard;
+use crate::grafana::upload::{ApiError, Grafana};
 use crate::names::FLEET_UID;
-use crate::targets::{self, Ports};
-use crate::upload::{ApiError, Grafana};
-use crate::{dashboard, rules, Options};
+use crate::services::targets::{self, Ports};
+use crate::Options;
 
 /// Grafana side of the sync.
 #[derive(Clone, Debug)]
@@ -441,7 +443,7 @@ impl DashSource {
     fn owned(&self, opts: &Options, tag: &str) -> Value {
         match self {
             DashSource::Flow(f) => owned_dashboard(f, opts, tag),
-            DashSource::Fleet => with_tag(crate::fleet::build(opts), tag),
+            DashSource::Fleet => with_tag(crate::grafana::fleet::build(opts), tag),
         }
     }
 }
@@ -1237,7 +1239,10 @@ impl SyncArgs {
         let grafana = match &self.grafana {
             Some(url) => Some(GrafanaSettings {
                 url: url.clone(),
-                token: crate::upload::read_token(self.token_file.as_deref(), &self.token_env)?,
+                token: crate::grafana::upload::read_token(
+                    self.token_file.as_deref(),
+                    &self.token_env,
+                )?,
                 folder: self.folder.clone(),
                 tag: self.tag.clone(),
             }),

@@ -222,6 +222,10 @@ pub struct Check {
     pub data_expr: String,
     /// Values for a more specific failure text.
     pub detail: Option<Detail>,
+    /// What the constant rules join this check's row of the topology on
+    /// ([`crate::engine::topology`]): `rtmon_instance` (the normalised host or switch
+    /// address) and the interface, peer, VLAN, MAC … of the check, as label pairs.
+    pub keys: Vec<(&'static str, String)>,
 }
 
 impl Check {
@@ -238,6 +242,63 @@ impl Check {
     pub fn severity(&self) -> Severity {
         self.kind.severity()
     }
+
+    /// The check with its topology keys.
+    fn keyed(mut self, keys: Vec<(&'static str, String)>) -> Check {
+        self.keys = keys;
+        self
+    }
+}
+
+/// Label of the topology and of the normalised data series: a host's or switch's
+/// address without the port its exporter listens on ([`norm_instance`]).
+pub const INSTANCE_KEY: &str = "rtmon_instance";
+
+/// Label of the LLDP checks' rows: the interface (host, without a `.VLAN` suffix) or
+/// port (switch, ifName) whose neighbours are compared.
+pub const LLDP_IF_KEY: &str = "rtmon_if";
+
+/// Label of the LLDP expectations: one identity of the neighbour the flow says is
+/// cabled there (`name:…`, `chassis:…`, `port:…`, `nameport:…|…`).
+pub const LLDP_ID_KEY: &str = "nbr_id";
+
+/// The regex (RE2, anchored) with which the rules normalise an `instance` value to the
+/// host or switch address: `[v6]:port` and `[v6]` → `v6`; `host:port` → `host`; anything
+/// else (a bare name, IPv4 or IPv6 address) as it is. Its replacement is `$1$2$3`.
+pub const NORM_INSTANCE_RE: &str = r"\[([^\]]+)\](?::[0-9]+)?|([^:\[]+):[0-9]+|(.*)";
+
+/// [`NORM_INSTANCE_RE`] in Rust, for the topology's side (a flow's `instance` or
+/// `target`): both sides must agree exactly, the tests compare them.
+pub fn norm_instance(s: &str) -> String {
+    let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    if let Some(rest) = s.strip_prefix('[') {
+        if let Some((inner, tail)) = rest.split_once(']') {
+            if !inner.is_empty() && (tail.is_empty() || tail.strip_prefix(':').is_some_and(digits))
+            {
+                return inner.to_string();
+            }
+        }
+    }
+    if let Some((h, p)) = s.split_once(':') {
+        if !h.is_empty() && !h.contains('[') && digits(p) {
+            return h.to_string();
+        }
+    }
+    s.to_string()
+}
+
+fn host_keys(h: &HostHop) -> Vec<(&'static str, String)> {
+    vec![
+        (INSTANCE_KEY, norm_instance(&h.instance)),
+        (names::node::DEVICE, h.interface.clone()),
+    ]
+}
+
+fn port_keys(sw: &SwitchHop, port: &str) -> Vec<(&'static str, String)> {
+    vec![
+        (INSTANCE_KEY, norm_instance(&sw.target)),
+        (names::snmp::IF_NAME, port.to_string()),
+    ]
 }
 
 /// Escapes a string for a PromQL double-quoted literal.
@@ -338,6 +399,11 @@ pub struct Point {
     speed: String,
     /// Label matchers of the series.
     sel: String,
+    /// `rx` or `tx`.
+    pub rxtx: &'static str,
+    /// The topology keys of the interface or port (`rtmon_instance` + `device` or
+    /// `ifName`).
+    pub keys: Vec<(&'static str, String)>,
 }
 
 impl Point {
@@ -404,6 +470,8 @@ fn host_point(opts: &Options, h: &HostHop, tx: bool) -> Point {
         octets,
         speed: host_speed(opts, h),
         sel: host_sel(opts, h),
+        rxtx: if tx { "tx" } else { "rx" },
+        keys: host_keys(h),
     }
 }
 
@@ -431,6 +499,8 @@ fn port_point(opts: &Options, sw: &SwitchHop, port: &str, tx: bool) -> Point {
         octets,
         speed: port_speed(opts, sw, port),
         sel: port_sel(opts, sw, port),
+        rxtx: if tx { "tx" } else { "rx" },
+        keys: port_keys(sw, port),
     }
 }
 
@@ -664,6 +734,13 @@ pub fn flow_checks(flow: &Flow, opts: &Options) -> Vec<Check> {
             expr: one_or_zero(&format!("{equal} * {jumbo}")),
             data_expr: format!("{}{{{}}}", names::node::MTU, host_sel(opts, h)),
             detail: Some(Detail { template, values }),
+            keys: {
+                let mut k = host_keys(h);
+                if i == 0 {
+                    k.push(("first", "1".into()));
+                }
+                k
+            },
         });
     }
     // Switch checks: follow the path to know which host faces which port.
@@ -716,7 +793,7 @@ fn loss_checks(flow: &Flow, opts: &Options, out: &mut Vec<Check>) {
     let tol = flow.limits.loss_tolerance;
     let min = flow.limits.loss_min_pps;
     for (dir, points) in path_points(flow, opts) {
-        for pair in points.windows(2) {
+        for (i, pair) in points.windows(2).enumerate() {
             let (a, b) = (&pair[0], &pair[1]);
             let (ra, rb) = (a.pps(w), b.pps(w));
             // Healthy when the deficit is within the tolerance, or when too little
@@ -756,6 +833,12 @@ fn loss_checks(flow: &Flow, opts: &Options, out: &mut Vec<Check>) {
                         "ratio",
                     )],
                 }),
+                // The points' places in `rtmon:flow_point:pps{direction,index}`.
+                keys: vec![
+                    ("direction", dir.name().to_string()),
+                    ("a", format!("{:02}", i + 1)),
+                    ("b", format!("{:02}", i + 2)),
+                ],
             });
         }
     }
@@ -777,6 +860,7 @@ fn host_checks(flow: &Flow, h: &HostHop, hosts: &[&HostHop], opts: &Options, out
         expr: one_or_zero(&raw),
         data_expr: data,
         detail: None,
+        keys: Vec::new(),
     };
     // Exporters alive (scrape) or fresh (push).
     for (exporter, job) in [
@@ -798,37 +882,46 @@ fn host_checks(flow: &Flow, h: &HostHop, hosts: &[&HostHop], opts: &Options, out
                 )
             }
         };
-        out.push(mk(
-            CheckKind::ExporterUp,
-            exporter.to_string(),
-            (
-                format!("{} {exporter} exporter {what}", h.name),
-                format!(
-                    "{} {exporter} exporter {}",
-                    h.name,
-                    if what == "up" {
-                        "down"
-                    } else {
-                        "not pushing (stale data)"
-                    }
+        out.push(
+            mk(
+                CheckKind::ExporterUp,
+                exporter.to_string(),
+                (
+                    format!("{} {exporter} exporter {what}", h.name),
+                    format!(
+                        "{} {exporter} exporter {}",
+                        h.name,
+                        if what == "up" {
+                            "down"
+                        } else {
+                            "not pushing (stale data)"
+                        }
+                    ),
                 ),
-            ),
-            raw,
-            data,
-        ));
+                raw,
+                data,
+            )
+            .keyed(vec![
+                (INSTANCE_KEY, norm_instance(&h.instance)),
+                ("job", job.to_string()),
+            ]),
+        );
     }
     let hs = host_sel(opts, h);
     let sel = format!("{}{{{hs}}}", names::node::UP);
-    out.push(mk(
-        CheckKind::InterfaceUp,
-        h.interface.clone(),
-        (
-            format!("{} interface {} up", h.name, h.interface),
-            format!("{} interface {} down", h.name, h.interface),
-        ),
-        format!("max({sel})"),
-        sel,
-    ));
+    out.push(
+        mk(
+            CheckKind::InterfaceUp,
+            h.interface.clone(),
+            (
+                format!("{} interface {} up", h.name, h.interface),
+                format!("{} interface {} down", h.name, h.interface),
+            ),
+            format!("max({sel})"),
+            sel,
+        )
+        .keyed(host_keys(h)),
+    );
     // Errors and drops on the data-plane interface.
     let w = &opts.check_window;
     let errs = [
@@ -854,7 +947,8 @@ fn host_checks(flow: &Flow, h: &HostHop, hosts: &[&HostHop], opts: &Options, out
         ),
         format!("{errs} <= bool {limit}"),
         format!("{}{{{hs}}}", names::node::RX_ERRS),
-    );
+    )
+    .keyed(host_keys(h));
     c.detail = Some(Detail {
         template: format!(
             "{} {} errors and drops {{rate}} > {limit}/s",
@@ -879,31 +973,43 @@ fn host_checks(flow: &Flow, h: &HostHop, hosts: &[&HostHop], opts: &Options, out
             promql_str(&ip),
             names::arp::STATE
         );
-        out.push(mk(
-            CheckKind::ArpPeer,
-            ip.clone(),
-            (
-                format!("{} has an ARP entry for {} ({})", h.name, peer.name, ip),
-                format!(
-                    "{} has no usable ARP entry for {} ({})",
-                    h.name, peer.name, ip
+        out.push(
+            mk(
+                CheckKind::ArpPeer,
+                ip.clone(),
+                (
+                    format!("{} has an ARP entry for {} ({})", h.name, peer.name, ip),
+                    format!(
+                        "{} has no usable ARP entry for {} ({})",
+                        h.name, peer.name, ip
+                    ),
                 ),
-            ),
-            format!("count({usable}) > bool 0"),
-            arp,
-        ));
+                format!("count({usable}) > bool 0"),
+                arp,
+            )
+            .keyed(vec![
+                (INSTANCE_KEY, norm_instance(&h.instance)),
+                (names::arp::IP, ip.clone()),
+            ]),
+        );
         let tsel = format!("{hm},{}={}", names::ping::TARGET, promql_str(&ip));
         let ping = format!("{}{{{tsel}}}", names::ping::UP);
-        out.push(mk(
-            CheckKind::PingPeer,
-            ip.clone(),
-            (
-                format!("{} reaches {} ({}) by ping", h.name, peer.name, ip),
-                format!("{} cannot reach {} ({}) by ping", h.name, peer.name, ip),
-            ),
-            format!("max({ping})"),
-            ping.clone(),
-        ));
+        out.push(
+            mk(
+                CheckKind::PingPeer,
+                ip.clone(),
+                (
+                    format!("{} reaches {} ({}) by ping", h.name, peer.name, ip),
+                    format!("{} cannot reach {} ({}) by ping", h.name, peer.name, ip),
+                ),
+                format!("max({ping})"),
+                ping.clone(),
+            )
+            .keyed(vec![
+                (INSTANCE_KEY, norm_instance(&h.instance)),
+                (names::ping::TARGET, ip.clone()),
+            ]),
+        );
         // Ping quality from the counters and the histogram over the window (not the
         // exporter's windowed gauges, which a scrape undersamples).
         let loss = format!(
@@ -933,7 +1039,11 @@ fn host_checks(flow: &Flow, h: &HostHop, hosts: &[&HostHop], opts: &Options, out
             ),
             format!("{loss} <= bool {max_loss}"),
             format!("{}{{{tsel}}}", names::ping::REQUESTS),
-        );
+        )
+        .keyed(vec![
+            (INSTANCE_KEY, norm_instance(&h.instance)),
+            (names::ping::TARGET, ip.clone()),
+        ]);
         c.detail = Some(Detail {
             template: format!(
                 "{} → {} ({}) ping loss {{loss}} > {}",
@@ -972,7 +1082,11 @@ fn host_checks(flow: &Flow, h: &HostHop, hosts: &[&HostHop], opts: &Options, out
             ),
             format!("{rtt} <= bool {max_rtt}"),
             format!("{}_count{{{tsel}}}", names::ping::RTT),
-        );
+        )
+        .keyed(vec![
+            (INSTANCE_KEY, norm_instance(&h.instance)),
+            (names::ping::TARGET, ip.clone()),
+        ]);
         c.detail = Some(Detail {
             template: format!(
                 "{} → {} ({}) mean RTT {{rtt}} > {}",
@@ -1049,34 +1163,41 @@ fn switch_checks(
         expr: one_or_zero(&raw),
         data_expr: data,
         detail: None,
+        keys: Vec::new(),
     };
     let sel = format!("{}{{{sm}}}", names::snmp::UP);
-    out.push(mk(
-        CheckKind::SnmpUp,
-        String::new(),
-        (
-            format!("{} answers SNMP", sw.name),
-            format!("{} does not answer SNMP", sw.name),
-        ),
-        format!("max({sel})"),
-        sel,
-    ));
+    out.push(
+        mk(
+            CheckKind::SnmpUp,
+            String::new(),
+            (
+                format!("{} answers SNMP", sw.name),
+                format!("{} does not answer SNMP", sw.name),
+            ),
+            format!("max({sel})"),
+            sel,
+        )
+        .keyed(vec![(INSTANCE_KEY, norm_instance(&sw.target))]),
+    );
     let w = &opts.check_window;
     let host_mtu = hosts_mtu(flow, opts);
     let vlan_module = sw.modules.iter().any(|m| m == names::snmp::VLAN_MODULE);
     for p in ports_of(sw) {
         let ps = port_sel(opts, sw, p);
         let sel = format!("{}{{{ps}}}", names::snmp::OPER_STATUS);
-        out.push(mk(
-            CheckKind::PortOperUp,
-            p.to_string(),
-            (
-                format!("{} port {} oper up", sw.name, p),
-                format!("{} port {} oper down", sw.name, p),
-            ),
-            format!("max({sel} == bool 1)"),
-            sel,
-        ));
+        out.push(
+            mk(
+                CheckKind::PortOperUp,
+                p.to_string(),
+                (
+                    format!("{} port {} oper up", sw.name, p),
+                    format!("{} port {} oper down", sw.name, p),
+                ),
+                format!("max({sel} == bool 1)"),
+                sel,
+            )
+            .keyed(port_keys(sw, p)),
+        );
         // The flow's VLAN in the port's egress set.
         let port = if p == sw.in_port.port {
             &sw.in_port
@@ -1095,16 +1216,23 @@ fn switch_checks(
                 names::snmp::VLAN_PORT,
                 names::snmp::VLAN_LABEL
             );
-            out.push(mk(
-                CheckKind::VlanOnPort,
-                p.to_string(),
-                (
-                    format!("{} VLAN {v} on port {p}", sw.name),
-                    format!("{} VLAN {v} missing on port {p}", sw.name),
-                ),
-                format!("count({sel}) > bool 0"),
-                format!("{}{{{sm}}}", names::snmp::VLAN_PORT),
-            ));
+            out.push(
+                mk(
+                    CheckKind::VlanOnPort,
+                    p.to_string(),
+                    (
+                        format!("{} VLAN {v} on port {p}", sw.name),
+                        format!("{} VLAN {v} missing on port {p}", sw.name),
+                    ),
+                    format!("count({sel}) > bool 0"),
+                    format!("{}{{{sm}}}", names::snmp::VLAN_PORT),
+                )
+                .keyed({
+                    let mut k = port_keys(sw, p);
+                    k.push((names::snmp::VLAN_LABEL, v.to_string()));
+                    k
+                }),
+            );
         }
         // MTU not below the hosts'.
         let mtu = format!("min({}{{{ps}}})", names::snmp::MTU);
@@ -1117,7 +1245,8 @@ fn switch_checks(
             ),
             format!("{mtu} >= bool {host_mtu}"),
             format!("{}{{{ps}}}", names::snmp::MTU),
-        );
+        )
+        .keyed(port_keys(sw, p));
         c.detail = Some(Detail {
             template: format!("{} {p} MTU {{port}} < host MTU {{host}}", sw.name),
             values: vec![
@@ -1147,7 +1276,8 @@ fn switch_checks(
             ),
             format!("{errs} <= bool {limit}"),
             format!("{}{{{ps}}}", names::snmp::IN_ERRORS),
-        );
+        )
+        .keyed(port_keys(sw, p));
         c.detail = Some(Detail {
             template: format!("{} {p} errors and discards {{rate}} > {limit}/s", sw.name),
             values: vec![("rate".into(), errs, "pps")],
@@ -1155,13 +1285,21 @@ fn switch_checks(
         out.push(c);
     }
     // Speeds: a host NIC equals its facing port; inter-switch ends equal.
-    let mut pairs: Vec<(&str, String, String, String)> = Vec::new();
+    // (port, the other end's speed, its name, its topology keys)
+    type Pair<'a> = (&'a str, String, String, Vec<(&'static str, String)>);
+    let mut pairs: Vec<Pair> = Vec::new();
+    let host_other = |h: &HostHop| {
+        vec![
+            ("other_instance", norm_instance(&h.instance)),
+            ("other_device", h.interface.clone()),
+        ]
+    };
     if let Some(h) = host_before {
         pairs.push((
             &sw.in_port.port,
             host_speed(opts, h),
             format!("{} {}", h.name, h.interface),
-            format!("{}{{{}}}", names::node::SPEED, host_sel(opts, h)),
+            host_other(h),
         ));
     }
     if let Some(h) = host_after {
@@ -1169,7 +1307,7 @@ fn switch_checks(
             &sw.out_port.port,
             host_speed(opts, h),
             format!("{} {}", h.name, h.interface),
-            format!("{}{{{}}}", names::node::SPEED, host_sel(opts, h)),
+            host_other(h),
         ));
     }
     if let Some(s) = switch_before {
@@ -1177,14 +1315,13 @@ fn switch_checks(
             &sw.in_port.port,
             port_speed(opts, s, &s.out_port.port),
             format!("{} {}", s.name, s.out_port.port),
-            format!(
-                "{}{{{}}}",
-                names::snmp::HIGH_SPEED,
-                port_sel(opts, s, &s.out_port.port)
-            ),
+            vec![
+                ("other_instance", norm_instance(&s.target)),
+                ("other_ifName", s.out_port.port.clone()),
+            ],
         ));
     }
-    for (p, other, other_name, _other_data) in pairs {
+    for (p, other, other_name, other_keys) in pairs {
         let mine = port_speed(opts, sw, p);
         let mut c = mk(
             CheckKind::Speed,
@@ -1195,7 +1332,12 @@ fn switch_checks(
             ),
             format!("{mine} == bool {other}"),
             format!("{}{{{}}}", names::snmp::HIGH_SPEED, port_sel(opts, sw, p)),
-        );
+        )
+        .keyed({
+            let mut k = port_keys(sw, p);
+            k.extend(other_keys);
+            k
+        });
         c.detail = Some(Detail {
             template: format!(
                 "{} {p} speed {{mine}} ≠ {other_name} speed {{other}}",
@@ -1212,6 +1354,18 @@ fn switch_checks(
             fdb.push_str(&format!(",{}=\"{v}\"", names::snmp::FDB_VLAN));
         }
         let data = format!("{}{{{sm}}}", names::snmp::FDB_ENTRY);
+        let mut fdb_keys = port_keys(sw, &port.port);
+        if let Some(v) = port.vlan.or(host.vlan) {
+            fdb_keys.push((names::snmp::FDB_VLAN, v.to_string()));
+        }
+        match &host.mac {
+            Some(mac) => fdb_keys.push((names::snmp::FDB_MAC, mac.to_ascii_lowercase())),
+            // The rules take the MAC from the host's node_network_info.
+            None => fdb_keys.extend([
+                ("host_instance", norm_instance(&host.instance)),
+                ("host_device", host.interface.clone()),
+            ]),
+        }
         let raw = match &host.mac {
             Some(mac) => format!(
                 "count({}{{{fdb},{}={}}}) > bool 0",
@@ -1231,29 +1385,32 @@ fn switch_checks(
                 )
             }
         };
-        out.push(mk(
-            CheckKind::FdbLearned,
-            host.name.clone(),
-            {
-                let vlan = port
-                    .vlan
-                    .or(host.vlan)
-                    .map(|v| format!(" VLAN {v}"))
-                    .unwrap_or_default();
-                (
-                    format!(
-                        "{} learned {}'s MAC on {}{vlan}",
-                        sw.name, host.name, port.port
-                    ),
-                    format!(
-                        "{} has not learned {}'s MAC on {}{vlan}",
-                        sw.name, host.name, port.port
-                    ),
-                )
-            },
-            raw,
-            data,
-        ));
+        out.push(
+            mk(
+                CheckKind::FdbLearned,
+                host.name.clone(),
+                {
+                    let vlan = port
+                        .vlan
+                        .or(host.vlan)
+                        .map(|v| format!(" VLAN {v}"))
+                        .unwrap_or_default();
+                    (
+                        format!(
+                            "{} learned {}'s MAC on {}{vlan}",
+                            sw.name, host.name, port.port
+                        ),
+                        format!(
+                            "{} has not learned {}'s MAC on {}{vlan}",
+                            sw.name, host.name, port.port
+                        ),
+                    )
+                },
+                raw,
+                data,
+            )
+            .keyed(fdb_keys),
+        );
     }
 }
 
@@ -1278,6 +1435,49 @@ impl LinkEnd<'_> {
             LinkEnd::Switch(_, p) => p,
         }
     }
+    /// The identities (`nbr_id` values of the rules' normalised neighbour table) under
+    /// which this end may appear as an LLDP neighbour: a switch as `nameport:NAME|PORT`
+    /// (system name without its domain, port id or description), a host as `name:NAME`,
+    /// `chassis:ID` or `port:MAC`. Label values cannot be case-folded in PromQL, so names
+    /// are expected as written, in lower case or in upper case.
+    fn identities(&self) -> Vec<String> {
+        let variants = |n: &str| {
+            let first = n.split('.').next().unwrap_or(n);
+            let mut v = vec![
+                first.to_string(),
+                first.to_ascii_lowercase(),
+                first.to_ascii_uppercase(),
+            ];
+            v.dedup();
+            v.sort();
+            v.dedup();
+            v
+        };
+        match self {
+            LinkEnd::Switch(s, port) => variants(s.lldp_system_name.as_deref().unwrap_or(&s.name))
+                .into_iter()
+                .map(|n| format!("nameport:{n}|{port}"))
+                .collect(),
+            LinkEnd::Host(h) => {
+                let mut v: Vec<String> = variants(&h.name)
+                    .into_iter()
+                    .map(|n| format!("name:{n}"))
+                    .collect();
+                for id in [h.lldp_chassis_id.as_deref(), h.mac.as_deref()]
+                    .into_iter()
+                    .flatten()
+                {
+                    v.push(format!("chassis:{id}"));
+                }
+                if let Some(mac) = &h.mac {
+                    v.push(format!("port:{mac}"));
+                }
+                v.dedup();
+                v
+            }
+        }
+    }
+
     /// Selectors (label prefix `p`: "" on hosts, "remote_" on switches) of an LLDP
     /// neighbour that is this end: a switch by system name (`name` or `name.domain`,
     /// any case) and port (id or description); a host by system name, chassis id or
@@ -1308,6 +1508,15 @@ impl LinkEnd<'_> {
             }
         }
     }
+}
+
+/// The interface whose LLDP neighbours a host reports for `interface`: the physical
+/// port under a VLAN subinterface (`ens2f0.1000` → `ens2f0`), else the interface.
+pub fn lldp_if(interface: &str) -> &str {
+    interface
+        .rsplit_once('.')
+        .filter(|(_, v)| !v.is_empty() && v.chars().all(|c| c.is_ascii_digit()))
+        .map_or(interface, |(p, _)| p)
 }
 
 /// `lldp_link` checks: for each link of the path, one per end that can report LLDP
@@ -1358,6 +1567,17 @@ fn lldp_checks(flow: &Flow, opts: &Options, out: &mut Vec<Check>) {
                     "remote_",
                 ),
             };
+            let mut keys = match me {
+                LinkEnd::Host(h) => vec![
+                    (INSTANCE_KEY, norm_instance(&h.instance)),
+                    (LLDP_IF_KEY, lldp_if(&h.interface).to_string()),
+                ],
+                LinkEnd::Switch(s, port) => vec![
+                    (INSTANCE_KEY, norm_instance(&s.target)),
+                    (LLDP_IF_KEY, port.to_string()),
+                ],
+            };
+            keys.extend(other.identities().into_iter().map(|id| (LLDP_ID_KEY, id)));
             let data = format!("{metric}{{{at}}}");
             let matching: Vec<String> = other
                 .matchers(prefix)
@@ -1392,6 +1612,7 @@ fn lldp_checks(flow: &Flow, opts: &Options, out: &mut Vec<Check>) {
                 // check does not apply), so `check` does not report "no data".
                 data_expr: format!("count({data}) or on() vector(0)"),
                 detail: None,
+                keys,
             });
         }
     }

@@ -12,8 +12,8 @@
 //! `amtool check-config` accepts; sites with their own config copy the route and the
 //! `inhibit_rules`.
 
-use crate::checks::{CheckKind, Severity, Source};
-use crate::rules::{q, ALERT};
+use crate::engine::checks::{CheckKind, Severity, Source};
+use crate::engine::rules::{q, ALERT};
 
 /// Options of the generated config.
 #[derive(Clone, Debug, Default)]

@@ -1,5 +1,5 @@
 //! Prometheus recording and alerting rules for each flow's health, derived from
-//! [`crate::checks`] — the native replacement for the predecessor's grep scripts.
+//! [`crate::engine::checks`] — the native replacement for the predecessor's grep scripts.
 //!
 //! Per check: a recording rule `rtmon:flow_check:ok` (1 healthy / 0 not, labels
 //! `flow`, `hop`, `check`, `subject`, `severity`) and an alert `RtmonFlowCheckFailed`
@@ -16,47 +16,13 @@
 
 use rtmon::flow::Flow;
 
-use crate::checks::{flow_checks, path_links, path_points, promql_str};
-use crate::{dashboard, Mode, Options};
-
-/// Name of the per-check recording rule.
-pub const CHECK_RECORD: &str = "rtmon:flow_check:ok";
-/// Name of the per-flow recording rule (1 healthy / 0 not).
-pub const FLOW_RECORD: &str = "rtmon:flow:healthy";
-/// Name of the per-flow status rule (0 healthy, 1 degraded, 2 down).
-pub const STATUS_RECORD: &str = "rtmon:flow:status";
-/// Name of the per-point packet rate rule.
-pub const POINT_RECORD: &str = "rtmon:flow_point:pps";
-/// Name of the per-hop status rule (0 healthy, 1 degraded, 2 down; labels `flow`, `hop`).
-pub const HOP_STATUS_RECORD: &str = "rtmon:flow_hop:status";
-/// Name of the per-link bit rate rule (bits/s sent onto each link of the path).
-pub const LINK_BPS_RECORD: &str = "rtmon:flow_link:bps";
-/// Name of the per-link utilisation rule (0–1 of the sending end's speed).
-pub const LINK_UTIL_RECORD: &str = "rtmon:flow_link:utilisation";
-/// Name of the per-check alert.
-pub const ALERT: &str = "RtmonFlowCheckFailed";
-
-/// A YAML double-quoted scalar (JSON string syntax is valid YAML).
-pub(crate) fn q(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
-}
-
-/// `rtmon:flow:status` of one flow: the worst failing severity (2 critical, 1 warning).
-pub fn status_expr(flow_id: &str) -> String {
-    let f = promql_str(flow_id);
-    format!(
-        "max(2 * (1 - {CHECK_RECORD}{{flow={f},severity=\"critical\"}}) or (1 - {CHECK_RECORD}{{flow={f},severity=\"warning\"}}))"
-    )
-}
-
-/// `rtmon:flow_hop:status` of one flow, per hop: the worst failing severity of the hop's
-/// checks (2 critical, 1 warning, 0 none).
-pub fn hop_status_expr(flow_id: &str) -> String {
-    let f = promql_str(flow_id);
-    format!(
-        "max by (flow, hop) (2 * (1 - {CHECK_RECORD}{{flow={f},severity=\"critical\"}}) or (1 - {CHECK_RECORD}{{flow={f},severity=\"warning\"}}))"
-    )
-}
+use super::checks::{flow_checks, path_links, path_points, promql_str, Check, CheckKind};
+use super::rules::{
+    hop_status_expr, push_group, q, status_expr, ALERT, CAUSE_RECORD, CHECK_RECORD, FLOW_RECORD,
+    HOP_STATUS_RECORD, INFO_RECORD, LINK_BPS_RECORD, LINK_UTIL_RECORD, LOSS_RECORD, POINT_RECORD,
+    RTT_RECORD, STATUS_RECORD,
+};
+use crate::{Mode, Options};
 
 /// Renders one rules file (YAML) for `flows`: one group per flow.
 pub fn render(flows: &[Flow], opts: &Options, eval_interval: &str, alert_for: &str) -> String {
@@ -188,13 +154,13 @@ fn flow_group(y: &mut String, flow: &Flow, opts: &Options, eval_interval: &str, 
                 ));
             }
         }
-        y.push_str(&crate::fleet::rules_yaml(flow, &checks));
+        y.push_str(&fleet_rules_yaml(flow, &checks));
         // Grafana's relative range: an alert template knows neither when the alert
         // became active nor the dashboard's time picker, so the link shows the last 3 h.
         let dash = format!(
             "{}/d/{}?from=now-3h&to=now",
             opts.grafana_url.trim_end_matches('/'),
-            dashboard::uid(&flow.id)
+            super::dashboard_uid(&flow.id)
         );
         for c in &checks {
             let sel = format!(
@@ -205,8 +171,8 @@ fn flow_group(y: &mut String, flow: &Flow, opts: &Options, eval_interval: &str, 
                 promql_str(&c.subject)
             );
             let what = match c.severity() {
-                crate::checks::Severity::Critical => "the flow cannot work",
-                crate::checks::Severity::Warning => "the flow works, badly",
+                super::checks::Severity::Critical => "the flow cannot work",
+                super::checks::Severity::Warning => "the flow works, badly",
             };
             y.push_str(&format!(
                 "      - alert: {ALERT}\n        expr: {}\n        for: {alert_for}\n        labels:\n          severity: {}\n          flow: {}\n          hop: {}\n          check: {}\n          subject: {}\n        annotations:\n          summary: {}\n          description: {}\n          runbook_url: {}\n          dashboard_url: {}\n",
@@ -232,32 +198,92 @@ fn flow_group(y: &mut String, flow: &Flow, opts: &Options, eval_interval: &str, 
     }
 }
 
-/// Push mode: alerts on the Pushgateway's view of the host exporters' pushes, with the
-/// job names the checks use (`rtmon_node|rtmon_arp|rtmon_ping` by default).
-fn push_group(y: &mut String, opts: &Options, eval_interval: &str) {
-    let jobs = [&opts.jobs.node, &opts.jobs.arp, &opts.jobs.ping]
+/// Escapes `$` for a `label_replace` replacement (`$$` is a literal dollar).
+fn replacement(s: &str) -> String {
+    s.replace('$', "$$")
+}
+
+/// The fleet rules of one flow, as YAML list items for its rule group (the indentation
+/// of [`crate::engine::rules::render`]). `checks` are the flow's checks.
+fn fleet_rules_yaml(flow: &Flow, checks: &[Check]) -> String {
+    let mut y = String::new();
+    let record = |y: &mut String, name: &str, expr: &str, labels: &[(&str, &str)]| {
+        y.push_str(&format!(
+            "      - record: {name}\n        expr: {}\n        labels:\n",
+            q(expr)
+        ));
+        for (k, v) in labels {
+            y.push_str(&format!("          {k}: {}\n", q(v)));
+        }
+    };
+    record(
+        &mut y,
+        INFO_RECORD,
+        "vector(1)",
+        &[
+            ("flow", &flow.id),
+            ("title", &flow.title),
+            ("dashboard_uid", &super::dashboard_uid(&flow.id)),
+        ],
+    );
+    if let Some(e) = cause_expr(checks) {
+        record(&mut y, CAUSE_RECORD, &e, &[("flow", &flow.id)]);
+    }
+    for c in checks {
+        let (name, key) = match c.kind {
+            CheckKind::PingRtt => (RTT_RECORD, "rtt"),
+            CheckKind::PingLoss => (LOSS_RECORD, "loss"),
+            _ => continue,
+        };
+        let Some(expr) = c
+            .detail
+            .as_ref()
+            .and_then(|d| d.values.iter().find(|(n, _, _)| n == key))
+            .map(|(_, e, _)| e)
+        else {
+            continue;
+        };
+        record(
+            &mut y,
+            name,
+            expr,
+            &[("flow", &flow.id), ("hop", &c.hop), ("subject", &c.subject)],
+        );
+    }
+    y
+}
+
+/// The failing check ranked first (severity, cause rank, path order — the order of
+/// `status`), its failure text in a `cause` label; nothing when every check is 1.
+fn cause_expr(checks: &[Check]) -> Option<String> {
+    let mut ranked: Vec<(usize, &Check)> = checks.iter().enumerate().collect();
+    ranked.sort_by_key(|(i, c)| (c.severity(), c.kind.cause_rank(), *i));
+    let n = ranked.len();
+    let terms: Vec<String> = ranked
         .iter()
-        .map(|j| crate::checks::regex_escape(j))
-        .collect::<Vec<_>>()
-        .join("|");
-    let jm = format!("job=~{}", promql_str(&jobs));
-    y.push_str(&format!(
-        "  - name: \"rtmon-push\"\n    interval: {eval_interval}\n    rules:\n"
-    ));
-    y.push_str(&format!(
-        "      - alert: RtmonPushStale\n        expr: {}\n        for: 2m\n        labels:\n          severity: \"warning\"\n        annotations:\n          summary: \"{{{{ $labels.job }}}} on {{{{ $labels.{il} }}}} last pushed {{{{ $value | humanizeDuration }}}} ago\"\n          runbook_url: {}\n",
-        q(&format!("time() - push_time_seconds{{{jm}}} > {}", opts.stale_after_seconds)),
-        q(&format!("{}#exporter_up", opts.runbook_url)),
-        il = opts.instance_label,
-    ));
-    // The exporter's own failure counter cannot be scraped in push mode; the
-    // Pushgateway records the time of the last push it rejected.
-    y.push_str(&format!(
-        "      - alert: RtmonPushFailing\n        expr: {}\n        for: 5m\n        labels:\n          severity: \"warning\"\n        annotations:\n          summary: \"the Pushgateway rejects the pushes of {{{{ $labels.job }}}} on {{{{ $labels.{il} }}}}\"\n          runbook_url: {}\n",
-        q(&format!(
-            "push_failure_time_seconds{{{jm}}} > push_time_seconds{{{jm}}}"
-        )),
-        q(&format!("{}#exporter_up", opts.runbook_url)),
-        il = opts.instance_label,
-    ));
+        .enumerate()
+        .map(|(pos, (_, c))| {
+            format!(
+                "label_replace({w} * (1 - {CHECK_RECORD}{{flow={},hop={},check={},subject={}}}), \"cause\", {}, \"\", \"\")",
+                promql_str(&c.flow),
+                promql_str(&c.hop),
+                promql_str(c.kind.name()),
+                promql_str(&c.subject),
+                promql_str(&replacement(&c.failure)),
+                w = n - pos,
+            )
+        })
+        .collect();
+    if terms.is_empty() {
+        return None;
+    }
+    Some(format!("topk(1, {}) > 0", terms.join(" or ")))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dollar_signs_survive_label_replace() {
+        assert_eq!(super::replacement("a $1 b"), "a $$1 b");
+    }
 }

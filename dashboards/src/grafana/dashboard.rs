@@ -10,43 +10,19 @@
 use rtmon::flow::{Flow, Hop, HostHop, SwitchHop};
 use serde_json::Value;
 
-use crate::checks::{self, host_matcher, promql_str, switch_matcher, Check, Severity};
-use crate::layout::{Grid, GridPos};
-use crate::names::{arp, node, ping, snmp, FLEET_UID, HOST_DASHBOARD_UID, MTU_UNIT};
-use crate::panels::{self, Query};
-use crate::rules::{
+use crate::engine::checks::{self, host_matcher, promql_str, switch_matcher, Check, Severity};
+use crate::engine::rules::{
     CHECK_RECORD, HOP_STATUS_RECORD, LINK_BPS_RECORD, LINK_UTIL_RECORD, POINT_RECORD, STATUS_RECORD,
 };
+use crate::grafana::layout::{Grid, GridPos};
+use crate::grafana::panels::{self, Query};
+use crate::names::{arp, node, ping, snmp, FLEET_UID, HOST_DASHBOARD_UID, MTU_UNIT};
 use crate::Options;
 
 /// Grafana uid for a flow: `rtmon-<id>`, restricted to `[A-Za-z0-9_-]` and ≤ 40 chars
 /// (a stable hash suffix keeps long ids unique).
 pub fn uid(flow_id: &str) -> String {
-    let clean: String = flow_id
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let full = format!("rtmon-{clean}");
-    if full.len() <= 40 && clean == flow_id {
-        return full;
-    }
-    // FNV-1a of the original id: stable across runs and platforms.
-    let mut h: u64 = 0xcbf29ce484222325;
-    for b in flow_id.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x100000001b3);
-    }
-    let suffix = format!("-{:08x}", h as u32);
-    let keep = 40 - suffix.len();
-    let mut base: String = full.chars().take(keep).collect();
-    base.push_str(&suffix);
-    base
+    crate::engine::dashboard_uid(flow_id)
 }
 
 /// Collects the panels of a dashboard: ids, grid positions and minimum intervals.

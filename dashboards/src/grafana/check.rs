@@ -5,9 +5,9 @@
 
 use serde_json::Value;
 
-use crate::checks::{flow_checks, Check};
 use crate::client::{prom_query, url_with};
-use crate::dashboard;
+use crate::engine::checks::{flow_checks, Check};
+use crate::grafana::dashboard;
 use crate::Options;
 
 /// The outcome of one expression.
@@ -135,7 +135,7 @@ fn parse_matchers(s: &str) -> Vec<(String, String, String)> {
 fn render_selector(metric: &str, matchers: &[(String, String, String)]) -> String {
     let m: Vec<String> = matchers
         .iter()
-        .map(|(l, op, v)| format!("{l}{op}{}", crate::checks::promql_str(v)))
+        .map(|(l, op, v)| format!("{l}{op}{}", crate::engine::checks::promql_str(v)))
         .collect();
     format!("{metric}{{{}}}", m.join(","))
 }

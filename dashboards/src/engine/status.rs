@@ -1,4 +1,4 @@
-//! `status`: evaluates each flow's checks (the same [`crate::checks`] the rules and
+//! `status`: evaluates each flow's checks (the same [`crate::engine::checks`] the rules and
 //! dashboards use) against Prometheus and rolls them up: flow → hop → check, with the
 //! value, since when it has been in that state, and one verdict per flow with the cause
 //! first.
@@ -30,8 +30,8 @@
 
 use serde_json::{json, Value};
 
-use crate::checks::{capacity_expr, flow_checks, fmt_value, Check, Severity};
 use crate::client::{prom_query, url_with};
+use crate::engine::checks::{capacity_expr, flow_checks, fmt_value, Check, Severity};
 use crate::Options;
 
 /// Overall state, ordered by how bad it is.
@@ -479,7 +479,7 @@ pub fn report_json(flows: &[FlowStatus], error: Option<&str>) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::CheckKind;
+    use crate::engine::checks::CheckKind;
 
     #[test]
     fn since_is_the_first_sample_of_the_current_state() {
@@ -505,6 +505,7 @@ mod tests {
                 expr: String::new(),
                 data_expr: String::new(),
                 detail: None,
+                keys: Vec::new(),
             },
             value,
             since: None,

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::layout::GridPos;
+use crate::grafana::layout::GridPos;
 
 /// The datasource reference used by every panel and target.
 pub fn ds() -> Value {

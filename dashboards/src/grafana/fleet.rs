@@ -10,7 +10,7 @@
 //! dashboard: the rules carry the mode.
 //!
 //! The per-flow rules it needs beside `rtmon:flow:status` and `rtmon:flow_point:pps`
-//! come from [`rules_yaml`] (rendered into each flow's group by [`crate::rules`]):
+//! come from [`rules_yaml`] (rendered into each flow's group by [`crate::engine::rules`]):
 //! - `rtmon:flow:info{flow,title,dashboard_uid}` = 1: the configured flows, and the flow
 //!   dashboard's uid (a hash for long or unusual ids, which Grafana cannot compute from
 //!   the `flow` label), for the row's link;
@@ -23,103 +23,13 @@
 use rtmon::flow::Flow;
 use serde_json::{json, Value};
 
-use crate::checks::{promql_str, Check, CheckKind};
+use crate::engine::rules::{
+    CAUSE_RECORD, CHECK_RECORD, INFO_RECORD, LOSS_RECORD, POINT_RECORD, RTT_RECORD, SINCE_LOOKBACK,
+    STATUS_RECORD,
+};
+use crate::grafana::dashboard;
 use crate::names::FLEET_UID;
-use crate::rules::{q, CHECK_RECORD, POINT_RECORD, STATUS_RECORD};
-use crate::{dashboard, Options};
-
-/// Per-flow info rule: value 1, labels `flow`, `title`, `dashboard_uid`.
-pub const INFO_RECORD: &str = "rtmon:flow:info";
-/// Per-flow cause rule (absent when the flow is healthy).
-pub const CAUSE_RECORD: &str = "rtmon:flow:cause";
-/// Mean ping RTT per direction over the check window, seconds.
-pub const RTT_RECORD: &str = "rtmon:flow_ping:rtt_seconds";
-/// Ping loss per direction over the check window, ratio.
-pub const LOSS_RECORD: &str = "rtmon:flow_ping:loss_ratio";
-/// How far back "since" looks for the last status change.
-pub const SINCE_LOOKBACK: &str = "6h";
-
-/// Escapes `$` for a `label_replace` replacement (`$$` is a literal dollar).
-fn replacement(s: &str) -> String {
-    s.replace('$', "$$")
-}
-
-/// The fleet rules of one flow, as YAML list items for its rule group (the indentation
-/// of [`crate::rules::render`]). `checks` are the flow's checks.
-pub fn rules_yaml(flow: &Flow, checks: &[Check]) -> String {
-    let mut y = String::new();
-    let record = |y: &mut String, name: &str, expr: &str, labels: &[(&str, &str)]| {
-        y.push_str(&format!(
-            "      - record: {name}\n        expr: {}\n        labels:\n",
-            q(expr)
-        ));
-        for (k, v) in labels {
-            y.push_str(&format!("          {k}: {}\n", q(v)));
-        }
-    };
-    record(
-        &mut y,
-        INFO_RECORD,
-        "vector(1)",
-        &[
-            ("flow", &flow.id),
-            ("title", &flow.title),
-            ("dashboard_uid", &dashboard::uid(&flow.id)),
-        ],
-    );
-    if let Some(e) = cause_expr(checks) {
-        record(&mut y, CAUSE_RECORD, &e, &[("flow", &flow.id)]);
-    }
-    for c in checks {
-        let (name, key) = match c.kind {
-            CheckKind::PingRtt => (RTT_RECORD, "rtt"),
-            CheckKind::PingLoss => (LOSS_RECORD, "loss"),
-            _ => continue,
-        };
-        let Some(expr) = c
-            .detail
-            .as_ref()
-            .and_then(|d| d.values.iter().find(|(n, _, _)| n == key))
-            .map(|(_, e, _)| e)
-        else {
-            continue;
-        };
-        record(
-            &mut y,
-            name,
-            expr,
-            &[("flow", &flow.id), ("hop", &c.hop), ("subject", &c.subject)],
-        );
-    }
-    y
-}
-
-/// The failing check ranked first (severity, cause rank, path order — the order of
-/// `status`), its failure text in a `cause` label; nothing when every check is 1.
-fn cause_expr(checks: &[Check]) -> Option<String> {
-    let mut ranked: Vec<(usize, &Check)> = checks.iter().enumerate().collect();
-    ranked.sort_by_key(|(i, c)| (c.severity(), c.kind.cause_rank(), *i));
-    let n = ranked.len();
-    let terms: Vec<String> = ranked
-        .iter()
-        .enumerate()
-        .map(|(pos, (_, c))| {
-            format!(
-                "label_replace({w} * (1 - {CHECK_RECORD}{{flow={},hop={},check={},subject={}}}), \"cause\", {}, \"\", \"\")",
-                promql_str(&c.flow),
-                promql_str(&c.hop),
-                promql_str(c.kind.name()),
-                promql_str(&c.subject),
-                promql_str(&replacement(&c.failure)),
-                w = n - pos,
-            )
-        })
-        .collect();
-    if terms.is_empty() {
-        return None;
-    }
-    Some(format!("topk(1, {}) > 0", terms.join(" or ")))
-}
+use crate::Options;
 
 /// One column of the fleet table: (refId, header, PromQL, unit).
 pub struct Column {
@@ -366,7 +276,7 @@ fn tile(id: u32, x: u32, w: u32, title: &str, expr: &str, color: &str) -> Value 
 pub fn build(opts: &Options) -> Value {
     let mut panels = Vec::new();
     let ts = tiles();
-    let widths = crate::layout::Grid::widths(ts.len());
+    let widths = crate::grafana::layout::Grid::widths(ts.len());
     let mut x = 0;
     for (i, ((title, expr, color), w)) in ts.iter().zip(widths).enumerate() {
         panels.push(tile(i as u32 + 1, x, w, title, expr, color));
@@ -397,7 +307,7 @@ pub fn build(opts: &Options) -> Value {
         "refresh": "30s",
         "schemaVersion": opts.schema_version,
         "tags": ["rtmon", "fleet"],
-        "templating": {"list": [crate::dashboard::datasource_variable(opts)]},
+        "templating": {"list": [crate::grafana::dashboard::datasource_variable(opts)]},
         "time": {"from": "now-1h", "to": "now"},
         "timepicker": {"refresh_intervals": ["10s", "30s", "1m", "5m", "15m"]},
         "timezone": "browser",
@@ -433,17 +343,17 @@ pub async fn check(
     prometheus: &str,
     opts: &Options,
     rate_interval: &str,
-) -> Result<Vec<crate::check::Outcome>, String> {
+) -> Result<Vec<crate::grafana::check::Outcome>, String> {
     let mut out = Vec::new();
     for (title, expr) in dashboard::exprs(&build(opts)) {
-        let e = crate::check::instantiate(&expr, rate_interval);
+        let e = crate::grafana::check::instantiate(&expr, rate_interval);
         let r = crate::client::prom_query(c, prometheus, &e).await?;
         let why = if r.is_empty() {
-            Some(crate::check::diagnose(c, prometheus, &e).await)
+            Some(crate::grafana::check::diagnose(c, prometheus, &e).await)
         } else {
             None
         };
-        out.push(crate::check::Outcome {
+        out.push(crate::grafana::check::Outcome {
             origin: format!("fleet panel {title:?}"),
             expr: e,
             series: r.len(),
@@ -457,11 +367,6 @@ pub async fn check(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dollar_signs_survive_label_replace() {
-        assert_eq!(replacement("a $1 b"), "a $$1 b");
-    }
 
     #[test]
     fn the_dashboard_does_not_depend_on_the_mode() {
