@@ -612,36 +612,61 @@ fn prometheus_and_victoriametrics_agree_on_rules_and_alerts() {
     assert_eq!(code, 0, "{out}");
     // The flow dashboard: the same tiles and no-data tiles on both; the fleet overview:
     // no query error on either (its "since" is the known difference above).
-    let mut tiles = Vec::new();
-    for (name, url) in [("prom", be.prom.url()), ("vm", be.vm.url())] {
-        for dash in [format!("rtmon-{FLOW}.json"), "rtmon-fleet.json".to_string()] {
-            let html = dir.path().join(format!("preview-{name}-{dash}.html"));
-            let (code, out) = run({
-                let mut c = dashboards();
-                c.arg("preview")
-                    .arg("--dashboard")
-                    .arg(gen_dir.join(&dash))
-                    .args(["--prometheus", &url, "--rate-interval=20s", "--out"])
-                    .arg(&html);
-                c
-            });
-            assert_eq!(code, 0, "preview of {dash} against {url}: {out}");
-            let h = std::fs::read_to_string(&html).expect("preview html");
-            assert_eq!(
-                h.matches("class=\"err\"").count(),
-                0,
-                "preview of {dash} against {url} has query errors: {h}"
-            );
-            if dash != "rtmon-fleet.json" {
-                tiles.push((
-                    h.matches("class=\"p\"").count(),
-                    h.matches("class=\"nodata\"").count(),
-                ));
+    // (Polled: a tile over a short window can be empty on one side for a moment.)
+    let end = Instant::now() + DEADLINE;
+    loop {
+        let mut tiles = Vec::new();
+        for (name, url) in [("prom", be.prom.url()), ("vm", be.vm.url())] {
+            for dash in [format!("rtmon-{FLOW}.json"), "rtmon-fleet.json".to_string()] {
+                let html = dir.path().join(format!("preview-{name}-{dash}.html"));
+                let (code, out) = run({
+                    let mut c = dashboards();
+                    c.arg("preview")
+                        .arg("--dashboard")
+                        .arg(gen_dir.join(&dash))
+                        .args(["--prometheus", &url, "--rate-interval=20s", "--out"])
+                        .arg(&html);
+                    c
+                });
+                assert_eq!(code, 0, "preview of {dash} against {url}: {out}");
+                let h = std::fs::read_to_string(&html).expect("preview html");
+                assert_eq!(
+                    h.matches("class=\"err\"").count(),
+                    0,
+                    "preview of {dash} against {url} has query errors: {h}"
+                );
+                if dash != "rtmon-fleet.json" {
+                    // Each tile: its title, and whether it shows "no data".
+                    let t: Vec<(String, bool)> = h
+                        .split("<div class=\"p\"")
+                        .skip(1)
+                        .map(|tile| {
+                            let title = tile
+                                .split("class=\"t\">")
+                                .nth(1)
+                                .and_then(|x| x.split('<').next())
+                                .unwrap_or("")
+                                .trim()
+                                .to_string();
+                            (title, tile.contains("class=\"nodata\""))
+                        })
+                        .collect();
+                    tiles.push(t);
+                }
             }
         }
+        assert!(tiles[0].len() > 10, "{tiles:?}");
+        if tiles[0] == tiles[1] {
+            break;
+        }
+        assert!(
+            Instant::now() < end,
+            "tiles (title, no data) of the flow dashboard differ: prom {:?}\nvm {:?}",
+            tiles[0],
+            tiles[1]
+        );
+        std::thread::sleep(Duration::from_secs(1));
     }
-    assert!(tiles[0].0 > 10, "{tiles:?}");
-    assert_eq!(tiles[0], tiles[1], "panels and no-data tiles: prom vs vm");
 
     // 1. An exporter stopped: host B's ping exporter.
     let ping_b = addrs[6].clone();
@@ -748,10 +773,18 @@ fn prometheus_and_victoriametrics_agree_on_rules_and_alerts() {
     };
     let (pc, pr) = usage(&[be.prom.pid()]);
     let (vc, vr) = usage(&[be.vm.pid(), be.vmalert.pid()]);
+    let series = |addr: &str| {
+        instant_query(addr, "count({__name__!=\"\"})")
+            .ok()
+            .and_then(|r| r.first().map(|x| x.1))
+            .unwrap_or(0.0)
+    };
     eprintln!(
-        "rig cost: prometheus cpu {pc:.2} s rss {} MiB; victoria-metrics+vmalert cpu {vc:.2} s rss {} MiB",
+        "rig cost: prometheus cpu {pc:.2} s rss {} MiB, {} series; victoria-metrics+vmalert cpu {vc:.2} s rss {} MiB, {} series",
         pr >> 20,
-        vr >> 20
+        series(&be.prom.addr()),
+        vr >> 20,
+        series(&be.vm.addr())
     );
     let ooo: Vec<String> = be
         .prom

@@ -249,7 +249,8 @@ pub struct VmAlertConfig {
     /// Base URL recording-rule results and alert state are written to (remote write;
     /// vmalert appends `/api/v1/write`); also read back to restore alert state.
     pub remote_write: String,
-    /// Alertmanager base URLs.
+    /// Alertmanager base URLs (vmalert 1.79 refuses alerting rules without one, and
+    /// has no `-notifier.blackhole` yet: use [`ALERTMANAGER_SINK`]).
     pub notifiers: Vec<String>,
     /// Rule files' contents (Prometheus rule-file YAML), one string per file.
     pub rule_files: Vec<String>,
@@ -280,10 +281,6 @@ impl VmAlert {
                 let p = dir.join(format!("rules-{i}.yml"));
                 std::fs::write(&p, rules)?;
                 cmd.arg(format!("-rule={}", p.display()));
-            }
-            if cfg.notifiers.is_empty() {
-                // vmalert refuses alerting rules without a notifier: a black hole.
-                cmd.arg("-notifier.blackhole");
             }
             for n in &cfg.notifiers {
                 cmd.arg(format!("-notifier.url={n}"));
