@@ -151,23 +151,27 @@ run() { # run N
   local hz; hz=$(getconf CLK_TCK)
   local p0 v0 a0 g0 ps0 vs0
   p0=$(cpu_ticks "$prom_pid"); v0=$(cpu_ticks "$vm_pid"); a0=$(cpu_ticks "$alert_pid"); g0=$(cpu_ticks "$agent_pid")
-  ps0=$(metrics "$pport" | awk '$1 == "prometheus_tsdb_head_samples_appended_total" {s += $2} END {print s + 0}')
-  vs0=$(metrics "$vport" | awk '$1 ~ /^vm_rows_inserted_total/ {s += $2} END {print s + 0}')
+  ps0=$(metrics "$pport" | awk '$1 ~ /^prometheus_tsdb_head_samples_appended_total/ {s += $NF} END {print s + 0}')
+  vs0=$(metrics "$vport" | awk '$1 ~ /^vm_rows_inserted_total/ {s += $NF} END {print s + 0}')
   sleep $((cycles * 30))
   local p1 v1 a1 g1 ps1 vs1
   p1=$(cpu_ticks "$prom_pid"); v1=$(cpu_ticks "$vm_pid"); a1=$(cpu_ticks "$alert_pid"); g1=$(cpu_ticks "$agent_pid")
-  ps1=$(metrics "$pport" | awk '$1 == "prometheus_tsdb_head_samples_appended_total" {s += $2} END {print s + 0}')
-  vs1=$(metrics "$vport" | awk '$1 ~ /^vm_rows_inserted_total/ {s += $2} END {print s + 0}')
+  ps1=$(metrics "$pport" | awk '$1 ~ /^prometheus_tsdb_head_samples_appended_total/ {s += $NF} END {print s + 0}')
+  vs1=$(metrics "$vport" | awk '$1 ~ /^vm_rows_inserted_total/ {s += $NF} END {print s + 0}')
   local secs=$((cycles * 30))
   per_cycle() { python3 -c "print(f'{($2 - $1) / $hz / $cycles:.1f}')"; }
   local pcpu vcpu acpu gcpu
   pcpu=$(per_cycle "$p0" "$p1"); vcpu=$(per_cycle "$v0" "$v1"); acpu=$(per_cycle "$a0" "$a1"); gcpu=$(per_cycle "$g0" "$g1")
   local peval veval pser vser prate vrate pfail vfail
-  peval=$(metrics "$pport" | awk '$1 ~ /^prometheus_rule_group_last_duration_seconds/ {s += $2} END {printf "%.2f", s}')
+  peval=$(metrics "$pport" | awk '$1 ~ /^prometheus_rule_group_last_duration_seconds/ {s += $NF} END {printf "%.2f", s}')
+  local pmiss vmiss
+  pmiss=$(metrics "$pport" | awk '$1 ~ /^prometheus_rule_group_iterations_missed_total/ {s += $NF} END {print s + 0}')
+  vmiss=$(metrics "$lport" | awk '$1 ~ /^vmalert_iteration_missed_total/ {s += $NF} END {print s + 0}')
   # vmalert 1.79: a summary per group; the mean iteration of each group, summed.
   local vgroups
+  # (its labels are written with ", ": the value is the last field)
   vgroups=$(metrics "$lport" | awk '$1 ~ /^vmalert_iteration_duration_seconds_count/ {g++} END {print g + 0}')
-  veval=$(metrics "$lport" | awk -v g="$vgroups" '$1 ~ /^vmalert_iteration_duration_seconds_sum/ {s += $2} $1 ~ /^vmalert_iteration_duration_seconds_count/ {c += $2} END {if (c > 0 && g > 0) printf "%.2f", s / (c / g); else print "?"}')
+  veval=$(metrics "$lport" | awk -v g="$vgroups" '$1 ~ /^vmalert_iteration_duration_seconds_sum/ {s += $NF} $1 ~ /^vmalert_iteration_duration_seconds_count/ {c += $NF} END {if (c > 0 && g > 0) printf "%.2f", s / (c / g); else print "?"}')
   pser=$(metrics "$pport" | awk '$1 == "prometheus_tsdb_head_series" {print $2}')
   vser=$(query "$vport" 'count({__name__!=""})')
   prate=$(python3 -c "print(int(($ps1 - $ps0) / $secs))")
@@ -177,10 +181,10 @@ run() { # run N
   local pchecks vchecks
   pchecks=$(query "$pport" 'count(rtmon:flow_check:ok)')
   vchecks=$(query "$vport" 'count(rtmon:flow_check:ok)')
-  printf '| %s | Prometheus %s | %s | %s/s | ≤ %s s | %s s | %s s | %s MB | — | %s of %s |\n' \
-    "$n" "$(prometheus --version 2>&1 | awk 'NR == 1 {print $3}')" "$pser" "$prate" "$pload" "$peval" "$pcpu" "$(rss_mb "$prom_pid")" "$pfail" "$pchecks"
-  printf '| %s | VictoriaMetrics + vmalert %s | %s | %s/s | %s s | %s s | %s + %s s | %s + %s MB | vmagent %s s, %s MB | %s of %s |\n' \
-    "$n" "$(dpkg-query -W -f='${Version}' victoria-metrics 2>/dev/null || echo '?')" "$vser" "$vrate" "$vload" "$veval" "$vcpu" "$acpu" \
+  printf '| %s | Prometheus %s | %s | %s/s | ≤ %s s | %s s | %s | %s s | %s MB | — | %s of %s |\n' \
+    "$n" "$(prometheus --version 2>&1 | awk 'NR == 1 {print $3}')" "$pser" "$prate" "$pload" "$peval" "$pmiss" "$pcpu" "$(rss_mb "$prom_pid")" "$pfail" "$pchecks"
+  printf '| %s | VictoriaMetrics + vmalert %s | %s | %s/s | %s s | %s s | %s | %s + %s s | %s + %s MB | vmagent %s s, %s MB | %s of %s |\n' \
+    "$n" "$(dpkg-query -W -f='${Version}' victoria-metrics 2>/dev/null || echo '?')" "$vser" "$vrate" "$vload" "$veval" "$vmiss" "$vcpu" "$acpu" \
     "$(rss_mb "$vm_pid")" "$(rss_mb "$alert_pid")" "$gcpu" "$(rss_mb "$agent_pid")" "$vfail" "$vchecks"
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
   pids=()
@@ -191,8 +195,8 @@ run() { # run N
 echo "rtmon bench-vm: $(nproc) cores, $cycles cycles of 30 s measured per run; both backends at once on the same data"
 echo
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo '| flows | backend | series | samples in | rules loaded in | rule evaluation (sum of groups) | CPU per 30 s | RSS | scraper | checks at 0 |'
-echo '|---|---|---|---|---|---|---|---|---|---|'
+echo '| flows | backend | series | samples in | rules loaded in | rule evaluation (sum of groups) | missed iterations | CPU per 30 s | RSS | scraper | checks at 0 |'
+echo '|---|---|---|---|---|---|---|---|---|---|---|'
 for n in $flows_list; do
   run "$n"
 done
