@@ -22,6 +22,7 @@
 #   Dockerfiles hadolint --failure-threshold warning
 #   systemd     systemd-analyze verify (any output fails) and security --offline (threshold)
 #   Prometheus  promtool check config (server, agent, federation) and check rules (own + generated)
+#   VictoriaMetrics  vmagent -promscrape.config.dryRun (vmagent-scrape.yml), vmalert -dryRun (generated rules)
 #   YAML        yamllint (relaxed) on deploy/
 #   scripts     shellcheck -S warning (run-local.sh, this script, example scripts)
 #   image       buildah (vfs, chroot isolation, private storage) builds deploy/docker/Containerfile.local
@@ -397,9 +398,23 @@ if command -v promtool >/dev/null; then
   run "promtool check config prometheus.yml" promtool check config "$work/prom/prometheus.yml"
   run "promtool check config federate.yml" promtool check config "$work/prom/federate.yml"
   run "promtool check config --agent prometheus-agent.yml" promtool check config --agent "$work/prom/prometheus-agent.yml"
+  run "promtool check config vmagent-scrape.yml" promtool check config "$work/prom/vmagent-scrape.yml"
   run "promtool check rules (rtmon's + generated)" promtool check rules "$work"/prom/rules/*.yml "$work/prom/rtmon-rules.yml"
 else
   skip "promtool not installed (apt-get install prometheus)"
+fi
+
+# ---------------------------------------------------------------------------------------------
+step "VictoriaMetrics (vmagent -promscrape.config.dryRun, vmalert -dryRun on the generated rules)"
+if command -v vmagent >/dev/null && command -v vmalert >/dev/null; then
+  run "vmagent dry run: prometheus/vmagent-scrape.yml" \
+    vmagent -promscrape.config=deploy/prometheus/vmagent-scrape.yml -promscrape.config.dryRun -loggerLevel=ERROR
+  if [ -n "$DASH" ]; then
+    "$DASH" rules "${flows[@]}" --out "$work/vmalert-rules.yml" >/dev/null
+    run "vmalert dry run: the generated rules" vmalert -dryRun -rule="$work/vmalert-rules.yml" -loggerLevel=ERROR
+  fi
+else
+  skip "victoria-metrics not installed (apt-get install victoria-metrics)"
 fi
 
 # ---------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@
 #   apt:  prometheus (+promtool), prometheus-pushgateway, prometheus-node-exporter,
 #         prometheus-snmp-exporter, prometheus-blackbox-exporter, prometheus-alertmanager,
 #         prometheus-smokeping-prober, lldpd, snmpd, snmp, iproute2,
+#         victoria-metrics (victoria-metrics, vmagent, vmalert: the second backend, issue 30),
 #         iputils-ping, nftables, curl, openssl, nodejs/npm (only if node is missing);
 #         for scripts/check-deploy.sh: systemd (systemd-analyze), buildah, and kubectl when
 #         an apt source offers it (Debian 12's archive does not: check-deploy then validates
@@ -37,6 +38,7 @@ apt_pkgs=(prometheus prometheus-pushgateway prometheus-node-exporter prometheus-
           snmpd snmp iproute2 iputils-ping curl openssl procps
           kmod ca-certificates systemd buildah
           chromium fonts-dejavu-core)   # chromium: the dashboards preview screenshot test
+apt_pkgs+=(victoria-metrics)   # VictoriaMetrics, vmagent, vmalert: dashboards/tests/e2e_victoria.rs
 command -v node >/dev/null 2>&1 || apt_pkgs+=(nodejs npm)
 command -v python3 >/dev/null 2>&1 || apt_pkgs+=(python3 python3-venv python3-pip)
 
@@ -66,13 +68,15 @@ fi
 
 # Stop Debian's daemons if anything started them (systemd or not).
 for svc in prometheus prometheus-pushgateway prometheus-node-exporter prometheus-snmp-exporter \
-           prometheus-blackbox-exporter prometheus-alertmanager prometheus-smokeping-prober lldpd snmpd; do
+           prometheus-blackbox-exporter prometheus-alertmanager prometheus-smokeping-prober lldpd snmpd \
+           victoria-metrics; do
   if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
     systemctl disable --now "$svc" >/dev/null 2>&1 || true
   fi
 done
 # The packaged daemons run as these users; test instances run as the test's own user.
 pkill -u prometheus 2>/dev/null || true
+pkill -u _victoria-metrics 2>/dev/null || true
 pkill -u Debian-snmp 2>/dev/null || true
 pkill -u _lldpd 2>/dev/null || true
 

@@ -8,13 +8,15 @@
 //!
 //! Modules: [`netns`] (namespaces + veth), [`prom`] (Prometheus, Pushgateway),
 //! [`snmp`] (snmpd, snmpsim), [`rig`] (a whole flow: host namespaces running the
-//! exporters, an snmpsim switch, Prometheus with the generated rules).
+//! exporters, an snmpsim switch, Prometheus with the generated rules), [`vm`]
+//! (VictoriaMetrics, vmagent, vmalert, Alertmanager).
 
 pub mod netns;
 pub mod prom;
 pub mod rig;
 pub mod snmp;
 pub mod snmprec;
+pub mod vm;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream, ToSocketAddrs};

@@ -339,6 +339,11 @@ impl Prometheus {
         format!("http://{}", self.addr())
     }
 
+    /// The process id (for `vm::proc_usage`).
+    pub fn pid(&self) -> u32 {
+        self._proc.pid()
+    }
+
     /// The temp dir (holds `prometheus.yml`; rewrite it, then [`Self::reload`]).
     pub fn dir(&self) -> &Path {
         self.dir.path()
@@ -363,67 +368,81 @@ impl Prometheus {
         Ok(())
     }
 
-    /// Runs an instant query (`/api/v1/query`). A vector gives one row per series; a
-    /// scalar gives one row with no labels. An error from Prometheus is an `Err`.
+    /// Runs an instant query (`/api/v1/query`): see [`instant_query`].
     pub fn query(&self, expr: &str) -> Result<Vec<Row>> {
-        let r = http_get(
-            &self.addr(),
-            &format!("/api/v1/query?query={}", urlencode(expr)),
-        )?;
-        let v: serde_json::Value = serde_json::from_slice(&r.body)
-            .with_context(|| format!("query {expr:?}: HTTP {}: {}", r.status, r.text()))?;
-        if v.get("status").and_then(|s| s.as_str()) != Some("success") {
-            bail!("query {expr:?}: HTTP {}: {v}", r.status);
-        }
-        let data = v
-            .get("data")
-            .ok_or_else(|| anyhow!("query {expr:?}: no data in {v}"))?;
-        let value_of = |p: Option<&serde_json::Value>| -> Result<f64> {
-            p.and_then(|p| p.get(1))
-                .and_then(|s| s.as_str())
-                .and_then(parse_prom_float)
-                .ok_or_else(|| anyhow!("query {expr:?}: bad sample in {v}"))
-        };
-        match data.get("resultType").and_then(|t| t.as_str()) {
-            Some("vector") => {
-                let mut rows = Vec::new();
-                for s in data
-                    .get("result")
-                    .and_then(|r| r.as_array())
-                    .into_iter()
-                    .flatten()
-                {
-                    rows.push((labels_of(s.get("metric")), value_of(s.get("value"))?));
-                }
-                rows.sort_by(|a, b| a.0.cmp(&b.0));
-                Ok(rows)
-            }
-            Some("scalar") => Ok(vec![(BTreeMap::new(), value_of(data.get("result"))?)]),
-            other => bail!("query {expr:?}: unsupported result type {other:?}"),
-        }
+        instant_query(&self.addr(), expr)
     }
 
-    /// Repeats [`Self::query`] every 250 ms until `pred` holds for the rows, and
-    /// returns them; after `timeout`, an error showing the last result.
+    /// Repeats [`Self::query`] every 250 ms until `pred` holds: see [`wait_for_rows`].
     pub fn wait_for_query(
         &self,
         expr: &str,
         pred: impl Fn(&[Row]) -> bool,
         timeout: Duration,
     ) -> Result<Vec<Row>> {
-        let end = Instant::now() + timeout;
-        loop {
-            let last = self.query(expr);
-            if let Ok(rows) = &last {
-                if pred(rows) {
-                    return Ok(rows.clone());
-                }
+        wait_for_rows(&self.addr(), expr, pred, timeout)
+    }
+}
+
+/// Runs an instant query (`/api/v1/query`) against any server with Prometheus' HTTP API
+/// at `addr` (`host:port`: Prometheus, VictoriaMetrics, vmalert's datasource). A vector
+/// gives one row per series, sorted by labels; a scalar gives one row with no labels. An
+/// error from the server is an `Err`.
+pub fn instant_query(addr: &str, expr: &str) -> Result<Vec<Row>> {
+    let r = http_get(addr, &format!("/api/v1/query?query={}", urlencode(expr)))?;
+    let v: serde_json::Value = serde_json::from_slice(&r.body)
+        .with_context(|| format!("query {expr:?}: HTTP {}: {}", r.status, r.text()))?;
+    if v.get("status").and_then(|s| s.as_str()) != Some("success") {
+        bail!("query {expr:?}: HTTP {}: {v}", r.status);
+    }
+    let data = v
+        .get("data")
+        .ok_or_else(|| anyhow!("query {expr:?}: no data in {v}"))?;
+    let value_of = |p: Option<&serde_json::Value>| -> Result<f64> {
+        p.and_then(|p| p.get(1))
+            .and_then(|s| s.as_str())
+            .and_then(parse_prom_float)
+            .ok_or_else(|| anyhow!("query {expr:?}: bad sample in {v}"))
+    };
+    match data.get("resultType").and_then(|t| t.as_str()) {
+        Some("vector") => {
+            let mut rows = Vec::new();
+            for s in data
+                .get("result")
+                .and_then(|r| r.as_array())
+                .into_iter()
+                .flatten()
+            {
+                rows.push((labels_of(s.get("metric")), value_of(s.get("value"))?));
             }
-            if Instant::now() >= end {
-                bail!("query {expr:?}: condition not met after {timeout:?}; last result: {last:?}");
-            }
-            std::thread::sleep(Duration::from_millis(250));
+            rows.sort_by(|a, b| a.0.cmp(&b.0));
+            Ok(rows)
         }
+        Some("scalar") => Ok(vec![(BTreeMap::new(), value_of(data.get("result"))?)]),
+        other => bail!("query {expr:?}: unsupported result type {other:?}"),
+    }
+}
+
+/// Repeats [`instant_query`] every 250 ms until `pred` holds for the rows, and returns
+/// them; after `timeout`, an error showing the last result.
+pub fn wait_for_rows(
+    addr: &str,
+    expr: &str,
+    pred: impl Fn(&[Row]) -> bool,
+    timeout: Duration,
+) -> Result<Vec<Row>> {
+    let end = Instant::now() + timeout;
+    loop {
+        let last = instant_query(addr, expr);
+        if let Ok(rows) = &last {
+            if pred(rows) {
+                return Ok(rows.clone());
+            }
+        }
+        if Instant::now() >= end {
+            bail!("query {expr:?} on {addr}: condition not met after {timeout:?}; last result: {last:?}");
+        }
+        std::thread::sleep(Duration::from_millis(250));
     }
 }
 
