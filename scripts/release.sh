@@ -148,9 +148,11 @@ out=$(cd "$out" && pwd)
 
 # ---- 4. Debian packages ------------------------------------------------------------------
 step "Debian packages (cargo deb --no-build)"
+deb_fast=()
+[ "$profile" = dev ] && deb_fast=(--fast)   # CI's check: lighter compression of big binaries
 for b in "${bins[@]}"; do
   # The dev profile (CI's check) makes cargo-deb warn that it wants release builds.
-  cargo deb --no-build --profile "$profile" -p "$b" -o "$out/" 2>&1 \
+  cargo deb --no-build "${deb_fast[@]}" --profile "$profile" -p "$b" -o "$out/" 2>&1 \
     | grep -v -e '^warning: dev profile is not supported' -e '^ *To enable debug symbols set' || true
   ls "$out/${b}_${version}-1_amd64.deb" >/dev/null || die "cargo deb did not write $out/${b}_${version}-1_amd64.deb"
 done
@@ -196,7 +198,7 @@ tarball_libc=$libc
 tarball_target=$triple
 source_date_epoch=$SOURCE_DATE_EPOCH
 EOF
-(cd "$out" && find . -maxdepth 1 -type f ! -name SHA256SUMS -printf '%f\n' | LC_ALL=C sort | xargs sha256sum >SHA256SUMS \
-  && sha256sum --quiet -c SHA256SUMS)
+(cd "$out" && find . -maxdepth 1 -type f -printf '%f\n' | LC_ALL=C sort | xargs sha256sum >"$stage/SHA256SUMS" \
+  && mv "$stage/SHA256SUMS" SHA256SUMS && sha256sum --quiet -c SHA256SUMS)
 (cd "$out" && ls -l)
 echo "release.sh: done in $(( $(date +%s) - start ))s -> $out"
