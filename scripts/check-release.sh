@@ -184,11 +184,16 @@ if s=$(systemd-analyze security --offline=true --root="$m" --threshold="$thresho
   echo "security=ok $(printf '%s\n' "$s" | sed -n 's/.*Overall exposure level for .*: \([0-9.]*\).*/\1/p')"
 else echo "security=over $threshold: $(printf '%s\n' "$s" | tail -1)"; fi
 echo "version=$(chroot "$m" "/usr/bin/$pkg" --version 2>&1 | head -1)"
-# What an operator and systemd do: enable it; systemd makes the state directory.
+# What an operator and systemd do: enable it; systemd makes the unit's StateDirectory=
+# (under DynamicUser=, /var/lib/private/NAME and a link) and ConfigurationDirectory=.
 chroot "$m" systemctl enable "$u.service" >/dev/null 2>&1
 echo "enabled_by_operator=$(chroot "$m" systemctl is-enabled "$u.service" 2>&1)"
-mkdir -p "$m/var/lib/private/$u" "$m/etc/rtmon"; chmod 0700 "$m/var/lib/private"
-ln -s "private/$u" "$m/var/lib/$u"
+mkdir -p "$m/etc/rtmon"
+state=$(sed -n 's/^StateDirectory=//p' "$m/usr/lib/systemd/system/$u.service")
+if [ -n "$state" ]; then
+  mkdir -p "$m/var/lib/private/$state"; chmod 0700 "$m/var/lib/private"
+  ln -s "private/$state" "$m/var/lib/$state"
+fi
 chroot "$m" dpkg --remove "$pkg" >"$ov/dpkg.log" 2>&1 || { echo "remove=failed"; sed 's/^/dpkg: /' "$ov/dpkg.log"; }
 [ -f "$m/etc/default/$u" ] && echo "conffile_after_remove=kept" || echo "conffile_after_remove=gone"
 chroot "$m" dpkg --purge "$pkg" >"$ov/dpkg.log" 2>&1 || { echo "purge=failed"; sed 's/^/dpkg: /' "$ov/dpkg.log"; }
@@ -292,7 +297,7 @@ assert (c["name"], c["version"]) == (name, version), (c["name"], c["version"])
 comps = {x["name"]: x for x in d.get("components", [])}
 for need in ("rtmon", "tokio", "hyper", "rustls"):
     assert need in comps, f"{need} not among the components"
-assert "rtmon-testkit" not in comps and "tempfile" not in comps, "dev-dependencies listed"
+assert "rtmon-testkit" not in comps, "dev-dependencies listed (rtmon-testkit)"
 no_purl = [n for n, x in comps.items() if not x.get("purl", "").startswith("pkg:cargo/")]
 assert not no_purl, f"components without a cargo purl: {no_purl[:5]}"
 print(f"{len(comps)} components")
