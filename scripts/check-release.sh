@@ -28,6 +28,7 @@
 # Needs root (mount namespaces, chroot). RTMON_TEST_STRICT=1: a missing tool fails.
 set -euo pipefail
 
+case "${1:-}" in -h|--help) sed -n '2,27p' "$0"; exit 0 ;; -*) echo "check-release.sh: unknown option $1" >&2; exit 2 ;; esac
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 STRICT=${RTMON_TEST_STRICT:-0}
