@@ -17,6 +17,8 @@
 #         (Debian 12 has neither), unpacked to $RTMON_VENV/bin
 #   npm:  @grafana/schema + ts-json-schema-generator (dashboards/schema/, when present);
 #         @grafana/data for the Grafana harness (npm ci in dashboards/grafana-harness)
+#   release tools (scripts/release.sh, check-release.sh): apt lintian help2man binutils file
+#         musl-tools; cargo install cargo-deb, cargo-cyclonedx (pinned)
 #
 # Debian's packages would start their daemons on the default ports (9090, 9091, 9100,
 # 9115, 9116, 161); tests start their own on free ports, so this script keeps them from
@@ -149,4 +151,26 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "install-test-deps: cargo not found. Install a current Rust toolchain (rustup, Rust >= 1.85)." >&2
   exit 1
 fi
+
+# ---- release tools: scripts/release.sh builds, scripts/check-release.sh checks (issue 32) ----
+# apt: lintian, help2man (man pages from --help), binutils (strip), file, musl-tools (musl-gcc:
+# ring's C for the musl target, used when rustup has that target). crates.io, pinned:
+# cargo-deb and cargo-cyclonedx, built once per machine (55 s and 146 s on 2 cores).
+rel_apt=(lintian help2man binutils file musl-tools)
+rel_missing=()
+for p in "${rel_apt[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || rel_missing+=("$p")
+done
+if [ ${#rel_missing[@]} -gt 0 ]; then
+  log "apt-get install ${rel_missing[*]} (release tools)"
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${rel_missing[@]}"
+fi
+for tool in cargo-deb@3.8.0 cargo-cyclonedx@0.5.9; do
+  name=${tool%@*} want=${tool#*@}
+  if ! cargo "${name#cargo-}" --version 2>/dev/null | grep -qF " $want"; then
+    log "cargo install --locked $tool (release tool; minutes on 2 cores)"
+    cargo install -q --locked "$tool"
+  fi
+done
 log "test dependencies ready"

@@ -53,4 +53,12 @@ if [ -x scripts/check-deploy.sh ]; then
   scripts/check-deploy.sh
 fi
 
+# Release artefacts (issue 32): packages and static tarballs built by scripts/release.sh
+# --profile dev (the release build itself stays out of CI: see deploy/README.md), then
+# lintian, install + purge in a temporary root, --version on a clean root, sha256sum -c.
+if [ -x scripts/check-release.sh ]; then
+  step "release artefacts (scripts/check-release.sh)"
+  scripts/check-release.sh
+fi
+
 step "all checks passed in $(( $(date +%s) - start ))s"

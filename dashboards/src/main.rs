@@ -19,7 +19,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser, Debug)]
 #[command(
-    version,
+    version = rtmon::LONG_VERSION,
     about = "Generate Grafana dashboards and Prometheus rules from rtmon flow configs"
 )]
 struct Cli {

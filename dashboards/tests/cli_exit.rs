@@ -38,6 +38,14 @@ fn help_and_version_succeed() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("Usage"));
     let o = run(&["--version"]);
     assert_eq!(o.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&o.stdout).starts_with("rtmon-dashboards "));
+    let v = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        v.trim_end(),
+        format!(
+            "rtmon-dashboards {} (revision {})",
+            env!("CARGO_PKG_VERSION"),
+            rtmon::REVISION
+        )
+    );
     assert_eq!(code(&["status", "--help"]), 0);
 }

@@ -260,8 +260,12 @@ impl Source for Served {
             let mut set = self.inner.collect(scrape).await;
             set.gauge(
                 "rtmon_build_info",
-                "A metric with a constant '1' value labeled by the exporter name and rtmon version.",
-                &[("exporter", self.name), ("version", crate::VERSION)],
+                "A metric with a constant '1' value labeled by the exporter name, rtmon version and git revision.",
+                &[
+                    ("exporter", self.name),
+                    ("revision", crate::REVISION),
+                    ("version", crate::VERSION),
+                ],
                 1u64,
             );
             if let Some(stats) = &self.push_stats {

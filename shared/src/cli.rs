@@ -234,7 +234,7 @@ where
         .mut_arg("web.max-requests", |a| {
             a.default_value(d.max_requests.to_string())
         })
-        .version(env!("CARGO_PKG_VERSION"));
+        .version(crate::LONG_VERSION);
     let mut matches = cmd.try_get_matches_from(args)?;
     T::from_arg_matches_mut(&mut matches)
 }
@@ -271,6 +271,19 @@ mod tests {
         push_job: "rtmon_node",
         max_requests: 40,
     };
+
+    #[test]
+    fn version_carries_the_git_revision() {
+        let e = try_parse_from_with_defaults::<T, _, _>(["rtmon-x", "--version"], D).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::DisplayVersion);
+        let out = e.render().to_string();
+        assert!(out.contains(env!("CARGO_PKG_VERSION")), "{out}");
+        assert!(
+            out.contains(&format!("(revision {})", crate::REVISION)),
+            "{out}"
+        );
+        assert_ne!(crate::REVISION, "", "{out}");
+    }
 
     #[test]
     fn defaults_are_per_binary() {

@@ -29,3 +29,15 @@ pub mod source;
 
 /// Version of rtmon (all binaries share it).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The git revision the binaries were built from (`shared/build.rs`): a commit hash,
+/// `-dirty` when a release was built from a modified tree, or `unknown`.
+pub const REVISION: &str = env!("RTMON_GIT_REVISION");
+
+/// What `--version` prints after the binary's name: `0.1.0 (revision 1a2b…)`.
+pub const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (revision ",
+    env!("RTMON_GIT_REVISION"),
+    ")"
+);

@@ -210,10 +210,17 @@ fn metrics_text_is_promtool_clean_with_exact_content_type() {
             "rtmon_build_info",
             &[
                 ("exporter", "rtmon-test-exporter"),
+                ("revision", rtmon::REVISION),
                 ("version", rtmon::VERSION)
             ]
         ),
         Some(1.0)
+    );
+    // The revision is a commit hash from shared/build.rs (this test runs in a checkout).
+    assert!(
+        rtmon::REVISION.len() >= 40 && rtmon::REVISION[..40].bytes().all(|b| b.is_ascii_hexdigit()),
+        "revision {:?}",
+        rtmon::REVISION
     );
     assert!(
         body.contains(r#"sensor="a \"quoted\" \\ name""#),
