@@ -154,7 +154,6 @@ done
 
 # ---- cleanup (trap) ----------------------------------------------------------------------
 work=$(mktemp -d /tmp/rtmon-local.XXXXXX)
-pids=()
 declare -A svc_pid=()
 netns=()
 links=()
@@ -165,7 +164,7 @@ cleanup() {
   if [ -f "$out_dir/demo.env" ] && grep -qx "runner_pid=$$" "$out_dir/demo.env"; then
     rm -f "$out_dir/demo.env"
   fi
-  pids+=("${svc_pid[@]}")
+  pids=("${svc_pid[@]}")
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for _ in $(seq 1 50); do
     local alive=0
@@ -175,6 +174,15 @@ cleanup() {
   done
   for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  # Whatever still runs inside its namespaces (an lldpd child whose monitor was restarted)
+  # is its own too: stopped by PID before the namespaces go.
+  for n in "${netns[@]}"; do
+    for p in $(ip netns pids "$n" 2>/dev/null); do kill -TERM "$p" 2>/dev/null || true; done
+  done
+  sleep 0.2
+  for n in "${netns[@]}"; do
+    for p in $(ip netns pids "$n" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
+  done
   for l in "${links[@]}"; do ip link del "$l" 2>/dev/null || true; done
   for n in "${netns[@]}"; do ip netns del "$n" 2>/dev/null || true; done
   if [ "$keep" = 1 ]; then log "kept $work"; else rm -rf "$work"; fi
@@ -186,10 +194,23 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # start NAME CMD...: runs CMD in the background, logs to $work/NAME.log, remembers its PID.
+# Every process it starts is supervised once the demo runs: one that dies (another
+# session's broad kill, a crash) is started again within a second with the same command,
+# unless scripts/inject.sh holds it ($work/hold/NAME), which is how it stops one.
+declare -A svc_cmd=()
+SERVICES=()
+mkdir -p "$work/hold"
+launch() { # NAME
+  local name=$1
+  eval "${svc_cmd[$name]}" >>"$work/$name.log" 2>&1 &
+  svc_pid[$name]=$!
+  echo "$!" >"$work/hold/$name.pid"
+}
 start() {
   local name=$1; shift
-  "$@" >"$work/$name.log" 2>&1 &
-  pids+=("$!")
+  svc_cmd[$name]=$(printf '%q ' "$@")
+  SERVICES+=("$name")
+  launch "$name"
 }
 
 free_port() {
@@ -503,10 +524,8 @@ if [ "$push" = 1 ]; then
   MODE=push
 fi
 
-# The hosts' exporters are supervised: one that dies is started again within a second,
-# unless scripts/inject.sh holds it ($work/hold/NAME), which is how it stops one.
-mkdir -p "$work/hold"
-launch() { # NAME: node-a, arp-a, ping-a, node-b, arp-b, ping-b
+# The hosts' exporters (node-a … ping-b: the names scripts/inject.sh holds).
+host_exporter() { # NAME: node-a, arp-a, ping-a, node-b, arp-b, ping-b
   local name=$1 e=${1%-*} h=${1#*-}
   local H=${h^^}
   local addr_var=${H}_${e^^} name_var=${H}_NAME inst_var=${H}_INST gw_var=${H}_GW
@@ -521,12 +540,9 @@ launch() { # NAME: node-a, arp-a, ping-a, node-b, arp-b, ping-b
     args+=(--push.url="http://${!gw_var}:$PUSHGW_PORT" --push.grouping="instance=${!inst_var}"
            --push.interval="$scrape_interval" --push.on-change)
   fi
-  "${pre[@]}" "$bin_dir/rtmon-$e-exporter" "${args[@]}" >>"$work/$name.log" 2>&1 &
-  svc_pid[$name]=$!
-  echo "$!" >"$work/hold/$name.pid"
+  start "$name" "${pre[@]}" "$bin_dir/rtmon-$e-exporter" "${args[@]}"
 }
-SERVICES=(node-a arp-a ping-a node-b arp-b ping-b)
-for s in "${SERVICES[@]}"; do launch "$s"; done
+for s in node-a arp-a ping-a node-b arp-b ping-b; do host_exporter "$s"; done
 
 wait_http snmp-exporter "http://$SNMP_EXPORTER/-/healthy"
 wait_http script-exporter "http://$SCRIPT_EXPORTER/-/healthy"
@@ -682,10 +698,16 @@ if [ -n "$PROM" ]; then
     [ "$(date +%s)" -ge "$deadline" ] && break
     sleep 3
   done
-  echo "\$ rtmon-dashboards check $FLOW --prometheus http://$PROM --verbose ${FLOW_OPTS[*]}"
-  cat "$work/check.out"
-  if [ "$rc" = 0 ]; then log "check passed: every generated query returns data"
-  else log "check FAILED (exit $rc) after ${timeout_s}s; exporter logs: $work"; fi
+  check_rc=$rc
+  print_check() {
+    echo "\$ rtmon-dashboards check $FLOW --prometheus http://$PROM --verbose ${FLOW_OPTS[*]}"
+    cat "$work/check.out"
+    if [ "$check_rc" = 0 ]; then log "check passed: every generated query returns data"
+    else log "check FAILED (exit $check_rc) after ${timeout_s}s; exporter logs: $work"; fi
+  }
+  # As root, the check is printed once status says healthy (the rate-based checks need
+  # their window filled first); otherwise now.
+  [ "$mode" = netns ] && [ "$rc" = 0 ] || print_check
   # As root the demo flow is healthy: `status` says so once the rate windows are full.
   if [ "$rc" = 0 ] && [ "$mode" = netns ]; then
     log "waiting (at most until the same deadline) until status says the flow is healthy"
@@ -698,10 +720,36 @@ if [ -n "$PROM" ]; then
       [ "$(date +%s)" -ge "$deadline" ] && break
       sleep 2
     done
+    set +e
+    "$DASH" check "$FLOW" --prometheus "http://$PROM" --verbose "${FLOW_OPTS[@]}" >"$work/check.out" 2>&1
+    check_rc=$?
+    set -e
+    print_check
+    [ "$check_rc" = 0 ] || rc=$check_rc
     echo "\$ rtmon-dashboards status $FLOW --prometheus http://$PROM ${FLOW_OPTS[*]}"
     cat "$work/status.out"
     if [ "$rc" = 0 ]; then log "status: healthy"
     else log "status FAILED (exit $rc): the demo flow is not healthy; logs: $work"; fi
+  fi
+  # What the hosts and the switch hear by LLDP (both ends of both links, once scraped).
+  if [ "$rc" = 0 ] && [ "$mode" = netns ]; then
+    for _ in $(seq 1 30); do
+      python3 - "http://$PROM" >"$work/lldp.out" <<'EOF' && break
+import json, sys, urllib.parse, urllib.request
+def q(expr):
+    url = sys.argv[1] + "/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return [x["metric"] for x in json.load(r)["data"]["result"]]
+lines = [f"{m.get('instance')} {m.get('interface')} hears {m.get('system_name')} {m.get('port_desc')}"
+         for m in q("rtmon_lldp_neighbor_info")]
+lines += [f"{m.get('instance')} {m.get('ifName')} hears {m.get('remote_system_name')} {m.get('remote_port_desc')}"
+          for m in q("rtmon_snmp_lldp_neighbor_info")]
+print("\n".join(sorted(set(lines))))
+sys.exit(0 if len(set(lines)) >= 4 else 1)
+EOF
+      sleep 1
+    done
+    sed 's/^/[run-local] LLDP: /' "$work/lldp.out"
   fi
   if [ -n "$DASHBOARD" ]; then
     "$DASH" preview --dashboard "$DASHBOARD" --prometheus "http://$PROM" \
@@ -717,12 +765,19 @@ if [ "$check_and_exit" = 1 ]; then
   exit "$rc"
 fi
 log "running; Ctrl-C stops everything"
+declare -A restarts=()
 while :; do
   sleep 1
   for s in "${SERVICES[@]}"; do
     if ! kill -0 "${svc_pid[$s]}" 2>/dev/null && [ ! -e "$work/hold/$s" ]; then
       wait "${svc_pid[$s]}" 2>/dev/null || true
-      log "$s exited: starting it again"
+      restarts[$s]=$(( ${restarts[$s]:-0} + 1 ))
+      if [ "${restarts[$s]}" -gt 20 ]; then
+        log "$(date -u +%T) $s exited again: not starting it any more (20 restarts; see $work/$s.log)"
+        touch "$work/hold/$s"
+        continue
+      fi
+      log "$(date -u +%T) $s exited: starting it again"
       launch "$s"
     fi
   done
