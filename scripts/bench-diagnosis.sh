@@ -86,7 +86,7 @@ start_demo() {
     "${demo_opts[@]}" "${keep[@]}" "$@" >"$work/$name.log" 2>&1 &
   runner=$!
   local deadline=$(( $(date +%s) + 900 ))
-  until grep -q 'running; Ctrl-C stops everything' "$work/$name.log"; do
+  until grep -q 'running; Ctrl-C stops everything' "$work/$name.log" 2>/dev/null; do
     kill -0 "$runner" 2>/dev/null || { tail -30 "$work/$name.log" >&2; echo "bench-diagnosis: the demo exited" >&2; exit 1; }
     [ "$(date +%s)" -lt "$deadline" ] || { tail -30 "$work/$name.log" >&2; echo "bench-diagnosis: the demo did not start" >&2; exit 1; }
     sleep 2

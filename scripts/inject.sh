@@ -77,6 +77,13 @@ swap_names() {
   b=$(ip -n "${E[ns_s]}" -j link show "${E[P_SPARE]}" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0].get("ifalias",""))')
   ip -n "${E[ns_s]}" link set "${E[P_OUT]}" alias "$b"
   ip -n "${E[ns_s]}" link set "${E[P_SPARE]}" alias "$a"
+  # lldpd does not re-read an alias: its port descriptions (what the hosts hear, and the
+  # switch's lldpLocPortDesc) are set through its control socket.
+  local sock="${E[work]}/lldpd/lldpd-s.sock"
+  if [ -S "$sock" ]; then
+    "${in_s[@]}" lldpcli -u "$sock" configure ports "${E[P_OUT]}" lldp portdescription "$b" >/dev/null
+    "${in_s[@]}" lldpcli -u "$sock" configure ports "${E[P_SPARE]}" lldp portdescription "$a" >/dev/null
+  fi
   # The stranger's and host B's links bounce as the cables move (lldpd re-announces).
   ip -n "${E[ns_s]}" link set "${E[P_OUT]}" down; ip -n "${E[ns_s]}" link set "${E[P_SPARE]}" down
   ip -n "${E[ns_s]}" link set "${E[P_OUT]}" up; ip -n "${E[ns_s]}" link set "${E[P_SPARE]}" up

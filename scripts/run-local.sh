@@ -202,7 +202,8 @@ SERVICES=()
 mkdir -p "$work/hold"
 launch() { # NAME
   local name=$1
-  eval "${svc_cmd[$name]}" >>"$work/$name.log" 2>&1 &
+  # exec: the PID remembered is the process itself, not a subshell around it.
+  eval "exec ${svc_cmd[$name]}" >>"$work/$name.log" 2>&1 &
   svc_pid[$name]=$!
   echo "$!" >"$work/hold/$name.pid"
 }
@@ -428,10 +429,16 @@ EOF
     local name=$1 nsv=$2 host=$3 ifs=$4; shift 4
     local -n pre=$nsv
     printf 'configure system hostname %s\nconfigure lldp tx-interval %s\nconfigure lldp tx-hold 4\n' \
-      "$host" "$lldp_interval" >"$work/lldpd/$name.conf"
+      "$host" "$lldp_interval" >>"$work/lldpd/$name.conf"
     start "$name" "${pre[@]}" lldpd -d -u "$work/lldpd/$name.sock" -O "$work/lldpd/$name.conf" \
       -I "$ifs" -L "$lldpcli_bin" "$@"
   }
+  # The switch's port descriptions are the ports' names (lldpd takes an alias only when it
+  # first sees an interface): what the hosts hear, and the switch's lldpLocPortDesc.
+  for pa in "$P_IN|$IN_PORT" "$P_OUT|$OUT_PORT" "$P_SPARE|$SPARE_PORT"; do
+    printf 'configure ports %s lldp portdescription "%s"\n' "${pa%%|*}" "${pa#*|}" \
+      >>"$work/lldpd/lldpd-s.conf"
+  done
   start_lldpd lldpd-s in_s "$SW_NAME" "$P_IN,$P_OUT,$P_SPARE" -x -X "unix:$work/agentx.sock"
   start_lldpd lldpd-a in_a "$A_NAME" "$A_IF"
   start_lldpd lldpd-b in_b "$B_NAME" "$B_IF"

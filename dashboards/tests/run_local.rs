@@ -59,7 +59,9 @@ fn preview_values(html: &str, title: &str) -> Vec<(String, String)> {
         .find(&format!("<div class=\"t\">{title} "))
         .unwrap_or_else(|| panic!("no panel {title:?} in the preview"));
     let panel = &html[start..];
-    let panel = &panel[..panel[1..].find("<div class=\"p\"").map_or(panel.len(), |e| e + 1)];
+    let panel = &panel[..panel[1..]
+        .find("<div class=\"p\"")
+        .map_or(panel.len(), |e| e + 1)];
     panel
         .split("<span class=\"l\">")
         .skip(1)
@@ -82,7 +84,10 @@ fn preview_shows_traffic_and_no_loss(preview: &Path) {
         assert_eq!(points.len(), 4, "{dir}: {points:?}");
         for (legend, v) in &points {
             let bps = value(v).unwrap_or_else(|| panic!("{legend}: {v:?} is not a rate"));
-            assert!(bps > 100_000.0, "{dir} {legend}: {v} (the ping stream is ~1.5 Mbit/s)");
+            assert!(
+                bps > 100_000.0,
+                "{dir} {legend}: {v} (the ping stream is ~1.5 Mbit/s)"
+            );
         }
     }
     let loss = preview_values(&html, "Loss per segment");
@@ -255,9 +260,14 @@ fn run_local_check_and_exit_finds_data_for_every_panel_query() {
     assert!(summary.contains(" 0 without data, "), "{summary}");
     // The live switch agrees with the hosts (MTU, speed, VLAN, FDB, LLDP): nothing is
     // unhealthy, and `status` says the flow is healthy.
-    assert!(summary.ends_with(" 0 unhealthy checks"), "{summary}\n{text}");
     assert!(
-        !text.lines().any(|l| l.trim_start().starts_with("UNHEALTHY")),
+        summary.ends_with(" 0 unhealthy checks"),
+        "{summary}\n{text}"
+    );
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.trim_start().starts_with("UNHEALTHY")),
         "{text}"
     );
     assert!(
