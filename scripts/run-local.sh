@@ -404,9 +404,14 @@ if [ "$mode" = netns ]; then
   # switch-mib.py (pass_persist), LLDP-MIB from the switch's lldpd (AgentX).
   SW_MODULES="if_mib, bridge_fdb, qbridge_vlan, lldp"
   mkdir -p "$work/snmp-persist"
+  # A write community on the namespace's own loopback only: to turn off snmpd's 3-second
+  # interface cache below (the counters then are the kernel's at each request, as the
+  # hosts' are: a cached counter skews a short rate window by seconds of traffic).
+  admin_community=rtmon-$RANDOM$RANDOM
   cat >"$work/snmpd.conf" <<EOF
-agentAddress udp:$S_MGMT:161
+agentAddress udp:$S_MGMT:161,udp:127.0.0.1:161
 rocommunity $COMMUNITY 10.241.$k.0/24
+rwcommunity $admin_community 127.0.0.1
 sysName $SW_NAME
 sysDescr rtmon demo switch $SW_NAME: Linux bridge read by net-snmp (scripts/run-local.sh)
 master agentx
@@ -582,6 +587,12 @@ while [ "$(date +%s)" -lt "$sw_deadline" ]; do
   sleep 0.5
 done
 [ "$sw_ok" = 1 ] || { log "the switch does not answer yet; its log:"; tail -5 "$sw_log" 2>/dev/null | sed 's/^/    /'; }
+if [ "$mode" = netns ] && [ "$sw_ok" = 1 ]; then
+  # NET-SNMP-AGENT-MIB::nsCacheTimeout of ifTable (ifXTable shares it) = 0.
+  "${in_s[@]}" snmpset -t 2 -v2c -c "$admin_community" 127.0.0.1 \
+    1.3.6.1.4.1.8072.1.5.3.1.2.1.3.6.1.2.1.2.2 i 0 >/dev/null \
+    || log "could not turn off snmpd's interface cache: short rate windows will jitter"
+fi
 
 # ---- generator: dashboards, rules, provisioning -----------------------------------------------
 DASH=$bin_dir/rtmon-dashboards

@@ -21,6 +21,9 @@ use serde_json::Value;
 
 const DEADLINE: Duration = Duration::from_secs(90);
 
+/// A check as `status` names it: (hop, check, subject).
+type Cause = (String, String, String);
+
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
@@ -73,7 +76,7 @@ impl Demo {
 
     /// `status --output json`: (exit code, the flow's summary, its first cause as
     /// (hop, check, subject)).
-    fn status(&self) -> (i32, String, Option<(String, String, String)>) {
+    fn status(&self) -> (i32, String, Option<Cause>) {
         let out = Command::new(env!("CARGO_BIN_EXE_rtmon-dashboards"))
             .arg("status")
             .arg(self.out.path().join("flow.yml"))
@@ -94,9 +97,9 @@ impl Demo {
 }
 
 /// The failing check whose text the summary (`down: TEXT since …`) starts with.
-fn first_cause(flow: &Value, summary: &str) -> Option<(String, String, String)> {
+fn first_cause(flow: &Value, summary: &str) -> Option<Cause> {
     let rest = summary.split_once(": ")?.1;
-    let mut best: Option<(usize, (String, String, String))> = None;
+    let mut best: Option<(usize, Cause)> = None;
     for h in flow["hops"].as_array()? {
         for c in h["checks"].as_array()? {
             let text = c["text"].as_str().unwrap_or("");
@@ -184,7 +187,7 @@ fn status_names_each_injected_fault_first() {
     let want = |hop: &str, check: &str, subject: &str| {
         (hop.to_string(), check.to_string(), subject.to_string())
     };
-    let cases: Vec<(&str, Vec<(String, String, String)>, i32)> = vec![
+    let cases: Vec<(&str, Vec<Cause>, i32)> = vec![
         ("port-down", vec![want("sw-a", "port_oper_up", &port)], 2),
         ("vlan", vec![want("sw-a", "vlan_on_port", &port)], 2),
         ("mtu", vec![want("sw-a", "mtu", &port)], 1),
