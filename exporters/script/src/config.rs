@@ -166,7 +166,9 @@ pub fn env_name_allowed(name: &str) -> Result<(), String> {
         return Ok(());
     }
     Err(format!(
-        "a request parameter may only be passed as an upper-case environment variable          named PARAM_* or RTMON_*, not {name:?} (variables such as LD_PRELOAD, BASH_ENV,          OPENSSL_CONF or http_proxy change how programs load or run)"
+        "a request parameter may only be passed as an upper-case environment variable \
+         named PARAM_* or RTMON_*, not {name:?} (variables such as LD_PRELOAD, BASH_ENV, \
+         OPENSSL_CONF or http_proxy change how programs load or run)"
     ))
 }
 
@@ -759,6 +761,13 @@ mod tests {
         for ok in ["PARAM_TARGET", "RTMON_IFACE", "PARAM_2"] {
             assert_eq!(env_name_allowed(ok), Ok(()), "{ok}");
         }
+        // One sentence, single spaces (a line-continuation slip once left runs of blanks).
+        let msg = env_name_allowed("LD_PRELOAD").expect_err("refused");
+        assert_eq!(
+            msg,
+            "a request parameter may only be passed as an upper-case environment variable named PARAM_* or RTMON_*, not \"LD_PRELOAD\" (variables such as LD_PRELOAD, BASH_ENV, OPENSSL_CONF or http_proxy change how programs load or run)"
+        );
+        assert!(!e.to_string().contains("  "), "{e}");
         let c = p("scripts:\n  - name: t\n    command: x\n    inherit_env: [HTTPS_PROXY, PATH, HTTPS_PROXY]\n").expect("ok");
         assert_eq!(c.scripts[0].inherit_env, vec!["HTTPS_PROXY"]);
     }
