@@ -81,7 +81,7 @@ fn promtool(dir: &std::path::Path, t: &str) -> (bool, String) {
 
 /// The promtool test: input series and the expected `rtmon:flow_check:ok` values of
 /// `check` per (flow, hop, subject).
-fn test_yaml(expect: &[(&str, &[(&str, &str, &str, u8)])]) -> String {
+fn test_yaml(expect: &[(&str, &[Row])]) -> String {
     let series = [
         ("ifOperStatus{instance=\"192.0.2.1\",ifName=\"p1\"}", "2"),
         ("ifOperStatus{instance=\"192.0.2.1\",ifName=\"p2\"}", "1"),
