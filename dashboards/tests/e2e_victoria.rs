@@ -47,12 +47,14 @@ const FLOW: &str = "vm-e2e";
 /// VictoriaMetrics the instant query's `step`, 5 m when none is given, on 5-minute
 /// aligned points — no data while the rules are younger than that, a coarse "since"
 /// after. Fixed in the expression by an explicit step (`[6h:1m]`).
-const VM_KNOWN_NO_DATA: &[&str] = &[
-    "fleet panel \"Flows, worst first\"",
-    // Found when the Grafana rendering work (issue 29) met this test, not yet explained
-    // or fixed (deploy/README.md, VictoriaMetrics differences): the annotation's outer
-    // subquery `[$__interval:<scrape>]` and the gated loss query
-    // (`… and ignoring(index, hop, point) (… >= min)`) return nothing on VictoriaMetrics.
+const VM_KNOWN_NO_DATA: &[&str] = &["fleet panel \"Flows, worst first\""];
+/// Queries that may have no data on either backend on this rig (found when the Grafana
+/// rendering work, issue 29, met this test; open, deploy/README.md): the annotation's
+/// outer subquery `[$__interval:60s]` is shorter than its step when `check` puts 20 s
+/// for `$__interval`, so it holds a point only when a 60 s step falls in it; the loss
+/// panel is gated on ≥ loss_min_pps upstream, which this rig's traffic does not always
+/// reach. Left out of the comparison on both sides.
+const RIG_MAY_HAVE_NO_DATA: &[&str] = &[
     "annotation \"Switch port status changes\"",
     "panel \"Loss per segment",
 ];
@@ -583,7 +585,9 @@ fn prometheus_and_victoriametrics_agree_on_rules_and_alerts() {
                 .iter()
                 .filter(|(e, st)| *st == "NO DATA" && !e.contains("rtmon_snmp_fdb"))
                 .filter(|(e, _)| {
-                    url != be.vm.url() || !VM_KNOWN_NO_DATA.iter().any(|k| e.starts_with(k))
+                    !RIG_MAY_HAVE_NO_DATA.iter().any(|k| e.starts_with(k))
+                        && (url != be.vm.url()
+                            || !VM_KNOWN_NO_DATA.iter().any(|k| e.starts_with(k)))
                 })
                 .map(|(e, _)| e)
                 .collect();
@@ -598,7 +602,12 @@ fn prometheus_and_victoriametrics_agree_on_rules_and_alerts() {
         };
         checked.push(lines);
     }
-    let known = |e: &String| VM_KNOWN_NO_DATA.iter().any(|k| e.starts_with(k));
+    let known = |e: &String| {
+        VM_KNOWN_NO_DATA
+            .iter()
+            .chain(RIG_MAY_HAVE_NO_DATA)
+            .any(|k| e.starts_with(k))
+    };
     for (e, st) in &checked[1] {
         if known(e) && st == "NO DATA" {
             eprintln!("known difference on victoriametrics: NO DATA {e}");
