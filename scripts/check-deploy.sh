@@ -231,7 +231,7 @@ EOF
       "${CHECK[@]}" readable "$work/unreadable.yaml"
     expect_reject "flow without prometheusRule.rules (chart guard)" "prometheusRule.rules is empty" \
       "${H[@]}" -f "$CHART/ci/example-values.yaml" --set-file "flow=$ex"
-    expect_reject "stale rules: flow changed, rules not regenerated (chart guard)" "no group rtmon-flow-dtn-a-dtn-b-1001" \
+    expect_reject "stale rules: flow changed, rules not regenerated (chart guard)" "no topology for flow \"dtn-a-dtn-b-1001\"" \
       "${H[@]}" -f "$CHART/ci/example-values.yaml" --set-file "flow=$work/flow-b.yml" --set-file "prometheusRule.rules=$work/helm-rules.yml"
     "${H[@]}" "${EX[@]}" --set prometheusRule.enabled=false >"$work/norule.yaml" 2>/dev/null || true
     expect_reject "render without a PrometheusRule (rules check)" "no PrometheusRule" \

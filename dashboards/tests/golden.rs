@@ -517,7 +517,7 @@ fn top_down_layout_units_annotations_and_links() {
     let (_, flow) = &example_flows()[0];
     let r = rules::render(std::slice::from_ref(flow), &Options::default(), "30s", "2m");
     assert!(r.contains(
-        "dashboard_url: \"http://localhost:3000/d/{{ with printf \\\"rtmon:flow:info{flow=%q}\\\" $labels.flow | query }}{{ with first . }}{{ label \\\"dashboard_uid\\\" . }}{{ end }}{{ end }}?from=now-3h&to=now\""
+        "dashboard_url: \"http://localhost:3000/d/{{ with printf \\\"rtmon:flow:info{flow=%q}\\\" (or $labels.flow \\\"\\\") | query }}{{ with first . }}{{ label \\\"dashboard_uid\\\" . }}{{ end }}{{ end }}?from=now-3h&to=now\""
     ), "{r}");
     assert!(r.contains(&format!("dashboard_uid: \"{}\"", dashboard::uid(&flow.id))));
 }

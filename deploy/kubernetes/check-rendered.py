@@ -9,7 +9,7 @@ per finding.
       non-root runAsUser needs the other-read bit, or fsGroup plus the group-read bit
       (runAsUser, fsGroup and defaultMode/items[].mode are judged together).
   check-rendered.py rules FILE FLOWFILE OUT
-      A PrometheusRule exists with a group rtmon-flow-<id> for every flow of FLOWFILE and
+      A PrometheusRule exists with the topology of every flow of FLOWFILE and
       the flow rules/alerts (rtmon:flow:healthy, RtmonFlowCheckFailed); writes the groups
       as a Prometheus rule file to OUT (for promtool check rules).
   check-rendered.py split FILE OUTDIR
@@ -99,9 +99,11 @@ def rules(path, flowfile, out):
     if not prs:
         return ["no PrometheusRule: the flow rules and alerts would never reach Prometheus"]
     groups = [g for pr in prs for g in (pr.get("spec") or {}).get("groups") or []]
-    names = {g.get("name") for g in groups}
-    bad = [f"PrometheusRule has no group rtmon-flow-{i} for flow {i}" for i in ids
-           if f"rtmon-flow-{i}" not in names]
+    # The flows whose topology rows the rules carry (rtmon:flow:info, one per flow).
+    covered = {(r.get("labels") or {}).get("flow") for g in groups
+               for r in g.get("rules") or [] if r.get("record") == "rtmon:flow:info"}
+    bad = [f"PrometheusRule has no topology for flow {i} (no rtmon:flow:info rule)"
+           for i in ids if i not in covered]
     text = yaml.safe_dump({"groups": groups})
     for want in ("rtmon:flow:healthy", "RtmonFlowCheckFailed"):
         if want not in text:

@@ -793,10 +793,12 @@ fn flow_records(r: &mut Rules) {
     );
 }
 
-/// Go template: the topology row of the alerting check, `body` run with it as `.`.
+/// Go template: the topology row of the alerting check, `body` run with it as `.`. An
+/// empty label is absent in `$labels` (vmalert gives nil, which `%q` would print as
+/// `%!q(<nil>)`): `or … ""` makes it "".
 fn with_row(body: &str) -> String {
     format!(
-        "{{{{ with printf \"{CHECK_INFO}{{flow=%q,hop=%q,check=%q,subject=%q}}\" $labels.flow $labels.hop $labels.check $labels.subject | query }}}}{{{{ with first . }}}}{body}{{{{ end }}}}{{{{ end }}}}"
+        "{{{{ with printf \"{CHECK_INFO}{{flow=%q,hop=%q,check=%q,subject=%q}}\" (or $labels.flow \"\") (or $labels.hop \"\") (or $labels.check \"\") (or $labels.subject \"\") | query }}}}{{{{ with first . }}}}{body}{{{{ end }}}}{{{{ end }}}}"
     )
 }
 
@@ -813,7 +815,7 @@ fn alert(r: &mut Rules, opts: &Options, alert_for: &str) {
         with_row("{{ label \"cause\" . }}. Healthy means: {{ label \"healthy\" . }}")
     );
     let dash = format!(
-        "{grafana}/d/{{{{ with printf \"{INFO_RECORD}{{flow=%q}}\" $labels.flow | query }}}}{{{{ with first . }}}}{{{{ label \"dashboard_uid\" . }}}}{{{{ end }}}}{{{{ end }}}}?from=now-3h&to=now"
+        "{grafana}/d/{{{{ with printf \"{INFO_RECORD}{{flow=%q}}\" (or $labels.flow \"\") | query }}}}{{{{ with first . }}}}{{{{ label \"dashboard_uid\" . }}}}{{{{ end }}}}{{{{ end }}}}?from=now-3h&to=now"
     );
     r.0.push_str(&format!(
         "      - alert: {ALERT}\n        expr: {}\n        for: {alert_for}\n        annotations:\n          summary: {}\n          description: {}\n          runbook_url: {}\n          dashboard_url: {}\n",
