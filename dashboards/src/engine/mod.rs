@@ -47,3 +47,41 @@ pub fn dashboard_uid(flow_id: &str) -> String {
     base.push_str(&suffix);
     base
 }
+
+/// Renders `items` into `w` in parallel batches (`batch_per_worker` items per worker at a
+/// time) and writes the parts in order, so the output is byte for byte that of a
+/// sequential loop without holding it all in memory. A worker that panicked fails the
+/// write (`what` names the item) rather than leave items out.
+pub(crate) fn write_parallel<T: Sync>(
+    w: &mut impl std::io::Write,
+    items: &[T],
+    batch_per_worker: usize,
+    what: &str,
+    render: impl Fn(&mut String, &T) + Sync,
+) -> std::io::Result<()> {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let render = &render;
+    for batch in items.chunks(workers * batch_per_worker) {
+        let per = batch.len().div_ceil(workers).max(1);
+        let parts: Vec<Option<String>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = batch
+                .chunks(per)
+                .map(|part| {
+                    scope.spawn(move || {
+                        let mut y = String::new();
+                        for item in part {
+                            render(&mut y, item);
+                        }
+                        y
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().ok()).collect()
+        });
+        for p in parts {
+            let p = p.ok_or_else(|| std::io::Error::other(format!("rendering {what} failed")))?;
+            w.write_all(p.as_bytes())?;
+        }
+    }
+    Ok(())
+}

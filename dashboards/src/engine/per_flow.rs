@@ -55,30 +55,9 @@ pub fn write(
         push_group(&mut head, opts, eval_interval);
     }
     w.write_all(head.as_bytes())?;
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    for batch in flows.chunks(workers * 8) {
-        let per = batch.len().div_ceil(workers).max(1);
-        let parts: Vec<Option<String>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = batch
-                .chunks(per)
-                .map(|part| {
-                    scope.spawn(move || {
-                        let mut y = String::new();
-                        for flow in part {
-                            flow_group(&mut y, flow, opts, eval_interval, alert_for);
-                        }
-                        y
-                    })
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().ok()).collect()
-        });
-        for p in parts {
-            // A worker that panicked wrote nothing: fail rather than leave flows out.
-            let p = p.ok_or_else(|| std::io::Error::other("rendering a flow's rules failed"))?;
-            w.write_all(p.as_bytes())?;
-        }
-    }
+    super::write_parallel(w, flows, 8, "a flow's rules", |y, flow| {
+        flow_group(y, flow, opts, eval_interval, alert_for)
+    })?;
     Ok(())
 }
 

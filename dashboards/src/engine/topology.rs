@@ -201,34 +201,12 @@ pub fn write_groups(
             w,
             "  - name: \"rtmon-topology-{g:02}\"\n    interval: {interval}\n    rules:"
         )?;
-        // Rendered in parallel batches, written in order.
-        let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-        for batch in members.chunks(workers * 16) {
-            let per = batch.len().div_ceil(workers).max(1);
-            let parts: Vec<Option<String>> = std::thread::scope(|scope| {
-                let handles: Vec<_> = batch
-                    .chunks(per)
-                    .map(|part| {
-                        scope.spawn(move || {
-                            let mut y = String::new();
-                            for f in part {
-                                let checks = flow_checks(f, opts);
-                                for s in flow_series(f, opts, &checks) {
-                                    rule_line(&mut y, &s);
-                                }
-                            }
-                            y
-                        })
-                    })
-                    .collect();
-                handles.into_iter().map(|h| h.join().ok()).collect()
-            });
-            for p in parts {
-                let p =
-                    p.ok_or_else(|| std::io::Error::other("rendering a flow's topology failed"))?;
-                w.write_all(p.as_bytes())?;
+        super::write_parallel(w, members, 16, "a flow's topology", |y, f| {
+            let checks = flow_checks(f, opts);
+            for s in flow_series(f, opts, &checks) {
+                rule_line(y, &s);
             }
-        }
+        })?;
     }
     Ok(())
 }
