@@ -1224,13 +1224,8 @@ fn switch_checks(
         );
         // The name selects one interface (only a port not pinned can be ambiguous).
         if port.pin.is_none() {
-            let names_sel = format!(
-                "{}{{{},{}={}}}",
-                names::snmp::OPER_STATUS,
-                switch_matcher(opts, &sw.target),
-                names::snmp::IF_NAME,
-                promql_str(&port.port)
-            );
+            // Unpinned: the port's selector is the switch and the ifName alone.
+            let names_sel = format!("{}{{{ps}}}", names::snmp::OPER_STATUS);
             let mut c = mk(
                 CheckKind::PortUnique,
                 p.to_string(),
