@@ -8,6 +8,7 @@
 #   scripts/bench-rules.sh                      # N = 100, 1000 (all three), 10000 (scraped)
 #   scripts/bench-rules.sh --flows "100 1000"   # other sizes (per-flow only up to --per-flow-max)
 #   scripts/bench-rules.sh --cycles 6           # evaluation cycles measured per run (default 4)
+#   scripts/bench-rules.sh --profile 8          # also list each run's 8 slowest rules
 #   RTMON=path/to/rtmon-dashboards scripts/bench-rules.sh   # another build
 #
 # Per N it generates N flows of a research network's shape (host → switch → switch →
@@ -28,6 +29,7 @@ flows_list="100 1000 10000"
 per_flow_max=1000
 rules_topology_max=1000
 cycles=4
+profile=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --flows) flows_list=$2; shift 2 ;;
@@ -36,11 +38,13 @@ while [ $# -gt 0 ]; do
     --rules-topology-max) rules_topology_max=$2; shift 2 ;;
     --cycles) cycles=$2; shift 2 ;;
     --cycles=*) cycles=${1#*=}; shift ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    --profile) profile=$2; shift 2 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "bench-rules: unknown option $1" >&2; exit 2 ;;
   esac
 done
 case "$cycles" in ''|*[!0-9]*) echo "bench-rules: --cycles needs a whole number" >&2; exit 2 ;; esac
+case "$profile" in ''|*[!0-9]*) echo "bench-rules: --profile needs a whole number" >&2; exit 2 ;; esac
 
 command -v prometheus >/dev/null || { echo "bench-rules: needs Debian's prometheus (scripts/install-test-deps.sh)" >&2; exit 1; }
 if [ -z "${RTMON:-}" ]; then
@@ -281,10 +285,21 @@ run() { # run N LAYOUT
   cpu=$(python3 -c "print(f'{($c1 - $c0) / $hz / $cycles:.1f}')")
   sum=$(metric 'prometheus_rule_group_last_duration_seconds')
   max=$(metric_max 'prometheus_rule_group_last_duration_seconds')
-  topo=$(query 'count({__name__=~"rtmon:flow(_check|_lldp|_point|_link)?:(info|expected|limit)"}) or vector(0)')
+  topo=$(query 'count({__name__=~"rtmon:flow(_check|_hop|_lldp|_point|_link)?:(info|expected|limit)"}) or vector(0)')
   failing=$(query 'count(rtmon:flow_check:ok == 0) or vector(0)')
   heads=$(curl -sf "http://127.0.0.1:$pport/metrics" | awk '$1 == "prometheus_tsdb_head_series" {print $2}')
   rss=$(rss_mb)
+  if [ "$profile" -gt 0 ]; then
+    # The slowest rules of the last cycle, printed after the table (lines kept apart).
+    curl -sf "http://127.0.0.1:$pport/api/v1/rules" | python3 -c '
+import json, sys
+n, label, top = sys.argv[1], sys.argv[2], int(sys.argv[3])
+rules = [(r.get("evaluationTime", 0), g["name"], r.get("name", "")) for g in json.load(sys.stdin)["data"]["groups"] for r in g["rules"]]
+rules.sort(reverse=True)
+for t, g, name in rules[:top]:
+    print(f"  N={n} {label}: {t * 1000:8.1f} ms  {g} {name}")
+' "$n" "$layout" "$profile" >> "$work/profile" || true
+  fi
   printf '| %s | %s | %s (%.1f MB) | %s | %s | %s s | %.2f s | %.2f s | %s s | %s MB | %s | %s |\n' \
     "$n" "$layout" "$rules" "$(python3 -c "print($size / 1e6)")" "$topo" "$heads" "$load" "$sum" "$max" "$cpu" "$rss" \
     "$(python3 -c "print(int($m1 - $m0))")" "$failing"
@@ -307,3 +322,8 @@ for n in $flows_list; do
   fi
   rm -rf "$work/n$n"
 done
+if [ -s "$work/profile" ]; then
+  echo
+  echo "Slowest rules per run (last evaluation):"
+  cat "$work/profile"
+fi

@@ -33,7 +33,7 @@ use super::checks::{
     promql_str, regex_escape, CheckKind, INSTANCE_KEY, LLDP_ID_KEY, LLDP_IF_KEY, NORM_INSTANCE_RE,
     PORT_KEY,
 };
-use super::topology::{self, CHECK_INFO, LIMIT, LINK_INFO, LLDP_EXPECTED, POINT_INFO};
+use super::topology::{self, CHECK_INFO, HOP_INFO, LIMIT, LINK_INFO, LLDP_EXPECTED, POINT_INFO};
 use crate::names;
 use crate::{Mode, Options};
 
@@ -197,23 +197,43 @@ impl Expr<'_> {
     }
 
     /// The summed rates of `required` counters plus those of `optional` ones where
-    /// present, per `by` (one `rate` per counter: rates of several names in one vector
-    /// would collide once the names are dropped).
+    /// present, per `by`. One `rate` each (rates of several names in one vector would
+    /// collide once the names are dropped: the optional ones get a label of their own),
+    /// summed per series identity first, so the instance (and port) are normalised once
+    /// per interface, not once per counter.
     fn rate_sum(&self, by: &str, required: &[&str], optional: &[&str], port: bool) -> String {
         let w = self.w();
-        let norm = |e: &str| if port { self.port(e) } else { self.norm(e) };
-        let one = |m: &str| format!("sum by ({by}) ({})", norm(&format!("rate({m}[{w}])")));
-        let mut e = required
-            .iter()
-            .map(|m| one(m))
-            .collect::<Vec<_>>()
-            .join(" + ");
-        if let Some(first) = required.first() {
-            for m in optional {
-                e.push_str(&format!(" + ({} or 0 * {})", one(m), one(first)));
+        let mut raw = vec![self.opts.instance_label.as_str()];
+        if port {
+            raw.push(names::snmp::IF_NAME);
+            if self.pins.0 {
+                raw.push("ifIndex");
+            }
+            if self.pins.1 {
+                raw.push("ifDescr");
+            }
+        } else {
+            raw.push(names::node::DEVICE);
+        }
+        let raw = raw.join(", ");
+        let mut terms: Vec<String> = Vec::new();
+        for (i, m) in required.iter().enumerate() {
+            if i == 0 && !optional.is_empty() {
+                let mut e = format!("rate({m}[{w}])");
+                for o in optional {
+                    e.push_str(&format!(
+                        " or label_replace(rate({o}[{w}]), \"rtmon_counter\", \"{o}\", \"\", \"\")"
+                    ));
+                }
+                // The optional counters count only beside the required one.
+                terms.push(format!("(sum by ({raw}) ({e}) and on({raw}) {m})"));
+            } else {
+                terms.push(format!("sum by ({raw}) (rate({m}[{w}]))"));
             }
         }
-        e
+        let e = terms.join(" + ");
+        let e = if port { self.port(&e) } else { self.norm(&e) };
+        format!("sum by ({by}) ({e})")
     }
 }
 
@@ -266,6 +286,10 @@ const SNMP_TX_BPS: &str = "rtmon:snmp_if:tx_bps";
 const LLDP_NEIGHBOR: &str = "rtmon:lldp:neighbor";
 const HOST_MTU: &str = "rtmon:flow_host:mtu_bytes";
 const PORT_MTU: &str = "rtmon:flow_port:mtu_bytes";
+/// The failing checks: their topology rows (value = cause weight, `cause` text) — the
+/// few series the flow and hop status, the cause and the alert read, instead of every
+/// check of every flow.
+const FAILING: &str = "rtmon:flow_check:failing";
 
 /// Every internal record the rules write beside the documented ones.
 pub const INTERNAL_RECORDS: &[&str] = &[
@@ -287,6 +311,7 @@ pub const INTERNAL_RECORDS: &[&str] = &[
     LLDP_NEIGHBOR,
     HOST_MTU,
     PORT_MTU,
+    FAILING,
 ];
 
 fn data_records(r: &mut Rules, x: &Expr) {
@@ -774,21 +799,33 @@ fn path_records(r: &mut Rules) {
     );
 }
 
-/// Per-flow records over all flows.
+/// Per-flow records over all flows. Only [`FAILING`] reads every check (once, with a
+/// filter that copies nothing); the status, cause and alert read the failing ones, so a
+/// healthy network costs one pass over the checks, not one per record.
 fn flow_records(r: &mut Rules) {
+    r.record(
+        FAILING,
+        &format!("{CHECK_INFO} and on(flow, hop, check, subject) ({CHECK_RECORD} == 0)"),
+        &[],
+    );
+    // Worst failing check per hop / flow: 2 critical, 1 warning, 0 (the hop's row) none.
+    // Each reads the failing checks directly (not the record before it), so a backend
+    // that sees a rule's result only in its next cycle (vmalert) lags by one cycle.
     let worst = |by: &str| {
         format!(
-            "max by ({by}) (2 * (1 - {CHECK_RECORD}{{severity=\"critical\"}}) or (1 - {CHECK_RECORD}{{severity=\"warning\"}}))"
+            "max by ({by}) (0 * {FAILING}{{severity=\"critical\"}} + 2 or 0 * {FAILING}{{severity=\"warning\"}} + 1 or 0 * {HOP_INFO})"
         )
     };
-    r.record(FLOW_RECORD, &format!("min by (flow) ({CHECK_RECORD})"), &[]);
-    r.record(STATUS_RECORD, &worst("flow"), &[]);
     r.record(HOP_STATUS_RECORD, &worst("flow, hop"), &[]);
+    r.record(STATUS_RECORD, &worst("flow"), &[]);
+    r.record(
+        FLOW_RECORD,
+        &format!("min by (flow) (0 * {FAILING} or 0 * {HOP_INFO} + 1)"),
+        &[],
+    );
     r.record(
         CAUSE_RECORD,
-        &format!(
-            "topk by (flow) (1, (1 - {CHECK_RECORD}) * on(flow, hop, check, subject) group_left(cause) {CHECK_INFO}) > 0"
-        ),
+        &format!("topk by (flow) (1, max by ({ROW}, cause) ({FAILING})) > 0"),
         &[],
     );
 }
@@ -819,7 +856,7 @@ fn alert(r: &mut Rules, opts: &Options, alert_for: &str) {
     );
     r.0.push_str(&format!(
         "      - alert: {ALERT}\n        expr: {}\n        for: {alert_for}\n        annotations:\n          summary: {}\n          description: {}\n          runbook_url: {}\n          dashboard_url: {}\n",
-        q(&format!("{CHECK_RECORD} == 0")),
+        q(&format!("max by ({ROW}) (0 * {FAILING})")),
         q(&summary),
         q(&description),
         q(&format!("{}#{{{{ $labels.check }}}}", opts.runbook_url)),

@@ -17,6 +17,8 @@
 //!   the check's weight for `rtmon:flow:cause` (higher: named first): one per check of
 //!   [`crate::engine::checks::flow_checks`], with its join keys (`rtmon_instance` and the
 //!   interface, port, peer, VLAN, MAC … it reads; see [`Check::keys`]);
+//! - `rtmon:flow_hop:info{flow,hop}` = 1 — the hops that have checks (the baseline of
+//!   `rtmon:flow_hop:status`, so that record reads only the failing checks);
 //! - `rtmon:flow_lldp:expected{flow,hop,subject,rtmon_instance,rtmon_if,nbr_id}` = 1 —
 //!   the identities an `lldp_link` check accepts;
 //! - `rtmon:flow_point:info{flow,direction,index,hop,point,rxtx, keys…}` and
@@ -30,6 +32,8 @@ use crate::Options;
 
 /// Check rows: one per check, value = cause weight.
 pub const CHECK_INFO: &str = "rtmon:flow_check:info";
+/// The hops of a flow that have checks, one series each.
+pub const HOP_INFO: &str = "rtmon:flow_hop:info";
 /// LLDP expectations: one per accepted neighbour identity.
 pub const LLDP_EXPECTED: &str = "rtmon:flow_lldp:expected";
 /// Counting points of the path.
@@ -105,6 +109,19 @@ pub fn flow_series(flow: &Flow, opts: &Options, checks: &[Check]) -> Vec<Series>
             name: LIMIT,
             labels: vec![id(), ("limit", name.into())],
             value: v,
+        });
+    }
+    let mut hops: Vec<&str> = Vec::new();
+    for c in checks {
+        if !hops.contains(&c.hop.as_str()) {
+            hops.push(&c.hop);
+        }
+    }
+    for hop in hops {
+        out.push(Series {
+            name: HOP_INFO,
+            labels: vec![id(), ("hop", hop.to_string())],
+            value: 1.0,
         });
     }
     for (c, w) in checks.iter().zip(cause_weights(checks)) {
