@@ -949,7 +949,7 @@ mod tests {
 
     #[test]
     fn norm_instance_mirrors_the_rules_regex() {
-        let re = regex_lite_anchor(NORM_INSTANCE_RE);
+        let re = label_replace_as_prometheus(NORM_INSTANCE_RE);
         for (raw, want) in [
             ("198.51.100.16:9100", "198.51.100.16"),
             ("198.51.100.16", "198.51.100.16"),
@@ -969,29 +969,20 @@ mod tests {
 
     /// The rules' regex applied as Prometheus's label_replace does (anchored, `$1$2$3`),
     /// with a tiny matcher for exactly its three alternatives.
-    fn regex_lite_anchor(re: &str) -> impl Fn(&str) -> String {
-        assert_eq!(
-            re, r"\[([^\]]+)\](?::[0-9]+)?|([^:\[]+):[0-9]+|(.*)",
-            "the test below mirrors this regex"
-        );
-        |s: &str| {
-            let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
-            if let Some(rest) = s.strip_prefix('[') {
-                if let Some(end) = rest.find(']') {
-                    let (inner, tail) = (&rest[..end], &rest[end + 1..]);
-                    if !inner.is_empty()
-                        && (tail.is_empty() || tail.strip_prefix(':').is_some_and(digits))
-                    {
-                        return inner.to_string();
-                    }
+    /// `label_replace(…, "$1$2$3", …, re)` as Prometheus applies it: the regex anchored
+    /// at both ends (Go's RE2 syntax, which the `regex` crate shares), unmatched groups
+    /// empty, no match → the value unchanged.
+    fn label_replace_as_prometheus(re: &str) -> impl Fn(&str) -> String {
+        let anchored = regex::Regex::new(&format!("^(?:{re})$")).expect("the rules' regex compiles");
+        move |s: &str| match anchored.captures(s) {
+            Some(c) => {
+                let mut out = String::new();
+                for i in 1..=3 {
+                    out.push_str(c.get(i).map_or("", |m| m.as_str()));
                 }
+                out
             }
-            if let Some((h, p)) = s.split_once(':') {
-                if !h.is_empty() && !h.contains('[') && digits(p) {
-                    return h.to_string();
-                }
-            }
-            s.to_string()
+            None => s.to_string(),
         }
     }
 
