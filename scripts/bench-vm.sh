@@ -5,14 +5,20 @@
 #   scripts/bench-vm.sh                     # N = 1000
 #   scripts/bench-vm.sh --flows "100 1000"  # other sizes
 #   scripts/bench-vm.sh --cycles 6          # 30 s evaluation cycles measured (default 4)
+#   scripts/bench-vm.sh --topology rules    # the topology as static vector() rules
+#                                           # (default: scraped, as below)
 #   RTMON=path/to/rtmon-dashboards scripts/bench-vm.sh
 #
 # The data is bench-rules.sh's (its gen() and serve() are read from that script, so the
 # two benchmarks measure the same flows): N flows of a research network's shape, their
 # series and ordinary noise, served as exposition files with counters that move with the
-# clock (healthy: every check should be 1). Side by side, at the same time, on the same
-# data server:
-#   Prometheus      scrapes every 15 s, evaluates `rtmon-dashboards rules` every 30 s;
+# clock (healthy: every check should be 1). The flows' topology is scraped by default
+# (`rtmon-dashboards rules --topology scrape` + `rtmon-dashboards topology`, served
+# beside the data, as bench-rules.sh's `scraped` layout): as static `vector()` rules
+# (`--topology rules`) vmalert sends one query per row each cycle — 87,000 at 1,000
+# flows, which it could not even load in 12 minutes. Side by side, at the same time,
+# on the same data server:
+#   Prometheus      scrapes every 15 s, evaluates the rules every 30 s;
 #   VictoriaMetrics vmagent scrapes the same targets every 15 s and remote-writes them;
 #                   vmalert evaluates the same rules file every 30 s against it and
 #                   writes the results back (both notify one Alertmanager that drops all).
@@ -21,24 +27,39 @@
 # it has parsed and validated every rule), the sum of the rule groups' evaluation
 # time (Prometheus: prometheus_rule_group_last_duration_seconds; vmalert: the mean
 # iteration of each group, vmalert_iteration_duration_seconds), CPU per 30 s cycle and RSS of each
-# process, and how many checks read 0 on each side (false alarms: the data is
-# healthy). Both sides share this machine's cores: compare them as ratios.
+# process, how many checks read 0 on each side at the end of the measured cycles
+# (false alarms: the data is healthy), and how long after its rules started each side
+# first had every check at 1. The measured cycles start only then (or after
+# --settle-max seconds, default 900): under vmalert a recorded result is seen by the
+# rules that read it only on a later evaluation (remote write, then VictoriaMetrics'
+# -search.latencyOffset, 30 s), so the layers of rules (topology → normalised data →
+# checks → MTU's host and port records → the MTU check) fill one cycle after another
+# once vmalert starts, and until then the rows they feed read 0. Both sides share this
+# machine's cores: compare them as ratios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 flows_list="1000"
 cycles=4
+topology=scrape
+settle_max=900
 while [ $# -gt 0 ]; do
   case "$1" in
     --flows) flows_list=$2; shift 2 ;;
     --flows=*) flows_list=${1#*=}; shift ;;
     --cycles) cycles=$2; shift 2 ;;
     --cycles=*) cycles=${1#*=}; shift ;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    --topology) topology=$2; shift 2 ;;
+    --topology=*) topology=${1#*=}; shift ;;
+    --settle-max) settle_max=$2; shift 2 ;;
+    --settle-max=*) settle_max=${1#*=}; shift ;;
+    -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
     *) echo "bench-vm: unknown option $1" >&2; exit 2 ;;
   esac
 done
 case "$cycles" in ''|*[!0-9]*) echo "bench-vm: --cycles needs a whole number" >&2; exit 2 ;; esac
+case "$settle_max" in ''|*[!0-9]*) echo "bench-vm: --settle-max needs a whole number of seconds" >&2; exit 2 ;; esac
+case "$topology" in scrape|rules) ;; *) echo "bench-vm: --topology is scrape or rules" >&2; exit 2 ;; esac
 
 for b in prometheus victoria-metrics vmagent vmalert prometheus-alertmanager; do
   command -v "$b" >/dev/null || { echo "bench-vm: needs $b (scripts/install-test-deps.sh)" >&2; exit 1; }
@@ -82,7 +103,12 @@ ready() { # ready PORT PATH [SECONDS]: wait (default 60 s) for HTTP 200
 run() { # run N
   local n=$1 d="$work/n$1" files
   files=$(gen "$n" "$d")
-  "$RTMON" rules "$d"/flows/*.yml --eval-interval 30s --out "$d/rules.yml" >/dev/null
+  "$RTMON" rules "$d"/flows/*.yml --topology "$topology" --eval-interval 30s --out "$d/rules.yml" >/dev/null
+  local targets=$files
+  if [ "$topology" = scrape ]; then
+    "$RTMON" topology "$d"/flows/*.yml --out "$d/data/topology.txt" >/dev/null
+    targets=$((files + 1))
+  fi
   local sport; sport=$(free_port); serve "$d/data" "$sport"
   local scrape="$d/scrape.yml"
   {
@@ -90,6 +116,9 @@ run() { # run N
     for ((i = 0; i < files; i++)); do
       printf '      - targets: ["127.0.0.1:%s"]\n        labels: {__metrics_path__: "/f%04d.txt", shard: "%04d"}\n' "$sport" "$i" "$i"
     done
+    if [ "$topology" = scrape ]; then
+      printf '      - targets: ["127.0.0.1:%s"]\n        labels: {__metrics_path__: "/topology.txt", shard: "topology"}\n' "$sport"
+    fi
   } > "$scrape"
 
   # One Alertmanager that keeps the alerts and tells nobody.
@@ -120,7 +149,8 @@ run() { # run N
     -loggerLevel=WARN > "$d/vm.log" 2>&1 &
   local vm_pid=$!; pids+=("$vm_pid")
   ready "$vport" /health
-  vmagent -httpListenAddr="127.0.0.1:$gport" -promscrape.config="$scrape" \
+  # The scraped topology of 1,000 flows is ~20 MB of text: above vmagent's 16 MiB default.
+  vmagent -httpListenAddr="127.0.0.1:$gport" -promscrape.config="$scrape" -promscrape.maxScrapeSize=256MiB \
     -remoteWrite.url="http://127.0.0.1:$vport/api/v1/write" -remoteWrite.tmpDataPath="$d/vmagent" \
     -loggerLevel=WARN > "$d/vmagent.log" 2>&1 &
   local agent_pid=$!; pids+=("$agent_pid")
@@ -130,8 +160,8 @@ run() { # run N
 
   # Two scrapes of every target on both sides before the rules start (bounded: 5 min).
   local waited=0
-  until [ "$(query "$pport" "count(up{job=\"bench\"} == 1)" 2>/dev/null || echo 0)" = "$files" ] &&
-        [ "$(query "$vport" "count(up{job=\"bench\"} == 1)" 2>/dev/null || echo 0)" = "$files" ]; do
+  until [ "$(query "$pport" "count(up{job=\"bench\"} == 1)" 2>/dev/null || echo 0)" = "$targets" ] &&
+        [ "$(query "$vport" "count(up{job=\"bench\"} == 1)" 2>/dev/null || echo 0)" = "$targets" ]; do
     sleep 2; waited=$((waited + 2))
     [ $waited -lt 300 ] || { echo "bench-vm: targets not up after 300 s (N=$n)" >&2; return 1; }
   done
@@ -146,8 +176,29 @@ run() { # run N
   ready "$lport" /health 1800
   local vload=$((SECONDS - l0))
 
-  # Warm up (the check window's first samples), then measure `cycles` cycles.
-  sleep 45
+  # Settle: until every row of the topology has its check and none reads 0, on both
+  # sides (each side timed from the start of its rules); at least 45 s (the check
+  # window's first samples), at most --settle-max. Then measure `cycles` cycles.
+  local settled psettle="not within ${settle_max} s" vsettle="not within ${settle_max} s"
+  all_one() { # all_one PORT: every topology row has its check, none at 0
+    local rows ok zero
+    rows=$(query "$1" 'count(rtmon:flow_check:info)' 2>/dev/null || echo x)
+    ok=$(query "$1" 'count(rtmon:flow_check:ok)' 2>/dev/null || echo y)
+    zero=$(query "$1" 'count(rtmon:flow_check:ok == 0) or vector(0)' 2>/dev/null || echo z)
+    [ "$rows" != 0 ] && [ "$rows" = "$ok" ] && [ "$zero" = 0 ]
+  }
+  while :; do
+    settled=1
+    if [ "${psettle#not}" != "$psettle" ]; then
+      if all_one "$pport"; then psettle="$((SECONDS - p0s)) s"; else settled=0; fi
+    fi
+    if [ "${vsettle#not}" != "$vsettle" ]; then
+      if all_one "$vport"; then vsettle="$((SECONDS - l0)) s"; else settled=0; fi
+    fi
+    [ $settled = 1 ] && [ $((SECONDS - l0)) -ge $((vload + 45)) ] && break
+    [ $((SECONDS - l0)) -lt $((vload + settle_max)) ] || break
+    sleep 5
+  done
   local hz; hz=$(getconf CLK_TCK)
   local p0 v0 a0 g0 ps0 vs0
   p0=$(cpu_ticks "$prom_pid"); v0=$(cpu_ticks "$vm_pid"); a0=$(cpu_ticks "$alert_pid"); g0=$(cpu_ticks "$agent_pid")
@@ -181,22 +232,22 @@ run() { # run N
   local pchecks vchecks
   pchecks=$(query "$pport" 'count(rtmon:flow_check:ok)')
   vchecks=$(query "$vport" 'count(rtmon:flow_check:ok)')
-  printf '| %s | Prometheus %s | %s | %s/s | ≤ %s s | %s s | %s | %s s | %s MB | — | %s of %s |\n' \
-    "$n" "$(prometheus --version 2>&1 | awk 'NR == 1 {print $3}')" "$pser" "$prate" "$pload" "$peval" "$pmiss" "$pcpu" "$(rss_mb "$prom_pid")" "$pfail" "$pchecks"
-  printf '| %s | VictoriaMetrics + vmalert %s | %s | %s/s | %s s | %s s | %s | %s + %s s | %s + %s MB | vmagent %s s, %s MB | %s of %s |\n' \
+  printf '| %s | Prometheus %s | %s | %s/s | ≤ %s s | %s s | %s | %s s | %s MB | — | %s of %s | %s |\n' \
+    "$n" "$(prometheus --version 2>&1 | awk 'NR == 1 {print $3}')" "$pser" "$prate" "$pload" "$peval" "$pmiss" "$pcpu" "$(rss_mb "$prom_pid")" "$pfail" "$pchecks" "$psettle"
+  printf '| %s | VictoriaMetrics + vmalert %s | %s | %s/s | %s s | %s s | %s | %s + %s s | %s + %s MB | vmagent %s s, %s MB | %s of %s | %s |\n' \
     "$n" "$(dpkg-query -W -f='${Version}' victoria-metrics 2>/dev/null || echo '?')" "$vser" "$vrate" "$vload" "$veval" "$vmiss" "$vcpu" "$acpu" \
-    "$(rss_mb "$vm_pid")" "$(rss_mb "$alert_pid")" "$gcpu" "$(rss_mb "$agent_pid")" "$vfail" "$vchecks"
+    "$(rss_mb "$vm_pid")" "$(rss_mb "$alert_pid")" "$gcpu" "$(rss_mb "$agent_pid")" "$vfail" "$vchecks" "$vsettle"
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
   pids=()
   kill "$srv_pid" 2>/dev/null || true; wait "$srv_pid" 2>/dev/null || true; srv_pid=""
   rm -rf "$d"
 }
 
-echo "rtmon bench-vm: $(nproc) cores, $cycles cycles of 30 s measured per run; both backends at once on the same data"
+echo "rtmon bench-vm: $(nproc) cores, $cycles cycles of 30 s measured per run; both backends at once on the same data; topology: $topology"
 echo
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo '| flows | backend | series | samples in | rules loaded in | rule evaluation (sum of groups) | missed iterations | CPU per 30 s | RSS | scraper | checks at 0 |'
-echo '|---|---|---|---|---|---|---|---|---|---|---|'
+echo '| flows | backend | series | samples in | rules loaded in | rule evaluation (sum of groups) | missed iterations | CPU per 30 s | RSS | scraper | checks at 0 | every check 1 after |'
+echo '|---|---|---|---|---|---|---|---|---|---|---|---|'
 for n in $flows_list; do
   run "$n"
 done
