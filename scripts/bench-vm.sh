@@ -85,9 +85,14 @@ cleanup() {
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-query() { # query PORT EXPR: the first value of an instant query, or 0
-  curl -sf --data-urlencode "query=$2" "http://127.0.0.1:$1/api/v1/query" |
-    python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else 0)'
+query() { # query PORT EXPR: the first value of an instant query, 0 if none, ? on error (said)
+  local body
+  if ! body=$(curl -sS -m 120 --data-urlencode "query=$2" "http://127.0.0.1:$1/api/v1/query" 2>&1); then
+    echo "bench-vm: query on :$1 failed: $2: $body" >&2; echo "?"; return 0
+  fi
+  printf '%s' "$body" |
+    python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else 0)' 2>/dev/null ||
+    { echo "bench-vm: query on :$1: $2: ${body:0:300}" >&2; echo "?"; }
 }
 metrics() { curl -sf "http://127.0.0.1:$1/metrics"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -224,7 +229,9 @@ run() { # run N
   vgroups=$(metrics "$lport" | awk '$1 ~ /^vmalert_iteration_duration_seconds_count/ {g++} END {print g + 0}')
   veval=$(metrics "$lport" | awk -v g="$vgroups" '$1 ~ /^vmalert_iteration_duration_seconds_sum/ {s += $NF} $1 ~ /^vmalert_iteration_duration_seconds_count/ {c += $NF} END {if (c > 0 && g > 0) printf "%.2f", s / (c / g); else print "?"}')
   pser=$(metrics "$pport" | awk '$1 == "prometheus_tsdb_head_series" {print $2}')
-  vser=$(query "$vport" 'count({__name__!=""})')
+  # (not count({__name__!=""}): from ~300,000 series VictoriaMetrics refuses to select them all)
+  vser=$(curl -sS -m 120 "http://127.0.0.1:$vport/api/v1/series/count" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["data"][0])' 2>/dev/null || echo "?")
   prate=$(python3 -c "print(int(($ps1 - $ps0) / $secs))")
   vrate=$(python3 -c "print(int(($vs1 - $vs0) / $secs))")
   pfail=$(query "$pport" 'count(rtmon:flow_check:ok == 0) or vector(0)')
