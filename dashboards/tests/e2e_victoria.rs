@@ -41,13 +41,6 @@ use serde_json::Value;
 
 const DEADLINE: Duration = Duration::from_secs(120);
 const FLOW: &str = "vm-e2e";
-/// `check` expressions known to differ on VictoriaMetrics 1.79 (Debian 12), with the
-/// reason; deploy/README.md ("VictoriaMetrics") shows the query. The fleet's "since"
-/// uses subqueries without a step (`[6h:]`): Prometheus takes its evaluation interval,
-/// VictoriaMetrics the instant query's `step`, 5 m when none is given, on 5-minute
-/// aligned points — no data while the rules are younger than that, a coarse "since"
-/// after. Fixed in the expression by an explicit step (`[6h:1m]`).
-const VM_KNOWN_NO_DATA: &[&str] = &["fleet panel \"Flows, worst first\""];
 /// Queries that may have no data on either backend on this rig (found when the Grafana
 /// rendering work, issue 29, met this test; open, deploy/README.md): the annotation's
 /// outer subquery `[$__interval:60s]` is shorter than its step when `check` puts 20 s
@@ -584,11 +577,7 @@ fn prometheus_and_victoriametrics_agree_on_rules_and_alerts() {
             let no_data: Vec<&String> = lines
                 .iter()
                 .filter(|(e, st)| *st == "NO DATA" && !e.contains("rtmon_snmp_fdb"))
-                .filter(|(e, _)| {
-                    !RIG_MAY_HAVE_NO_DATA.iter().any(|k| e.starts_with(k))
-                        && (url != be.vm.url()
-                            || !VM_KNOWN_NO_DATA.iter().any(|k| e.starts_with(k)))
-                })
+                .filter(|(e, _)| !RIG_MAY_HAVE_NO_DATA.iter().any(|k| e.starts_with(k)))
                 .map(|(e, _)| e)
                 .collect();
             if lines.len() > 20 && no_data.is_empty() {
@@ -602,15 +591,10 @@ fn prometheus_and_victoriametrics_agree_on_rules_and_alerts() {
         };
         checked.push(lines);
     }
-    let known = |e: &String| {
-        VM_KNOWN_NO_DATA
-            .iter()
-            .chain(RIG_MAY_HAVE_NO_DATA)
-            .any(|k| e.starts_with(k))
-    };
+    let known = |e: &String| RIG_MAY_HAVE_NO_DATA.iter().any(|k| e.starts_with(k));
     for (e, st) in &checked[1] {
         if known(e) && st == "NO DATA" {
-            eprintln!("known difference on victoriametrics: NO DATA {e}");
+            eprintln!("may have no data on this rig (both backends): NO DATA {e}");
         }
     }
     for c in checked.iter_mut() {
@@ -628,7 +612,7 @@ fn prometheus_and_victoriametrics_agree_on_rules_and_alerts() {
     });
     assert_eq!(code, 0, "{out}");
     // The flow dashboard: the same tiles and no-data tiles on both; the fleet overview:
-    // no query error on either (its "since" is the known difference above).
+    // no query error on either (`check` above found data for each of its queries on both).
     // (Polled: a tile over a short window can be empty on one side for a moment.)
     let end = Instant::now() + DEADLINE;
     loop {

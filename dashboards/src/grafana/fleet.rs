@@ -31,6 +31,18 @@ use crate::grafana::dashboard;
 use crate::names::FLEET_UID;
 use crate::Options;
 
+/// The step of the "since" subqueries over [`SINCE_LOOKBACK`] (`[6h:1m]`). Without an
+/// explicit step Prometheus takes its global evaluation interval and VictoriaMetrics the
+/// instant query's `step` (5 m when the caller gives none, as Grafana's table queries,
+/// `check` and `preview` do): no "since" while the status is younger than that, and one
+/// up to 5 m early after (deploy/README.md, "VictoriaMetrics").
+pub const SINCE_STEP: &str = "1m";
+/// The last minutes are read again at [`SINCE_RECENT_STEP`], so a change that just
+/// happened has its "since" to the rules' evaluation interval, not to the minute.
+pub const SINCE_RECENT: &str = "5m";
+/// Step of the [`SINCE_RECENT`] subqueries.
+pub const SINCE_RECENT_STEP: &str = "1s";
+
 /// One column of the fleet table: (refId, header, PromQL, unit).
 pub struct Column {
     /// Query refId (its value field is `Value #<ref>` in Grafana).
@@ -41,6 +53,19 @@ pub struct Column {
     pub expr: String,
     /// Grafana unit of the value.
     pub unit: &'static str,
+}
+
+/// `e` (with `{}` where the subquery's range goes) over [`SINCE_LOOKBACK`] at
+/// [`SINCE_STEP`] and over the last [`SINCE_RECENT`] at [`SINCE_RECENT_STEP`]: the
+/// recent one first when `recent_first`.
+fn since(e: &str, recent_first: bool) -> String {
+    let recent = e.replace("{}", &format!("{SINCE_RECENT}:{SINCE_RECENT_STEP}"));
+    let long = e.replace("{}", &format!("{SINCE_LOOKBACK}:{SINCE_STEP}"));
+    if recent_first {
+        format!("{recent} or {long}")
+    } else {
+        format!("{long} or {recent}")
+    }
 }
 
 /// The table's queries, one per column.
@@ -76,7 +101,21 @@ pub fn columns() -> Vec<Column> {
             "D",
             Some("Since"),
             format!(
-                "time() - (max by (flow) (max_over_time(timestamp({STATUS_RECORD} != on(flow) ({STATUS_RECORD} @ end()))[{SINCE_LOOKBACK}:])) or min by (flow) (min_over_time(timestamp({STATUS_RECORD})[{SINCE_LOOKBACK}:])))"
+                "time() - ({changed} or {first})",
+                // The last change: the latest one is within the last minutes if
+                // there is one there (to the evaluation interval), else to the minute.
+                changed = since(
+                    &format!(
+                        "max by (flow) (max_over_time(timestamp({STATUS_RECORD} != on(flow) ({STATUS_RECORD} @ end()))[{{}}]))"
+                    ),
+                    true
+                ),
+                // No change: the first status within the lookback (to the minute; a
+                // status younger than the last whole minute from the recent look).
+                first = since(
+                    &format!("min by (flow) (min_over_time(timestamp({STATUS_RECORD})[{{}}]))"),
+                    false
+                ),
             ),
             "s",
         ),
