@@ -590,10 +590,12 @@ fn fleet_rig_one_row_per_flow_with_status_cause_and_link() {
 
     // The rig's switch port towards host B goes down: its row turns down with the
     // cause `status` names, and its "since" restarts.
+    // The clock starts before the change: the simulated switch restarts to apply it, and
+    // while it does it does not answer SNMP, which already turns the flow down.
+    let changed = Instant::now();
     rig.switch
         .set_oper_status(rig::OUT_IFINDEX, 2)
         .expect("port down");
-    let changed = Instant::now();
     let down = format!("{} port {} oper down", rig::SWITCH, rig::OUT_PORT);
     let rows = wait_rows(&mut rig, "the rig flow down by its port", |rows| {
         rows.get(rig::FLOW_ID).is_some_and(|r| {
