@@ -1180,3 +1180,90 @@ fn configmap_style_symlink_swap_is_picked_up() {
     );
     assert_eq!(d.json["title"], "rtmon: Version two");
 }
+
+/// `--topology-file`: the rules file leaves the topology rules out and the topology is
+/// written in the text format instead — rows of every flow, gone with its file.
+#[test]
+fn sync_writes_the_topology_for_scraping_when_asked() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let flows = tmp.path().join("flows");
+    std::fs::create_dir_all(&flows).expect("mkdir");
+    for id in ["ta", "tb"] {
+        write_atomic(
+            &flows.join(format!("{id}.yml")),
+            &flow_yaml(id, id, &["192.0.2.1", "192.0.2.2"], Some("192.0.2.9")),
+        );
+    }
+    let rules = tmp.path().join("rules.yml");
+    let topo = tmp.path().join("rtmon-topology.prom");
+    let log = tmp.path().join("sync.log");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rtmon-dashboards"));
+    cmd.arg("sync")
+        .arg("--flows-dir")
+        .arg(&flows)
+        .arg("--rules-file")
+        .arg(&rules)
+        .arg("--topology-file")
+        .arg(&topo)
+        .args(["--resync-interval=1h", "--debounce=100ms"])
+        .arg(format!("--web.listen-address=127.0.0.1:{}", free_port()));
+    let _proc = Proc::spawn("sync", cmd, Some(&log)).expect("start sync");
+    let ctx = || std::fs::read_to_string(&log).unwrap_or_default();
+    let flows_in = |text: &str| -> Vec<String> {
+        let mut v: Vec<String> = text
+            .lines()
+            .filter(|l| l.starts_with("rtmon:flow:info{"))
+            .filter_map(|l| {
+                l.split("flow=\"")
+                    .nth(1)?
+                    .split('"')
+                    .next()
+                    .map(String::from)
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let text = wait(
+        "the topology of both flows is written",
+        || {
+            std::fs::read_to_string(&topo)
+                .ok()
+                .filter(|t| flows_in(t) == ["ta", "tb"])
+        },
+        ctx,
+    );
+    assert!(
+        text.contains("# TYPE rtmon:flow_check:info gauge"),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("rtmon:flow_check:info{flow=\"ta\",hop=")
+                && l.contains("check=\"snmp_up\"")),
+        "{text}"
+    );
+    // The rules follow the topology (written first).
+    let r = wait(
+        "the rules file is written",
+        || std::fs::read_to_string(&rules).ok(),
+        ctx,
+    );
+    assert!(r.contains("name: rtmon-flows"), "{r}");
+    assert!(
+        !r.contains("rtmon-topology-"),
+        "topology rules left out: {r}"
+    );
+    // A flow file removed: its rows go; the constant rules stay as they are.
+    std::fs::remove_file(flows.join("tb.yml")).expect("rm");
+    wait(
+        "the removed flow's rows go",
+        || {
+            std::fs::read_to_string(&topo)
+                .ok()
+                .filter(|t| flows_in(t) == ["ta"])
+        },
+        ctx,
+    );
+    assert_eq!(std::fs::read_to_string(&rules).expect("rules"), r);
+}

@@ -973,7 +973,8 @@ mod tests {
     /// at both ends (Go's RE2 syntax, which the `regex` crate shares), unmatched groups
     /// empty, no match → the value unchanged.
     fn label_replace_as_prometheus(re: &str) -> impl Fn(&str) -> String {
-        let anchored = regex::Regex::new(&format!("^(?:{re})$")).expect("the rules' regex compiles");
+        let anchored =
+            regex::Regex::new(&format!("^(?:{re})$")).expect("the rules' regex compiles");
         move |s: &str| match anchored.captures(s) {
             Some(c) => {
                 let mut out = String::new();

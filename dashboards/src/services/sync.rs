@@ -69,6 +69,9 @@ pub struct RulesSettings {
     pub eval_interval: String,
     /// How long a check must fail before its alert fires.
     pub alert_for: String,
+    /// Where to write the flows' topology in the text format for Prometheus to scrape
+    /// (the rules file then leaves the topology rules out); `None`: topology as rules.
+    pub topology_file: Option<PathBuf>,
 }
 
 /// Everything the service needs.
@@ -513,12 +516,25 @@ impl Desired {
             // No flow, no rules: an explicit empty list.
             return Some(RULES_HEADER.replace("groups:\n", "groups: []\n"));
         }
-        Some(rules::render(
+        let mut out = Vec::new();
+        // Writing to a Vec cannot fail.
+        let _ = rules::write_with(
+            &mut out,
             flows,
             &self.opts,
             &r.eval_interval,
             &r.alert_for,
-        ))
+            r.topology_file.is_none(),
+        );
+        Some(String::from_utf8(out).unwrap_or_default())
+    }
+
+    /// The topology exposition when it is scraped (`--topology-file`).
+    fn topology_text(&self, flows: &[Flow]) -> Option<String> {
+        self.rules.as_ref()?.topology_file.as_ref()?;
+        let mut out = Vec::new();
+        let _ = crate::engine::topology::write_exposition(&mut out, flows, &self.opts);
+        Some(String::from_utf8(out).unwrap_or_default())
     }
 }
 
@@ -920,6 +936,22 @@ impl Service {
         else {
             return true;
         };
+        // The topology first: the constant rules need a flow's rows, not the reverse.
+        if let (Some(path), Some(topo)) = (&r.topology_file, self.desired.topology_text(flows)) {
+            match targets::write_if_changed(path, &topo) {
+                Ok(wrote) => {
+                    if wrote {
+                        status_mut(&self.status).changed(RULES, "write_topology", 1);
+                        tracing::info!(file = %path.display(), "topology written");
+                    }
+                }
+                Err(e) => {
+                    status_mut(&self.status).failed(RULES, "io");
+                    tracing::warn!(error = %e, file = %path.display(), "topology file not written");
+                    return false;
+                }
+            }
+        }
         match targets::write_if_changed(&r.path, &text) {
             Ok(wrote) => {
                 let mut st = status_mut(&self.status);
@@ -1144,6 +1176,12 @@ pub struct SyncArgs {
     /// Rules file to keep written (what Prometheus' `rule_files` loads).
     #[arg(long = "rules-file", value_name = "FILE")]
     pub rules_file: Option<PathBuf>,
+    /// Also keep the flows' topology written here in the Prometheus text format, for
+    /// Prometheus to scrape (e.g. a node exporter's textfile directory, `*.prom`, or any
+    /// file server; scrape it once, with `honor_labels: true`); the rules file then leaves
+    /// the topology rules out. Worth it from about a thousand flows (ARCHITECTURE.md).
+    #[arg(long = "topology-file", value_name = "FILE", requires = "rules_file")]
+    pub topology_file: Option<PathBuf>,
     /// Rule group evaluation interval.
     #[arg(long = "eval-interval", default_value = "30s")]
     pub eval_interval: String,
@@ -1240,6 +1278,7 @@ impl SyncArgs {
                 path: p.clone(),
                 eval_interval: self.eval_interval.clone(),
                 alert_for: self.alert_for.clone(),
+                topology_file: self.topology_file.clone(),
             }),
             targets_dir: self.targets_dir.clone(),
             ports: Ports {
