@@ -6,6 +6,14 @@
 //!   hop that read SNMP (port, VLAN, FDB, MTU, speed, errors, loss);
 //! - a host exporter that is down (`exporter_up`, subject node/arp/ping) inhibits the
 //!   checks of that host it feeds;
+//! - of one host's exporters that are down together (the host unreachable, a site that
+//!   stops pushing: one cause), only the first in the order node, arp, ping alerts:
+//!   node inhibits arp and ping, arp inhibits ping (`equal: [flow, hop]`). Two exporters
+//!   of one host failing for separate reasons at once are then one alert until the first
+//!   is fixed;
+//! - a segment losing packets or a port or interface with errors (`loss_segment`,
+//!   `errors`) inhibits the flow's ping loss and RTT alerts (`ping_loss`, `ping_rtt`),
+//!   which are its symptoms seen end to end (`equal: [flow]`);
 //! - a failing critical check (the flow is down) inhibits the flow's warnings.
 //!
 //! The output is a complete Alertmanager config (route, receiver, inhibit_rules) that
@@ -85,6 +93,40 @@ pub fn inhibitions() -> Vec<(Vec<String>, Vec<String>, Vec<&'static str>)> {
             vec!["flow", "hop"],
         ));
     }
+    // One host's exporters down together: one alert, the first of node, arp, ping.
+    for (subject, below) in [("node", "arp|ping"), ("arp", "ping")] {
+        out.push((
+            vec![
+                alert.clone(),
+                "check=\"exporter_up\"".into(),
+                format!("subject=\"{subject}\""),
+            ],
+            vec![
+                alert.clone(),
+                "check=\"exporter_up\"".into(),
+                format!("subject=~\"{below}\""),
+            ],
+            vec!["flow", "hop"],
+        ));
+    }
+    // Loss on a segment (or errors on a port) is the cause of the flow's ping loss.
+    out.push((
+        vec![
+            alert.clone(),
+            format!(
+                "check=~\"{}\"",
+                kinds(|k| matches!(k, CheckKind::LossSegment | CheckKind::Errors))
+            ),
+        ],
+        vec![
+            alert.clone(),
+            format!(
+                "check=~\"{}\"",
+                kinds(|k| matches!(k, CheckKind::PingLoss | CheckKind::PingRtt))
+            ),
+        ],
+        vec!["flow"],
+    ));
     out.push((
         vec![
             alert.clone(),
@@ -149,5 +191,89 @@ mod tests {
         assert!(!ping.1[1].contains("arp_peer"));
         let last = inh.last().expect("flow down");
         assert_eq!(last.2, vec!["flow"]);
+    }
+
+    /// The inhibitions whose source matchers all hold for `labels` and whose target
+    /// matchers all hold for `target` (equality and `=~` alternations only, as generated).
+    fn inhibits(labels: &[(&str, &str)], target: &[(&str, &str)]) -> bool {
+        fn holds(m: &str, l: &[(&str, &str)]) -> bool {
+            let (name, op, val) = if let Some((n, v)) = m.split_once("=~") {
+                (n, "=~", v)
+            } else if let Some((n, v)) = m.split_once('=') {
+                (n, "=", v)
+            } else {
+                return false;
+            };
+            let val = val.trim_matches('"');
+            let got = l.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
+            match (op, got) {
+                ("=", Some(g)) => g == val,
+                ("=~", Some(g)) => val.split('|').any(|alt| alt == g),
+                _ => false,
+            }
+        }
+        fn with<'a>(l: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+            let mut v = l.to_vec();
+            v.push(("alertname", ALERT));
+            v
+        }
+        let (src, tgt) = (with(labels), with(target));
+        inhibitions().iter().any(|(s, t, equal)| {
+            s.iter().all(|m| holds(m, &src))
+                && t.iter().all(|m| holds(m, &tgt))
+                && equal.iter().all(|e| {
+                    src.iter().find(|(k, _)| k == e).map(|x| x.1)
+                        == tgt.iter().find(|(k, _)| k == e).map(|x| x.1)
+                })
+        })
+    }
+
+    #[test]
+    fn one_alert_per_cause() {
+        let exp = |hop, subject| {
+            [
+                ("flow", "f"),
+                ("hop", hop),
+                ("check", "exporter_up"),
+                ("subject", subject),
+                ("severity", "critical"),
+            ]
+        };
+        // A host whose exporters all stop (push-stale): node's alert stays, the others go.
+        assert!(inhibits(&exp("b", "node"), &exp("b", "arp")));
+        assert!(inhibits(&exp("b", "node"), &exp("b", "ping")));
+        assert!(inhibits(&exp("b", "arp"), &exp("b", "ping")));
+        assert!(!inhibits(&exp("b", "arp"), &exp("b", "node")));
+        assert!(!inhibits(&exp("b", "ping"), &exp("b", "node")));
+        // Another host's exporters are not touched.
+        assert!(!inhibits(&exp("b", "node"), &exp("a", "arp")));
+        // Loss on a segment: the ping loss and RTT warnings of the flow are its symptoms.
+        let seg = [
+            ("flow", "f"),
+            ("hop", "sw"),
+            ("check", "loss_segment"),
+            ("severity", "warning"),
+        ];
+        let ping = |check, hop| {
+            [
+                ("flow", "f"),
+                ("hop", hop),
+                ("check", check),
+                ("severity", "warning"),
+            ]
+        };
+        assert!(inhibits(&seg, &ping("ping_loss", "a")));
+        assert!(inhibits(&seg, &ping("ping_rtt", "b")));
+        assert!(!inhibits(&ping("ping_loss", "a"), &seg));
+        let other_flow = [
+            ("flow", "g"),
+            ("hop", "a"),
+            ("check", "ping_loss"),
+            ("severity", "warning"),
+        ];
+        assert!(!inhibits(&seg, &other_flow));
+        // A loss segment does not hide another segment's loss, nor the port's own checks.
+        assert!(!inhibits(&seg, &ping("loss_segment", "b")));
+        assert!(!inhibits(&seg, &ping("mtu", "sw")));
     }
 }
