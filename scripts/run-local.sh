@@ -34,7 +34,9 @@
 #            MACs and addresses (MTU 9000), each running rtmon-node/arp/ping-exporter and
 #            lldpd, with a steady ping stream (200 packets/s) from A to B; its switch as a
 #            Linux bridge in a third namespace, ports named as in the example (aliases),
-#            MTU 9216, VLAN membership in nftables, read by net-snmp's snmpd (IF-MIB from
+#            MTU 9216, host B and a stranger device cabled to it through a patch panel
+#            (config_flow/local/patch-panel.sh: a cable can move to another port), VLAN
+#            membership in nftables, read by net-snmp's snmpd (IF-MIB from
 #            the kernel; ifName, BRIDGE-/Q-BRIDGE-MIB from config_flow/local/switch-mib.py;
 #            LLDP-MIB from lldpd over AgentX), scraped under the example's `target`. The
 #            flow file run is the example plus `modules:` for that switch and
