@@ -14,6 +14,13 @@
 //! - a segment losing packets or a port or interface with errors (`loss_segment`,
 //!   `errors`) inhibits the flow's ping loss and RTT alerts (`ping_loss`, `ping_rtt`),
 //!   which are its symptoms seen end to end (`equal: [flow]`);
+//! - a broken link or layer-2 path (`interface_up`, `port_oper_up`, `vlan_on_port`,
+//!   `lldp_link`: cause rank 2 or lower, read from the data plane's own state) inhibits
+//!   the flow's `arp_peer` and `ping_peer`, which fail because of it (`equal: [flow]`);
+//! - a switch port down inhibits the flow's host interfaces down: both ends of one link
+//!   lose it together, and the switch port is named (`equal: [flow]`; alerts carry no
+//!   link label, so a second, separate link down in the flow alerts after the first is
+//!   fixed — `status` lists both);
 //! - a failing critical check (the flow is down) inhibits the flow's warnings.
 //!
 //! The output is a complete Alertmanager config (route, receiver, inhibit_rules) that
@@ -109,6 +116,42 @@ pub fn inhibitions() -> Vec<(Vec<String>, Vec<String>, Vec<&'static str>)> {
             vec!["flow", "hop"],
         ));
     }
+    // A link down, a VLAN missing or a cable in the wrong port: ARP and ping fail with it.
+    out.push((
+        vec![
+            alert.clone(),
+            format!(
+                "check=~\"{}\"",
+                kinds(|k| matches!(
+                    k,
+                    CheckKind::InterfaceUp
+                        | CheckKind::PortOperUp
+                        | CheckKind::VlanOnPort
+                        | CheckKind::LldpLink
+                ))
+            ),
+        ],
+        vec![
+            alert.clone(),
+            format!(
+                "check=~\"{}\"",
+                kinds(|k| matches!(k, CheckKind::ArpPeer | CheckKind::PingPeer))
+            ),
+        ],
+        vec!["flow"],
+    ));
+    // Both ends of a link go down together: the switch port is named.
+    out.push((
+        vec![
+            alert.clone(),
+            format!("check=\"{}\"", CheckKind::PortOperUp.name()),
+        ],
+        vec![
+            alert.clone(),
+            format!("check=\"{}\"", CheckKind::InterfaceUp.name()),
+        ],
+        vec!["flow"],
+    ));
     // Loss on a segment (or errors on a port) is the cause of the flow's ping loss.
     out.push((
         vec![
@@ -275,5 +318,34 @@ mod tests {
         // A loss segment does not hide another segment's loss, nor the port's own checks.
         assert!(!inhibits(&seg, &ping("loss_segment", "b")));
         assert!(!inhibits(&seg, &ping("mtu", "sw")));
+        // A port down (or a VLAN missing, a cable in the wrong port): ARP and ping of the
+        // flow fail with it, and the host interface at the other end of the link.
+        let crit = |check, hop| {
+            [
+                ("flow", "f"),
+                ("hop", hop),
+                ("check", check),
+                ("severity", "critical"),
+            ]
+        };
+        for src in ["port_oper_up", "vlan_on_port", "interface_up", "lldp_link"] {
+            for tgt in ["arp_peer", "ping_peer"] {
+                assert!(inhibits(&crit(src, "sw"), &crit(tgt, "a")), "{src} → {tgt}");
+            }
+        }
+        assert!(inhibits(
+            &crit("port_oper_up", "sw"),
+            &crit("interface_up", "b")
+        ));
+        assert!(!inhibits(
+            &crit("interface_up", "b"),
+            &crit("port_oper_up", "sw")
+        ));
+        // ARP and ping do not hide the port, nor a dead exporter the data plane.
+        assert!(!inhibits(
+            &crit("ping_peer", "a"),
+            &crit("port_oper_up", "sw")
+        ));
+        assert!(!inhibits(&exp("b", "node"), &crit("ping_peer", "a")));
     }
 }
