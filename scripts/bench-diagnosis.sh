@@ -19,8 +19,10 @@
 #
 # "Observable" (when a fault can first show in a sample), per class:
 #   port-down, mtu, vlan, exporter, unreachable   the next scrape after the change
-#   recable      the next LLDPDU (lldpd sends at once on the port's link change; else within
-#                the LLDP interval) and the FDB relearning B's MAC on the new port
+#   recable      B's link comes back on the new port: its LLDP listener forgot the old
+#                neighbour when the carrier dropped; the switch's next LLDPDU on the new port
+#                (within the LLDP interval) names that port, and the bridge learns B's MAC
+#                there from the next frame (its old entry went with the old port's link)
 #   loss         when the deficit over the check window passes the tolerance: window x
 #                tolerance / share lost (5 m x 2 % / 20 % = 30 s; --fast: 2 s)
 #   push-stale   when B's newest pushed sample is older than --stale-after (2 m)

@@ -13,10 +13,11 @@
 #                 (the host behind it loses its link too, as with a real switch)
 #   vlan          the flow's VLAN removed from the out port (its frames are no longer forwarded)
 #   mtu           the out port's MTU lowered from 9216 to 1500 (hosts use 9000)
-#   recable       host B re-cabled: the cables of the out port and the spare port beside it
-#                 (hundredGigE 1/32) swapped, so B's MAC and LLDP show up on 1/32 and a stranger
-#                 on 1/31 (the demo swaps the ports' names: what the switch and the hosts see
-#                 after swapping two cables)
+#   recable       host B re-cabled for real: its cable moved from the out port to the spare port
+#                 beside it (hundredGigE 1/32), whose stranger device gets the out port: the
+#                 demo's patch panel (config_flow/local/patch-panel.sh) re-patches the two cables,
+#                 their links going down for a second as when cables are pulled and plugged. The
+#                 switch learns B's MAC on 1/32 and LLDP on B hears 1/32; nothing is renamed
 #   loss          20 % of the frames the switch forwards from the in port to the out port dropped
 #                 (nftables, in the switch; the other direction untouched)
 #   exporter      host B's node exporter stopped (killed and held: run-local.sh restarts it on --heal)
@@ -69,33 +70,31 @@ done <"$env_file"
 kill -0 "${E[runner_pid]}" 2>/dev/null || die "run-local.sh (pid ${E[runner_pid]}) is not running"
 
 in_s=(ip netns exec "${E[ns_s]}")
-swap_names() {
-  # The names (aliases) of the out port and the spare port, swapped: what a re-cabling of
-  # the two shows. Kernel names stay, so MTU and VLAN membership follow the cable.
-  local a b
-  a=$(ip -n "${E[ns_s]}" -j link show "${E[P_OUT]}" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0].get("ifalias",""))')
-  b=$(ip -n "${E[ns_s]}" -j link show "${E[P_SPARE]}" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0].get("ifalias",""))')
-  ip -n "${E[ns_s]}" link set "${E[P_OUT]}" alias "$b"
-  ip -n "${E[ns_s]}" link set "${E[P_SPARE]}" alias "$a"
-  # lldpd does not re-read an alias: its port descriptions (what the hosts hear, and the
-  # switch's lldpLocPortDesc) are set through its control socket.
-  local sock="${E[work]}/lldpd/lldpd-s.sock"
-  if [ -S "$sock" ]; then
-    "${in_s[@]}" lldpcli -u "$sock" configure ports "${E[P_OUT]}" lldp portdescription "$b" >/dev/null
-    "${in_s[@]}" lldpcli -u "$sock" configure ports "${E[P_SPARE]}" lldp portdescription "$a" >/dev/null
-  fi
-  # The stranger's and host B's links bounce as the cables move (lldpd re-announces).
-  ip -n "${E[ns_s]}" link set "${E[P_OUT]}" down; ip -n "${E[ns_s]}" link set "${E[P_SPARE]}" down
-  ip -n "${E[ns_s]}" link set "${E[P_OUT]}" up; ip -n "${E[ns_s]}" link set "${E[P_SPARE]}" up
-}
-current_alias() {
-  ip -n "${E[ns_s]}" -j link show "${E[P_OUT]}" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0].get("ifalias",""))'
+panel=$root/config_flow/local/patch-panel.sh
+jack_out=j${E[OUT_N]}
+jack_spare=j${E[SPARE_N]}
+# repatch JACK-FOR-B JACK-FOR-STRANGER: both cables pulled (the host's and the switch
+# ports' links go down, as they do: lldpd and the bridge forget what they heard and
+# learned there), patched to their new jacks, plugged in again a second later.
+repatch() {
+  local d
+  for d in cable-b cable-x "$jack_out" "$jack_spare"; do ip -n "${E[ns_p]}" link set "$d" down; done
+  "$panel" "${E[ns_p]}" cable-b "$1"
+  "$panel" "${E[ns_p]}" cable-x "$2"
+  sleep 1
+  for d in cable-b cable-x "$jack_out" "$jack_spare"; do ip -n "${E[ns_p]}" link set "$d" up; done
 }
 
 where="port ${E[OUT_PORT]} of ${E[SW_NAME]}"
 case "$action:$fault" in
-  inject:port-down) ip -n "${E[ns_s]}" link set "${E[P_OUT]}" down ;;
-  heal:port-down) ip -n "${E[ns_s]}" link set "${E[P_OUT]}" up ;;
+  # The port down: the host behind it loses its link too (the panel does not pass the
+  # carrier on, so its end of the cable goes down with the port, as on a real switch).
+  inject:port-down)
+    ip -n "${E[ns_s]}" link set "${E[P_OUT]}" down
+    ip -n "${E[ns_p]}" link set cable-b down ;;
+  heal:port-down)
+    ip -n "${E[ns_s]}" link set "${E[P_OUT]}" up
+    ip -n "${E[ns_p]}" link set cable-b up ;;
   inject:vlan)
     "${in_s[@]}" nft delete element bridge rtmon_demo "vlan${E[VLAN]}" "{ \"${E[P_OUT]}\" }" \
       || die "VLAN ${E[VLAN]} is not on $where (already injected?)" ;;
@@ -103,10 +102,11 @@ case "$action:$fault" in
   inject:mtu) ip -n "${E[ns_s]}" link set "${E[P_OUT]}" mtu 1500 ;;
   heal:mtu) ip -n "${E[ns_s]}" link set "${E[P_OUT]}" mtu 9216 ;;
   inject:recable)
-    [ "$(current_alias)" = "${E[OUT_PORT]}" ] || die "host ${E[B_NAME]} is already re-cabled"
-    swap_names ;;
+    [ "$("$panel" "${E[ns_p]}" --jack-of cable-b)" = "$jack_out" ] \
+      || die "host ${E[B_NAME]} is already re-cabled"
+    repatch "$jack_spare" "$jack_out" ;;
   heal:recable)
-    [ "$(current_alias)" = "${E[OUT_PORT]}" ] || swap_names ;;
+    [ "$("$panel" "${E[ns_p]}" --jack-of cable-b)" = "$jack_out" ] || repatch "$jack_out" "$jack_spare" ;;
   inject:loss)
     "${in_s[@]}" nft -f - <<EOF || die "nft failed"
 table bridge rtmon_fault {

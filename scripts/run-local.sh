@@ -34,7 +34,9 @@
 #            MACs and addresses (MTU 9000), each running rtmon-node/arp/ping-exporter and
 #            lldpd, with a steady ping stream (200 packets/s) from A to B; its switch as a
 #            Linux bridge in a third namespace, ports named as in the example (aliases),
-#            MTU 9216, VLAN membership in nftables, read by net-snmp's snmpd (IF-MIB from
+#            MTU 9216, host B and a stranger device cabled to it through a patch panel
+#            (config_flow/local/patch-panel.sh: a cable can move to another port), VLAN
+#            membership in nftables, read by net-snmp's snmpd (IF-MIB from
 #            the kernel; ifName, BRIDGE-/Q-BRIDGE-MIB from config_flow/local/switch-mib.py;
 #            LLDP-MIB from lldpd over AgentX), scraped under the example's `target`. The
 #            flow file run is the example plus `modules:` for that switch and
@@ -316,7 +318,8 @@ EOF
   done
   [ -n "$k" ] || die "no free 10.241.k.0/24 subnet"
   ns_a="rtmon-local-$$-a"; ns_b="rtmon-local-$$-b"; ns_s="rtmon-local-$$-s"; ns_x="rtmon-local-$$-x"
-  for n in "$ns_a" "$ns_s" "$ns_b" "$ns_x"; do
+  ns_p="rtmon-local-$$-p"
+  for n in "$ns_a" "$ns_s" "$ns_b" "$ns_x" "$ns_p"; do
     ip netns add "$n"; netns+=("$n")
     ip -n "$n" link set lo up
     # No IPv6 chatter (router solicitations, MLD) on the data plane: the demo's counters
@@ -328,11 +331,21 @@ EOF
   # serves the alias as ifName), MTU 9216 as a jumbo-frame switch.
   P_IN=p$IN_N; P_OUT=p$OUT_N; P_SPARE=p$SPARE_N
   ip -n "$ns_s" link add br0 type bridge
-  # Data plane: host A -- P_IN [br0] P_OUT -- host B; the spare port faces a stranger
-  # device (namespace x), so it is up and ready for a re-cabled host.
+  # Data plane: host A -- P_IN [br0] P_OUT -- patch panel -- host B; the spare port
+  # P_SPARE faces a stranger device (namespace x) through the same patch panel (namespace
+  # p, config_flow/local/patch-panel.sh), so it is up, and host B's cable can be moved
+  # to it for real (scripts/inject.sh recable): cable-b and cable-x are the cables' ends
+  # in the panel, j<N> the jacks wired to the switch ports.
   ip link add "$A_IF" netns "$ns_a" address "$A_MAC" type veth peer name "$P_IN" netns "$ns_s"
-  ip link add "$B_IF" netns "$ns_b" address "$B_MAC" type veth peer name "$P_OUT" netns "$ns_s"
-  ip link add eth0 netns "$ns_x" address 02:00:5e:10:00:99 type veth peer name "$P_SPARE" netns "$ns_s"
+  ip link add "$B_IF" netns "$ns_b" address "$B_MAC" type veth peer name cable-b netns "$ns_p"
+  ip link add eth0 netns "$ns_x" address 02:00:5e:10:00:99 type veth peer name cable-x netns "$ns_p"
+  ip link add "$P_OUT" netns "$ns_s" type veth peer name "j$OUT_N" netns "$ns_p"
+  ip link add "$P_SPARE" netns "$ns_s" type veth peer name "j$SPARE_N" netns "$ns_p"
+  for dev in cable-b cable-x "j$OUT_N" "j$SPARE_N"; do
+    ip -n "$ns_p" link set "$dev" mtu 9216 up
+  done
+  "$root/config_flow/local/patch-panel.sh" "$ns_p" cable-b "j$OUT_N"
+  "$root/config_flow/local/patch-panel.sh" "$ns_p" cable-x "j$SPARE_N"
   for pa in "$P_IN|$IN_PORT" "$P_OUT|$OUT_PORT" "$P_SPARE|$SPARE_PORT"; do
     dev=${pa%%|*}
     ip -n "$ns_s" link set "$dev" mtu 9216 alias "${pa#*|}" master br0
@@ -523,8 +536,18 @@ if [ -n "$PUSHGATEWAY" ]; then
   PUSHGW_PORT=$(free_port)
   PUSHGW=127.0.0.1:$PUSHGW_PORT
   pgw_listen=(--web.listen-address="$PUSHGW")
-  [ "$mode" = netns ] && pgw_listen+=(--web.listen-address="$A_GW:$PUSHGW_PORT" --web.listen-address="$B_GW:$PUSHGW_PORT")
-  start pushgateway "$PUSHGATEWAY" "${pgw_listen[@]}"
+  if [ "$mode" = netns ]; then
+    # Only on the demo's own management links, not on 127.0.0.1: a pusher elsewhere on
+    # the machine (another stack whose Pushgateway was on the port free_port just handed
+    # out) would otherwise feed this demo its series, for the example's very instances.
+    PUSHGW=$A_GW:$PUSHGW_PORT
+    pgw_listen=(--web.listen-address="$A_GW:$PUSHGW_PORT" --web.listen-address="$B_GW:$PUSHGW_PORT")
+  fi
+  # --persistence.file=: Debian's Pushgateway defaults to /var/lib/prometheus/pushgateway.data,
+  # shared by every Pushgateway on the machine: another run's groups (the same example
+  # instances) would be loaded into this demo and served as if pushed now.
+  start pushgateway "$PUSHGATEWAY" "${pgw_listen[@]}" --persistence.file=
+
   wait_http pushgateway "http://$PUSHGW/-/ready"
 else
   log "Pushgateway not installed (apt-get install prometheus-pushgateway): push mode not shown"
@@ -671,7 +694,8 @@ DASHBOARD=$(find "$out_dir/dashboards" -maxdepth 1 -name '*.json' ! -name rtmon-
     printf '%s=%q\n' "$v" "${!v:-}"
   done
   if [ "$mode" = netns ]; then
-    for v in ns_a ns_b ns_s ns_x P_IN P_OUT P_SPARE IN_PORT OUT_PORT SPARE_PORT VLAN A_IP B_IP; do
+    for v in ns_a ns_b ns_s ns_x ns_p P_IN P_OUT P_SPARE OUT_N SPARE_N IN_PORT OUT_PORT SPARE_PORT \
+             VLAN A_IP B_IP A_IF B_IF; do
       printf '%s=%q\n' "$v" "${!v}"
     done
     printf 'link_a=%q\nlink_b=%q\nlink_s=%q\n' "rtl$$a" "rtl$$b" "rtl$$s"

@@ -6,6 +6,8 @@
 //!   first (before the host interface behind it, the ARP and ping failures it causes);
 //! - the flow's VLAN removed from that port → `VLAN 1000 missing on port …` first;
 //! - the port's MTU lowered to 1500 → the port's `mtu` check first (degraded);
+//! - dtn-b's cable moved to the spare port → dtn-b's `lldp_link` first (it hears sw-a's
+//!   hundredGigE 1/32, not 1/31);
 //! - the switch's management link down → `sw-a does not answer SNMP` first (before
 //!   every switch check that loses its data).
 //!
@@ -191,6 +193,13 @@ fn status_names_each_injected_fault_first() {
         ("port-down", vec![want("sw-a", "port_oper_up", &port)], 2),
         ("vlan", vec![want("sw-a", "vlan_on_port", &port)], 2),
         ("mtu", vec![want("sw-a", "mtu", &port)], 1),
+        // dtn-b's cable moved to the spare port (the patch panel): dtn-b hears sw-a's
+        // hundredGigE 1/32 by LLDP, the switch learns its MAC there.
+        (
+            "recable",
+            vec![want("dtn-b", "lldp_link", &demo.env("B_IF"))],
+            2,
+        ),
         ("unreachable", vec![want("sw-a", "snmp_up", "")], 2),
     ];
     for (fault, causes, code) in cases {

@@ -390,7 +390,7 @@ fn alertmanager_config_passes_amtool() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains(" - 5 inhibit rules"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(" - 10 inhibit rules"));
     assert!(!run(&text.replace("equal: [", "equal: [[")).status.success());
 }
 
