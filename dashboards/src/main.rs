@@ -182,7 +182,8 @@ enum Cmd {
         /// Rule group evaluation interval.
         #[arg(long = "eval-interval", default_value = "30s")]
         eval_interval: String,
-        /// How long a check must fail before its alert fires.
+        /// How long a critical check must fail before its alert fires (warnings: one
+        /// --eval-interval longer, so a critical cause inhibits them before they fire).
         #[arg(long = "alert-for", default_value = "2m")]
         alert_for: String,
         /// `constant` (the rules to deploy: one set for all flows over their topology)

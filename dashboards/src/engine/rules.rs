@@ -30,8 +30,8 @@
 use rtmon::flow::Flow;
 
 use super::checks::{
-    promql_str, regex_escape, CheckKind, INSTANCE_KEY, LLDP_ID_KEY, LLDP_IF_KEY, NORM_INSTANCE_RE,
-    PORT_KEY,
+    promql_str, regex_escape, CheckKind, Severity, INSTANCE_KEY, LLDP_ID_KEY, LLDP_IF_KEY,
+    NORM_INSTANCE_RE, PORT_KEY,
 };
 use super::topology::{self, CHECK_INFO, HOP_INFO, LIMIT, LINK_INFO, LLDP_EXPECTED, POINT_INFO};
 use crate::names;
@@ -839,10 +839,45 @@ fn with_row(body: &str) -> String {
     )
 }
 
-fn alert(r: &mut Rules, opts: &Options, alert_for: &str) {
+/// `for` of the warnings' alert: one evaluation longer than the criticals', so that when
+/// a critical cause and its warnings start failing together (a re-cabled host: LLDP and
+/// FDB at once) the critical alert is in Alertmanager first and its inhibitions hold the
+/// warnings back, rather than all of them firing in one evaluation.
+fn warning_for(alert_for: &str, eval_interval: &str) -> String {
+    match (
+        rtmon::cli::parse_duration(alert_for),
+        rtmon::cli::parse_duration(eval_interval),
+    ) {
+        (Ok(a), Ok(e)) => {
+            let ms = (a + e).as_millis();
+            if ms % 1000 == 0 {
+                format!("{}s", ms / 1000)
+            } else {
+                format!("{ms}ms")
+            }
+        }
+        _ => alert_for.to_string(),
+    }
+}
+
+fn alert(r: &mut Rules, opts: &Options, alert_for: &str, eval_interval: &str) {
+    let warn_for = warning_for(alert_for, eval_interval);
+    for (severity, after) in [
+        (Severity::Critical, alert_for),
+        (Severity::Warning, warn_for.as_str()),
+    ] {
+        alert_rule(r, opts, severity.name(), after);
+    }
+}
+
+fn alert_rule(r: &mut Rules, opts: &Options, severity: &str, alert_for: &str) {
     let grafana = opts.grafana_url.trim_end_matches('/');
     let id = "{{ $labels.hop }}/{{ $labels.check }}{{ if $labels.subject }}/{{ $labels.subject }}{{ end }}";
-    let what = "{{ if eq $labels.severity \"critical\" }}the flow cannot work{{ else }}the flow works, badly{{ end }}";
+    let what = if severity == Severity::Critical.name() {
+        "the flow cannot work"
+    } else {
+        "the flow works, badly"
+    };
     let summary = format!(
         "Flow {{{{ $labels.flow }}}}: {}",
         with_row("{{ label \"cause\" . }}")
@@ -855,8 +890,11 @@ fn alert(r: &mut Rules, opts: &Options, alert_for: &str) {
         "{grafana}/d/{{{{ with printf \"{INFO_RECORD}{{flow=%q}}\" (or $labels.flow \"\") | query }}}}{{{{ with first . }}}}{{{{ label \"dashboard_uid\" . }}}}{{{{ end }}}}{{{{ end }}}}?from=now-3h&to=now"
     );
     r.0.push_str(&format!(
-        "      - alert: {ALERT}\n        expr: {}\n        for: {alert_for}\n        annotations:\n          summary: {}\n          description: {}\n          runbook_url: {}\n          dashboard_url: {}\n",
-        q(&format!("max by ({ROW}) (0 * {FAILING})")),
+        "      - alert: {ALERT}\n        expr: {}\n        for: {alert_for}\n        labels:\n          severity: {}\n        annotations:\n          summary: {}\n          description: {}\n          runbook_url: {}\n          dashboard_url: {}\n",
+        q(&format!(
+            "max by ({ROW}) (0 * {FAILING}{{severity=\"{severity}\"}})"
+        )),
+        q(severity),
         q(&summary),
         q(&description),
         q(&format!("{}#{{{{ $labels.check }}}}", opts.runbook_url)),
@@ -890,7 +928,7 @@ fn flows_group(
     check_records(&mut r, &x);
     path_records(&mut r);
     flow_records(&mut r);
-    alert(&mut r, opts, alert_for);
+    alert(&mut r, opts, alert_for, eval_interval);
     y.push_str(&r.0);
 }
 
