@@ -10,6 +10,7 @@
 #   scripts/bench-rules.sh --cycles 6           # evaluation cycles measured per run (default 4)
 #   scripts/bench-rules.sh --profile 8          # also list each run's 8 slowest rules
 #   RTMON=path/to/rtmon-dashboards scripts/bench-rules.sh   # another build
+#   PROM_GOGC=400 scripts/bench-rules.sh        # Prometheus with another GOGC (default 100)
 #
 # Per N it generates N flows of a research network's shape (host → switch → switch →
 # host, each flow its own two hosts, one switch per ten flows, ports named Ethernet1/1
@@ -39,7 +40,7 @@ while [ $# -gt 0 ]; do
     --cycles) cycles=$2; shift 2 ;;
     --cycles=*) cycles=${1#*=}; shift ;;
     --profile) profile=$2; shift 2 ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "bench-rules: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -256,7 +257,7 @@ run() { # run N LAYOUT
       printf '      - targets: ["127.0.0.1:%s"]\n        labels: {__metrics_path__: "/topology.txt", shard: "topology"}\n' "$sport"
     fi
   } > "$d/prom-$layout/prometheus.yml"
-  prometheus --config.file="$d/prom-$layout/prometheus.yml" --storage.tsdb.path="$d/prom-$layout/tsdb" \
+  env GOGC="${PROM_GOGC:-100}" prometheus --config.file="$d/prom-$layout/prometheus.yml" --storage.tsdb.path="$d/prom-$layout/tsdb" \
     --web.listen-address="127.0.0.1:$pport" --web.enable-lifecycle --log.level=warn \
     > "$d/prom-$layout/log" 2>&1 &
   prom_pid=$!
@@ -295,6 +296,11 @@ run() { # run N LAYOUT
 import json, sys
 n, label, top = sys.argv[1], sys.argv[2], int(sys.argv[3])
 rules = [(r.get("evaluationTime", 0), g["name"], r.get("name", "")) for g in json.load(sys.stdin)["data"]["groups"] for r in g["rules"]]
+groups = {}
+for t, g, name in rules:
+    groups[g] = groups.get(g, 0) + t
+for g, t in sorted(groups.items()):
+    print(f"  N={n} {label}: group {g}: {t * 1000:8.1f} ms (sum of its rules)")
 rules.sort(reverse=True)
 for t, g, name in rules[:top]:
     print(f"  N={n} {label}: {t * 1000:8.1f} ms  {g} {name}")
