@@ -1005,8 +1005,6 @@ mod tests {
         }
     }
 
-    /// The rules' regex applied as Prometheus's label_replace does (anchored, `$1$2$3`),
-    /// with a tiny matcher for exactly its three alternatives.
     /// `label_replace(…, "$1$2$3", …, re)` as Prometheus applies it: the regex anchored
     /// at both ends (Go's RE2 syntax, which the `regex` crate shares), unmatched groups
     /// empty, no match → the value unchanged.

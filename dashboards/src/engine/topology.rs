@@ -17,8 +17,9 @@
 //!   the check's weight for `rtmon:flow:cause` (higher: named first): one per check of
 //!   [`crate::engine::checks::flow_checks`], with its join keys (`rtmon_instance` and the
 //!   interface, port, peer, VLAN, MAC … it reads; see [`Check::keys`]);
-//! - `rtmon:flow_hop:info{flow,hop}` = 1 — the hops that have checks (the baseline of
-//!   `rtmon:flow_hop:status`, so that record reads only the failing checks);
+//! - `rtmon:flow_hop:info{flow,hop}` = 1 — the hops that have checks (the all-healthy
+//!   baseline of the hop and flow status and `rtmon:flow:healthy`, so those read only
+//!   the failing checks);
 //! - `rtmon:flow_lldp:expected{flow,hop,subject,rtmon_instance,rtmon_if,nbr_id}` = 1 —
 //!   the identities an `lldp_link` check accepts;
 //! - `rtmon:flow_point:info{flow,direction,index,hop,point,rxtx, keys…}` and
