@@ -173,8 +173,10 @@ fn flow_rig_dashboards_check_rules_and_status() {
     );
 
     // 1. Healthy. `check` passes once everything has been scraped: every panel query
-    // and rule selector returns data, and every check is healthy.
-    let end = Instant::now() + DEADLINE;
+    // and rule selector returns data, and every check is healthy. Twice the deadline:
+    // the port-status annotation keeps one point per 60 s step (aligned to the minute),
+    // so it has data only from the first such step after the switch's first scrape.
+    let end = Instant::now() + 2 * DEADLINE;
     let check_out = loop {
         let mut c = dashboards();
         c.arg("check")
