@@ -97,9 +97,27 @@ const HEADER: &str =
 
 /// Renders the rules file (YAML) for `flows`.
 pub fn render(flows: &[Flow], opts: &Options, eval_interval: &str, alert_for: &str) -> String {
+    render_with(flows, opts, eval_interval, alert_for, true)
+}
+
+/// [`render`], with or without the topology rules (see [`write_with`]).
+pub fn render_with(
+    flows: &[Flow],
+    opts: &Options,
+    eval_interval: &str,
+    alert_for: &str,
+    topology_rules: bool,
+) -> String {
     let mut out = Vec::new();
     // Writing to a Vec cannot fail.
-    let _ = write(&mut out, flows, opts, eval_interval, alert_for);
+    let _ = write_with(
+        &mut out,
+        flows,
+        opts,
+        eval_interval,
+        alert_for,
+        topology_rules,
+    );
     String::from_utf8(out).unwrap_or_default()
 }
 

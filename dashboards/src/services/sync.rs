@@ -516,17 +516,13 @@ impl Desired {
             // No flow, no rules: an explicit empty list.
             return Some(RULES_HEADER.replace("groups:\n", "groups: []\n"));
         }
-        let mut out = Vec::new();
-        // Writing to a Vec cannot fail.
-        let _ = rules::write_with(
-            &mut out,
+        Some(rules::render_with(
             flows,
             &self.opts,
             &r.eval_interval,
             &r.alert_for,
             r.topology_file.is_none(),
-        );
-        Some(String::from_utf8(out).unwrap_or_default())
+        ))
     }
 
     /// The topology exposition when it is scraped (`--topology-file`).
