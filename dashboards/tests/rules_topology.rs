@@ -161,7 +161,7 @@ fn test_yaml(expect: &[(&str, &[Row])]) -> String {
         ));
         for (flow, hop, subject, v) in rows.iter() {
             let sev = match *check {
-                "mtu" => "warning",
+                "mtu" | "fdb_learned" => "warning",
                 _ => "critical",
             };
             t.push_str(&format!(
@@ -283,6 +283,80 @@ fn shared_ports_and_hosts_get_their_own_records_and_a_wrong_expectation_fails() 
     );
     let (ok, out) = promtool(dir.path(), &t);
     assert!(ok, "scraped topology:\n{out}");
+}
+
+/// f4: a VLAN, one host's MAC in the flow, the other's from its node_network_info.
+const FLOW4: &str = "flow: f4
+path:
+  - host: g
+    instance: 10.0.0.7
+    interface: eth0.100
+    mac: \"02:00:00:00:00:07\"
+    vlan: 100
+  - switch: sw3
+    target: 192.0.2.3
+    in: {port: r1}
+    out: {port: r2}
+  - host: h
+    instance: 10.0.0.8
+    interface: eth0.100
+    vlan: 100
+";
+
+#[test]
+fn fdb_rows_with_and_without_a_vlan_or_a_mac_are_each_judged() {
+    if !rtmon_testkit::available(
+        "fdb_rows_with_and_without_a_vlan_or_a_mac_are_each_judged",
+        &["promtool"],
+        false,
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let fl = flows(dir.path(), &[FLOWS, FLOW4]);
+    std::fs::write(
+        dir.path().join("rules.yml"),
+        rules::render(&fl, &Options::default(), "1m", "1m"),
+    )
+    .expect("rules");
+    // f1 has no VLAN and no MACs (both from node_network_info): a's learned on its port
+    // in some VLAN (1), b's only on another port (0). f4: g's MAC (from the flow) learned
+    // on its port in another VLAN (0), h's (from node_network_info) in VLAN 100 (1).
+    let series = [
+        "node_network_info{instance=\"10.0.0.1:9100\",device=\"eth0\",address=\"02:00:00:00:00:01\"}",
+        "node_network_info{instance=\"10.0.0.1:9100\",device=\"lo\",address=\"00:00:00:00:00:00\"}",
+        "node_network_info{instance=\"10.0.0.2:9100\",device=\"eth0\",address=\"02:00:00:00:00:02\"}",
+        "node_network_info{instance=\"10.0.0.8:9100\",device=\"eth0.100\",address=\"02:00:00:00:00:08\"}",
+        "rtmon_snmp_fdb_entry_info{instance=\"192.0.2.1\",ifName=\"p1\",vlan=\"1\",mac=\"02:00:00:00:00:01\"}",
+        "rtmon_snmp_fdb_entry_info{instance=\"192.0.2.1\",ifName=\"p3\",vlan=\"1\",mac=\"02:00:00:00:00:02\"}",
+        "rtmon_snmp_fdb_entry_info{instance=\"192.0.2.3:161\",ifName=\"r1\",vlan=\"200\",mac=\"02:00:00:00:00:07\"}",
+        "rtmon_snmp_fdb_entry_info{instance=\"192.0.2.3:161\",ifName=\"r2\",vlan=\"100\",mac=\"02:00:00:00:00:08\"}",
+    ];
+    let extra: String = series
+        .iter()
+        .map(|s| format!("      - series: '{s}'\n        values: '1x10'\n"))
+        .collect();
+    let test = |rows: &[Row]| {
+        test_yaml(&[("fdb_learned", rows)]).replacen(
+            "    input_series:\n",
+            &format!("    input_series:\n{extra}"),
+            1,
+        )
+    };
+    let mut rows = vec![
+        ("f1", "sw", "a", 1),
+        ("f1", "sw", "b", 0),
+        ("f4", "sw3", "g", 0),
+        ("f4", "sw3", "h", 1),
+    ];
+    let (ok, out) = promtool(dir.path(), &test(&rows));
+    assert!(ok, "{out}");
+    rows[2].3 = 1;
+    let (ok, out) = promtool(dir.path(), &test(&rows));
+    assert!(
+        !ok && out.contains("FAILED"),
+        "a MAC in another VLAN passed:\n{out}"
+    );
 }
 
 #[test]

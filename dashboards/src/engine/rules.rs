@@ -281,7 +281,13 @@ const ROW: &str = "flow, hop, check, subject, severity";
 
 /// The per-check record: `value` (rows with data, the rows' labels) or 0.
 fn check_rule(r: &mut Rules, k: CheckKind, value: &str) {
-    let expr = format!("max by ({ROW}) (({value}) or {})", zero(k, ""));
+    check_rule_total(r, k, &format!("({value}) or {}", zero(k, "")));
+}
+
+/// The per-check record of a `value` that already has a sample for every row of `k`
+/// (one read of the rows fewer than [`check_rule`]).
+fn check_rule_total(r: &mut Rules, k: CheckKind, value: &str) {
+    let expr = format!("max by ({ROW}) ({value})");
     r.record(CHECK_RECORD, &expr, &[("check", k.name())]);
 }
 
@@ -304,6 +310,8 @@ const SNMP_TX_BPS: &str = "rtmon:snmp_if:tx_bps";
 const LLDP_NEIGHBOR: &str = "rtmon:lldp:neighbor";
 const HOST_MTU: &str = "rtmon:flow_host:mtu_bytes";
 const PORT_MTU: &str = "rtmon:flow_port:mtu_bytes";
+/// Packets per second into each loss segment (its first counting point).
+const SEGMENT_IN_PPS: &str = "rtmon:flow_segment:in_pps";
 /// The failing checks: their topology rows (value = cause weight, `cause` text) — the
 /// few series the flow and hop status, the cause and the alert read, instead of every
 /// check of every flow.
@@ -329,6 +337,7 @@ pub const INTERNAL_RECORDS: &[&str] = &[
     LLDP_NEIGHBOR,
     HOST_MTU,
     PORT_MTU,
+    SEGMENT_IN_PPS,
     FAILING,
 ];
 
@@ -568,14 +577,14 @@ fn check_records(r: &mut Rules, x: &Expr) {
         &join(K::PortOperUp, "", &format!("{I}, {ifn}"), SNMP_OPER),
     );
     // A port name that several interfaces carry (rows of ports not pinned): how many
-    // interfaces of the switch have it; none at all is port_oper_up's failure.
+    // interfaces of the switch have it; none at all is port_oper_up's failure (1 here:
+    // every row has a sample).
     let names_n = format!(
-        "count by ({I}, {n}) ({}) and on({I}, {n}) {CHECK_INFO}{{check=\"{}\"}}",
+        "count by ({I}, {n}) ({})",
         x.norm(snmp::OPER_STATUS),
-        K::PortUnique.name(),
         n = snmp::IF_NAME
     );
-    check_rule(
+    check_rule_total(
         r,
         K::PortUnique,
         &format!(
@@ -605,29 +614,28 @@ fn check_records(r: &mut Rules, x: &Expr) {
         "label_replace(label_replace(max by ({I}, {dev}, address) ({}), \"host_instance\", \"$1\", \"{I}\", \"(.*)\"), \"host_device\", \"$1\", \"{dev}\", \"(.*)\")",
         x.norm("node_network_info")
     );
-    let expected = |m: &str| {
-        format!(
-            "({} or label_replace({} * on(host_instance, host_device) group_left(address) {info_mac}, \"{mac}\", \"$1\", \"address\", \"(.*)\"))",
-            zero(K::FdbLearned, &format!(",{mac}!=\"\"{m}")),
-            zero(K::FdbLearned, &format!(",host_instance!=\"\"{m}")),
-        )
-    };
+    let expected = format!(
+        "({} or label_replace({} * on(host_instance, host_device) group_left(address) {info_mac}, \"{mac}\", \"$1\", \"address\", \"(.*)\"))",
+        zero(K::FdbLearned, &format!(",{mac}!=\"\"")),
+        zero(K::FdbLearned, ",host_instance!=\"\""),
+    );
     let fdb = |by: &str| {
         format!(
             "clamp_max(count by ({by}) ({}), 1)",
             x.port(snmp::FDB_ENTRY)
         )
     };
+    // Rows with a VLAN match entries of that VLAN; rows without one (an empty label is
+    // no label) match the entries counted without their VLAN: one join, one read of
+    // the rows and of node_network_info.
     let with_vlan = format!("{I}, {ifn}, {fv}, {mac}");
     let without_vlan = format!("{I}, {ifn}, {mac}");
     check_rule(
         r,
         K::FdbLearned,
         &format!(
-            "({} + on({with_vlan}) group_left() {}) or ({} + on({without_vlan}) group_left() {})",
-            expected(&format!(",{fv}!=\"\"")),
+            "{expected} + on({with_vlan}) group_left() ({} or {})",
             fdb(&with_vlan),
-            expected(&format!(",{fv}=\"\"")),
             fdb(&without_vlan),
         ),
     );
@@ -716,7 +724,7 @@ fn check_records(r: &mut Rules, x: &Expr) {
         "clamp_max(count by (flow, hop, subject) ({LLDP_EXPECTED} * on({I}, {LLDP_IF_KEY}, {LLDP_ID_KEY}) group_left() {LLDP_NEIGHBOR}), 1)"
     );
     let heard = format!("count by ({I}, {LLDP_IF_KEY}) ({LLDP_NEIGHBOR})");
-    check_rule(
+    check_rule_total(
         r,
         K::LldpLink,
         &format!(
@@ -804,7 +812,17 @@ fn path_records(r: &mut Rules) {
             zero(k, "")
         )
     };
-    let (ra, rb) = (pps("a"), pps("b"));
+    // The rate into the segment is read three times: recorded once per row.
+    r.record(
+        SEGMENT_IN_PPS,
+        &format!("max by (flow, hop, subject) ({})", pps("a")),
+        &[],
+    );
+    let ra = format!(
+        "({} + on(flow, hop, subject) group_left() {SEGMENT_IN_PPS})",
+        zero(k, "")
+    );
+    let rb = pps("b");
     let lim = |name: &str| format!("on(flow) group_left() {LIMIT}{{limit=\"{name}\"}}");
     check_rule(
         r,
