@@ -9,6 +9,9 @@
 #   scripts/bench-rules.sh --flows "100 1000"   # other sizes (per-flow only up to --per-flow-max)
 #   scripts/bench-rules.sh --cycles 6           # evaluation cycles measured per run (default 4)
 #   scripts/bench-rules.sh --profile 8          # also list each run's 8 slowest rules
+#   scripts/bench-rules.sh --no-floor           # skip the `floor` row (see below)
+#   scripts/bench-rules.sh --flows 10000 --layouts floor   # only these rows (of floor,
+#                                               # scraped, constant, per-flow)
 #   RTMON=path/to/rtmon-dashboards scripts/bench-rules.sh   # another build
 #   PROM_GOGC=400 scripts/bench-rules.sh        # Prometheus with another GOGC (default 100)
 #
@@ -23,6 +26,10 @@
 # load time (POST /-/reload with the rules), the sum and max of the rule groups' last
 # duration, Prometheus CPU per 30 s cycle and RSS, missed iterations, and how many
 # checks read 0 (false alarms: the data is healthy).
+# Row `floor` (first per N, skipped with --no-floor) is no flow rule set but the least
+# any can cost here: one rule per metric the checks read that reads all its series once
+# (counters as a rate over the 5 m window) and one that writes one sample per check from
+# the scraped topology — the number to hold the flow rules' rows against.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,6 +38,8 @@ per_flow_max=1000
 rules_topology_max=1000
 cycles=4
 profile=0
+floor=1
+layouts="floor scraped constant per-flow"
 while [ $# -gt 0 ]; do
   case "$1" in
     --flows) flows_list=$2; shift 2 ;;
@@ -40,11 +49,17 @@ while [ $# -gt 0 ]; do
     --cycles) cycles=$2; shift 2 ;;
     --cycles=*) cycles=${1#*=}; shift ;;
     --profile) profile=$2; shift 2 ;;
-    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    --no-floor) floor=0; shift ;;
+    --layouts) layouts=$2; shift 2 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
     *) echo "bench-rules: unknown option $1" >&2; exit 2 ;;
   esac
 done
 case "$cycles" in ''|*[!0-9]*) echo "bench-rules: --cycles needs a whole number" >&2; exit 2 ;; esac
+for l in $layouts; do
+  case "$l" in floor|scraped|constant|per-flow) ;; *) echo "bench-rules: unknown layout $l (floor, scraped, constant, per-flow)" >&2; exit 2 ;; esac
+done
+want() { case " $layouts " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 case "$profile" in ''|*[!0-9]*) echo "bench-rules: --profile needs a whole number" >&2; exit 2 ;; esac
 
 command -v prometheus >/dev/null || { echo "bench-rules: needs Debian's prometheus (scripts/install-test-deps.sh)" >&2; exit 1; }
@@ -214,6 +229,31 @@ PY
   srv_pid=$!
 }
 
+# The floor: what any rule set for these checks must at least do in one cycle — read
+# every series of every metric the checks read once (counters as a rate over the check
+# window, the rest as an instant vector; a selector by metric name reads the noise too)
+# and write one sample per check (the topology's check rows, reduced to the record's
+# labels). Its cost is the least the flow rules can cost on this Prometheus and data.
+floor_rules() { # floor_rules DIR RULES: the metrics of DIR's data that RULES reads
+  python3 - "$1" "$2" <<'PY'
+import glob, re, sys
+read = open(sys.argv[2]).read()
+names = set()
+for f in sorted(glob.glob(f"{sys.argv[1]}/data/f*.txt")):
+    for line in open(f):
+        m = re.match(r"([a-zA-Z_:][a-zA-Z0-9_:]*)[{ ]", line)
+        if m:
+            names.add(m.group(1))
+names = {n for n in names if re.search(r"\b%s\b" % re.escape(n), read)}
+counter = re.compile(r"(_total|_sum|_count|Pkts|Octets|Errors|Discards)$")
+print("groups:\n  - name: rtmon-floor\n    interval: 30s\n    rules:")
+for i, n in enumerate(sorted(names)):
+    e = f"count(rate({n}[5m]))" if counter.search(n) else f"count({n})"
+    print(f'      - record: "bench:floor:{i}"\n        expr: "{e}"')
+print('      - record: "rtmon:flow_check:ok"\n        expr: "0 * max by (flow, hop, check, subject, severity) (rtmon:flow_check:info) + 1"')
+PY
+}
+
 metric() { # metric NAME-REGEX: sum over Prometheus's own /metrics
   curl -sf "http://127.0.0.1:$pport/metrics" | awk -v re="$1" '$1 ~ re && $1 ~ /rtmon-/ {s += $2} END {printf "%g", s + 0}'
 }
@@ -236,10 +276,15 @@ run() { # run N LAYOUT
   files=$(cat "$d/files")
   local rl=$layout topo=rules
   case "$layout" in
-    scraped) rl=constant; topo=scrape
+    scraped|floor) rl=constant; topo=scrape
       "$RTMON" topology "$d"/flows/*.yml --out "$d/data/topology.txt" >/dev/null ;;
   esac
-  "$RTMON" rules "$d"/flows/*.yml --layout "$rl" --topology "$topo" --eval-interval 30s --out "$d/rules-$layout.yml" >/dev/null
+  if [ "$layout" = floor ]; then
+    "$RTMON" rules "$d"/flows/*.yml --topology scrape --eval-interval 30s --out "$d/rules-ref.yml" >/dev/null
+    floor_rules "$d" "$d/rules-ref.yml" > "$d/rules-$layout.yml"
+  else
+    "$RTMON" rules "$d"/flows/*.yml --layout "$rl" --topology "$topo" --eval-interval 30s --out "$d/rules-$layout.yml" >/dev/null
+  fi
   local size rules
   size=$(stat -c %s "$d/rules-$layout.yml")
   rules=$(grep -cE '^ *- (\{record:|record:|alert:)' "$d/rules-$layout.yml")
@@ -253,7 +298,7 @@ run() { # run N LAYOUT
     for ((i = 0; i < files; i++)); do
       printf '      - targets: ["127.0.0.1:%s"]\n        labels: {__metrics_path__: "/f%04d.txt", shard: "%04d"}\n' "$sport" "$i" "$i"
     done
-    if [ "$layout" = scraped ]; then
+    if { [ "$layout" = scraped ] || [ "$layout" = floor ]; }; then
       printf '      - targets: ["127.0.0.1:%s"]\n        labels: {__metrics_path__: "/topology.txt", shard: "topology"}\n' "$sport"
     fi
   } > "$d/prom-$layout/prometheus.yml"
@@ -263,7 +308,7 @@ run() { # run N LAYOUT
   prom_pid=$!
   # Wait for two scrapes of every target (bounded: 5 minutes).
   local waited=0 targets=$files
-  [ "$layout" = scraped ] && targets=$((files + 1))
+  { [ "$layout" = scraped ] || [ "$layout" = floor ]; } && targets=$((files + 1))
   until [ "$(query "count(up{job=\"bench\"} == 1)" 2>/dev/null || echo 0)" = "$targets" ]; do
     sleep 2; waited=$((waited + 2))
     [ $waited -lt 300 ] || { echo "bench-rules: targets not up after 300 s (N=$n)" >&2; tail -5 "$d/prom-$layout/log" >&2; return 1; }
@@ -319,11 +364,16 @@ echo
 echo '| flows | rules | rules (file) | topology series | head series | load | group duration sum | max | Prometheus CPU per 30 s | RSS | missed iterations | checks at 0 |'
 echo '|---|---|---|---|---|---|---|---|---|---|---|---|'
 for n in $flows_list; do
-  run "$n" scraped
-  if [ "$n" -le "$rules_topology_max" ]; then
+  if [ "$floor" = 1 ] && want floor; then
+    run "$n" floor
+  fi
+  if want scraped; then
+    run "$n" scraped
+  fi
+  if [ "$n" -le "$rules_topology_max" ] && want constant; then
     run "$n" constant
   fi
-  if [ "$n" -le "$per_flow_max" ]; then
+  if [ "$n" -le "$per_flow_max" ] && want per-flow; then
     run "$n" per-flow
   fi
   rm -rf "$work/n$n"
