@@ -10,30 +10,12 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use rtmon_testkit::netns::{veth, Netns};
+use rtmon_testkit::bridge::{BridgeRig, BridgeSpec};
 use rtmon_testkit::prom::{PromConfig, Prometheus, PROMETHEUS_BIN};
 use rtmon_testkit::rig::RigBins;
 use rtmon_testkit::{free_port, wait_for_port, Proc};
 
 const DEADLINE: Duration = Duration::from_secs(90);
-
-fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().expect("ip");
-    assert!(
-        out.status.success(),
-        "ip {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-struct RootLinks(Vec<String>);
-impl Drop for RootLinks {
-    fn drop(&mut self) {
-        for l in &self.0 {
-            let _ = Command::new("ip").args(["link", "del", l]).output();
-        }
-    }
-}
 
 #[test]
 fn loss_on_one_segment_is_named() {
@@ -50,92 +32,27 @@ fn loss_on_one_segment_is_named() {
         return;
     }
     let dir = tempfile::tempdir().expect("tmp");
-    let pid = std::process::id();
-    let used = String::from_utf8_lossy(
-        &Command::new("ip")
-            .args(["-4", "-o", "addr"])
-            .output()
-            .expect("ip")
-            .stdout,
-    )
-    .into_owned();
-    let k = (0..250)
-        .map(|i| (pid + i) % 250 + 1)
-        .find(|k| {
-            !used.contains(&format!("10.233.{k}.")) && !used.contains(&format!("10.234.{k}."))
-        })
-        .expect("a free subnet");
-
     // Host A ── swa [br0 in namespace S] swb ── host B; management veths to the root.
-    let (a, s, b) = (
-        Netns::new().expect("ns"),
-        Netns::new().expect("ns"),
-        Netns::new().expect("ns"),
-    );
-    veth(&a, "data0", &format!("10.233.{k}.1/24"), &s, "swa", "").expect("veth");
-    veth(&s, "swb", "", &b, "data0", &format!("10.233.{k}.2/24")).expect("veth");
-    s.ip(&["link", "add", "br0", "type", "bridge"])
-        .expect("bridge");
-    for p in ["swa", "swb"] {
-        s.ip(&["link", "set", p, "master", "br0"]).expect("enslave");
-    }
-    s.ip(&["link", "set", "br0", "up"]).expect("br0 up");
-    let mut links = RootLinks(Vec::new());
-    let mut mgmt = Vec::new();
-    for (i, ns) in [&a, &s, &b].into_iter().enumerate() {
-        let root_if = format!("rtl{}x{i}", pid % 100_000);
-        ip(&[
-            "link", "add", &root_if, "type", "veth", "peer", "name", "mgmt0", "netns", &ns.name,
-        ]);
-        links.0.push(root_if.clone());
-        ip(&[
-            "addr",
-            "add",
-            &format!("10.234.{k}.{}/30", 4 * i + 1),
-            "dev",
-            &root_if,
-        ]);
-        ip(&["link", "set", &root_if, "up"]);
-        let m = format!("10.234.{k}.{}", 4 * i + 2);
-        ns.ip(&["addr", "add", &format!("{m}/30"), "dev", "mgmt0"])
-            .expect("mgmt");
-        ns.ip(&["link", "set", "mgmt0", "up"]).expect("mgmt up");
-        mgmt.push(m);
-    }
-
-    // snmpd in the switch namespace: IF-MIB of br0's ports, counters from the kernel.
-    let snmpd_conf = dir.path().join("snmpd.conf");
-    std::fs::write(
-        &snmpd_conf,
-        format!(
-            "agentAddress udp:{}:161\nrocommunity loss {}\n",
-            mgmt[1], "10.234.0.0/16"
-        ),
+    let rig = BridgeRig::start(
+        dir.path(),
+        &BridgeSpec {
+            data_net: 233,
+            mgmt_net: 234,
+            link_prefix: "rtl",
+            community: "loss",
+        },
     )
-    .expect("snmpd.conf");
-    std::fs::create_dir_all(dir.path().join("snmp-persist")).expect("dir");
-    let mut cmd = s.command("snmpd");
-    cmd.env("SNMP_PERSISTENT_DIR", dir.path().join("snmp-persist"))
-        .args(["-f", "-Lf"])
-        .arg(dir.path().join("snmpd.log"))
-        .args(["-C", "-c"])
-        .arg(&snmpd_conf);
-    let mut procs =
-        vec![Proc::spawn("snmpd", cmd, Some(&dir.path().join("snmpd.out"))).expect("snmpd")];
-    let target = format!("{}:161", mgmt[1]);
-    assert!(
-        rtmon_testkit::snmp::wait_until_answers(&target, "loss", Duration::from_secs(20)),
-        "snmpd did not answer: {}",
-        std::fs::read_to_string(dir.path().join("snmpd.log")).unwrap_or_default()
-    );
+    .unwrap_or_else(|e| panic!("{e}"));
+    let (a, s, b, mgmt, target) = (&rig.a, &rig.s, &rig.b, &rig.mgmt, &rig.target);
+    let mut procs: Vec<Proc> = Vec::new();
 
     // The flow: dedicated ports, loss judged above 20 pps with 5 % tolerance.
     let flow = dir.path().join("flow.yml");
     std::fs::write(
         &flow,
         format!(
-            "flow: loss-e2e\ndedicated_ports: true\nthresholds:\n  loss_tolerance: 0.05\n  loss_min_pps: 20\npath:\n  - host: la\n    instance: {}\n    interface: data0\n    ip: 10.233.{k}.1\n  - switch: lsw\n    target: \"{target}\"\n    auth: loss\n    in: {{port: swa}}\n    out: {{port: swb}}\n  - host: lb\n    instance: {}\n    interface: data0\n    ip: 10.233.{k}.2\n",
-            mgmt[0], mgmt[2]
+            "flow: loss-e2e\ndedicated_ports: true\nthresholds:\n  loss_tolerance: 0.05\n  loss_min_pps: 20\npath:\n  - host: la\n    instance: {}\n    interface: data0\n    ip: {}\n  - switch: lsw\n    target: \"{target}\"\n    auth: loss\n    in: {{port: swa}}\n    out: {{port: swb}}\n  - host: lb\n    instance: {}\n    interface: data0\n    ip: {}\n",
+            mgmt[0], rig.data[0], mgmt[2], rig.data[1]
         ),
     )
     .expect("flow");
@@ -150,7 +67,7 @@ fn loss_on_one_segment_is_named() {
     procs
         .push(Proc::spawn("snmp", cmd, Some(&dir.path().join("snmp.log"))).expect("snmp exporter"));
     let mut addrs = vec![snmp_exporter.clone()];
-    for (ns, host, m) in [(&a, "la", &mgmt[0]), (&b, "lb", &mgmt[2])] {
+    for (ns, host, m) in [(a, "la", &mgmt[0]), (b, "lb", &mgmt[2])] {
         for (bin, port, with_flow) in [
             (&bins.node, 9100, false),
             (&bins.arp, 9105, true),
@@ -223,16 +140,7 @@ fn loss_on_one_segment_is_named() {
         String::from_utf8_lossy(&out.stderr)
     );
     let mut burst = a.command("ping");
-    burst.args([
-        "-q",
-        "-i",
-        "0.005",
-        "-c",
-        "4000",
-        "-s",
-        "64",
-        &format!("10.233.{k}.2"),
-    ]);
+    burst.args(["-q", "-i", "0.005", "-c", "4000", "-s", "64", &rig.data[1]]);
     let _burst =
         Proc::spawn("burst", burst, Some(&dir.path().join("burst.log"))).expect("ping burst");
 

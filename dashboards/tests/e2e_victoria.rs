@@ -29,7 +29,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use rtmon_testkit::netns::{veth, Netns};
+use rtmon_testkit::bridge::{BridgeRig, BridgeSpec};
+use rtmon_testkit::netns::Netns;
 use rtmon_testkit::prom::{instant_query, PromConfig, Prometheus, Row, PROMETHEUS_BIN};
 use rtmon_testkit::rig::RigBins;
 use rtmon_testkit::vm::{
@@ -56,24 +57,6 @@ const BACKEND_LABELS: [&str; 3] = ["backend", "alertgroup", "site"];
 
 fn dashboards() -> Command {
     Command::new(env!("CARGO_BIN_EXE_rtmon-dashboards"))
-}
-
-fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().expect("ip");
-    assert!(
-        out.status.success(),
-        "ip {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-struct RootLinks(Vec<String>);
-impl Drop for RootLinks {
-    fn drop(&mut self) {
-        for l in &self.0 {
-            let _ = Command::new("ip").args(["link", "del", l]).output();
-        }
-    }
 }
 
 /// The two backends and what reads them.
@@ -315,91 +298,26 @@ fn prometheus_and_victoriametrics_agree_on_rules_and_alerts() {
         return;
     }
     let dir = tempfile::tempdir().expect("tmp");
-    let pid = std::process::id();
-    let used = String::from_utf8_lossy(
-        &Command::new("ip")
-            .args(["-4", "-o", "addr"])
-            .output()
-            .expect("ip")
-            .stdout,
-    )
-    .into_owned();
-    let k = (0..250)
-        .map(|i| (pid.wrapping_mul(3) + i) % 250 + 1)
-        .find(|k| {
-            !used.contains(&format!("10.235.{k}.")) && !used.contains(&format!("10.236.{k}."))
-        })
-        .expect("a free subnet");
-
     // Host A ── swa [br0 in namespace S] swb ── host B; management veths to the root.
-    let (a, s, b) = (
-        Netns::new().expect("ns"),
-        Netns::new().expect("ns"),
-        Netns::new().expect("ns"),
-    );
-    veth(&a, "data0", &format!("10.235.{k}.1/24"), &s, "swa", "").expect("veth");
-    veth(&s, "swb", "", &b, "data0", &format!("10.235.{k}.2/24")).expect("veth");
-    s.ip(&["link", "add", "br0", "type", "bridge"])
-        .expect("bridge");
-    for p in ["swa", "swb"] {
-        s.ip(&["link", "set", p, "master", "br0"]).expect("enslave");
-    }
-    s.ip(&["link", "set", "br0", "up"]).expect("br0 up");
-    let mut links = RootLinks(Vec::new());
-    let mut mgmt = Vec::new();
-    for (i, ns) in [&a, &s, &b].into_iter().enumerate() {
-        let root_if = format!("rtv{}x{i}", pid % 100_000);
-        ip(&[
-            "link", "add", &root_if, "type", "veth", "peer", "name", "mgmt0", "netns", &ns.name,
-        ]);
-        links.0.push(root_if.clone());
-        ip(&[
-            "addr",
-            "add",
-            &format!("10.236.{k}.{}/30", 4 * i + 1),
-            "dev",
-            &root_if,
-        ]);
-        ip(&["link", "set", &root_if, "up"]);
-        let m = format!("10.236.{k}.{}", 4 * i + 2);
-        ns.ip(&["addr", "add", &format!("{m}/30"), "dev", "mgmt0"])
-            .expect("mgmt");
-        ns.ip(&["link", "set", "mgmt0", "up"]).expect("mgmt up");
-        mgmt.push(m);
-    }
-
-    // snmpd in the switch namespace: IF-MIB of br0's ports, counters from the kernel.
-    let snmpd_conf = dir.path().join("snmpd.conf");
-    std::fs::write(
-        &snmpd_conf,
-        format!(
-            "agentAddress udp:{}:161\nrocommunity vme2e 10.236.0.0/16\n",
-            mgmt[1]
-        ),
+    let rig = BridgeRig::start(
+        dir.path(),
+        &BridgeSpec {
+            data_net: 235,
+            mgmt_net: 236,
+            link_prefix: "rtv",
+            community: "vme2e",
+        },
     )
-    .expect("snmpd.conf");
-    std::fs::create_dir_all(dir.path().join("snmp-persist")).expect("dir");
-    let mut cmd = s.command("snmpd");
-    cmd.env("SNMP_PERSISTENT_DIR", dir.path().join("snmp-persist"))
-        .args(["-f", "-Lf"])
-        .arg(dir.path().join("snmpd.log"))
-        .args(["-C", "-c"])
-        .arg(&snmpd_conf);
-    let _snmpd = Proc::spawn("snmpd", cmd, Some(&dir.path().join("snmpd.out"))).expect("snmpd");
-    let target = format!("{}:161", mgmt[1]);
-    assert!(
-        rtmon_testkit::snmp::wait_until_answers(&target, "vme2e", Duration::from_secs(20)),
-        "snmpd did not answer: {}",
-        std::fs::read_to_string(dir.path().join("snmpd.log")).unwrap_or_default()
-    );
+    .unwrap_or_else(|e| panic!("{e}"));
+    let (a, s, b, mgmt, target) = (&rig.a, &rig.s, &rig.b, &rig.mgmt, &rig.target);
 
     // The flow: dedicated ports, loss judged above 20 pps with 5 % tolerance.
     let flow = dir.path().join("flow.yml");
     std::fs::write(
         &flow,
         format!(
-            "flow: {FLOW}\ndedicated_ports: true\nthresholds:\n  loss_tolerance: 0.05\n  loss_min_pps: 20\npath:\n  - host: va\n    instance: {}\n    interface: data0\n    ip: 10.235.{k}.1\n  - switch: vsw\n    target: \"{target}\"\n    auth: vme2e\n    modules: [if_mib]\n    in: {{port: swa}}\n    out: {{port: swb}}\n  - host: vb\n    instance: {}\n    interface: data0\n    ip: 10.235.{k}.2\n",
-            mgmt[0], mgmt[2]
+            "flow: {FLOW}\ndedicated_ports: true\nthresholds:\n  loss_tolerance: 0.05\n  loss_min_pps: 20\npath:\n  - host: va\n    instance: {}\n    interface: data0\n    ip: {}\n  - switch: vsw\n    target: \"{target}\"\n    auth: vme2e\n    modules: [if_mib]\n    in: {{port: swa}}\n    out: {{port: swb}}\n  - host: vb\n    instance: {}\n    interface: data0\n    ip: {}\n",
+            mgmt[0], rig.data[0], mgmt[2], rig.data[1]
         ),
     )
     .expect("flow");
@@ -412,7 +330,7 @@ fn prometheus_and_victoriametrics_agree_on_rules_and_alerts() {
     cmd.arg(format!("--web.listen-address={snmp_exporter}"))
         .arg(format!("--config.file={}", snmp_cfg.display()));
     let _snmp = Proc::spawn("snmp", cmd, Some(&dir.path().join("snmp.log"))).expect("snmp");
-    let hosts = [(&a, "va", &mgmt[0]), (&b, "vb", &mgmt[2])];
+    let hosts = [(a, "va", &mgmt[0]), (b, "vb", &mgmt[2])];
     let mut exporters: BTreeMap<String, Proc> = BTreeMap::new();
     let mut addrs = vec![snmp_exporter.clone()];
     for (ns, host, m) in hosts {
@@ -681,7 +599,7 @@ fn prometheus_and_victoriametrics_agree_on_rules_and_alerts() {
     eprintln!("exporter stopped: alerts {:?}", alert_checks(&snap.firing));
     exporters.insert(
         ping_b.clone(),
-        spawn_exporter(&b, &bins.ping, "vb", &ping_b, &flow, dir.path()),
+        spawn_exporter(b, &bins.ping, "vb", &ping_b, &flow, dir.path()),
     );
     assert!(wait_for_port(&ping_b, Duration::from_secs(30)));
     be.agree("healthy after the exporter is back", healthy);
@@ -718,16 +636,7 @@ fn prometheus_and_victoriametrics_agree_on_rules_and_alerts() {
         String::from_utf8_lossy(&out.stderr)
     );
     let mut burst = a.command("ping");
-    burst.args([
-        "-q",
-        "-i",
-        "0.005",
-        "-c",
-        "60000",
-        "-s",
-        "64",
-        &format!("10.235.{k}.2"),
-    ]);
+    burst.args(["-q", "-i", "0.005", "-c", "60000", "-s", "64", &rig.data[1]]);
     let _burst =
         Proc::spawn("burst", burst, Some(&dir.path().join("burst.log"))).expect("ping burst");
     let inside = "vsw swa rx → vsw swb tx";
@@ -802,5 +711,5 @@ fn prometheus_and_victoriametrics_agree_on_rules_and_alerts() {
         ooo.join("\n"),
         be.agent.log()
     );
-    drop(links);
+    drop(rig);
 }

@@ -6,11 +6,13 @@
 //! stderr. In strict mode (`RTMON_TEST_STRICT=1`, set by `scripts/test.sh` under CI) a
 //! missing requirement is a test failure instead, so CI runs everything.
 //!
-//! Modules: [`netns`] (namespaces + veth), [`prom`] (Prometheus, Pushgateway),
+//! Modules: [`netns`] (namespaces + veth), [`bridge`] (a Linux-bridge switch with
+//! snmpd between two host namespaces), [`prom`] (Prometheus, Pushgateway),
 //! [`snmp`] (snmpd, snmpsim), [`rig`] (a whole flow: host namespaces running the
 //! exporters, an snmpsim switch, Prometheus with the generated rules), [`vm`]
 //! (VictoriaMetrics, vmagent, vmalert, Alertmanager).
 
+pub mod bridge;
 pub mod netns;
 pub mod prom;
 pub mod rig;
