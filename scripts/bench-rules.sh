@@ -26,10 +26,11 @@
 # load time (POST /-/reload with the rules), the sum and max of the rule groups' last
 # duration, Prometheus CPU per 30 s cycle and RSS, missed iterations, and how many
 # checks read 0 (false alarms: the data is healthy).
-# Row `floor` (first per N, skipped with --no-floor) is no flow rule set but the least
-# any can cost here: one rule per metric the checks read that reads all its series once
-# (counters as a rate over the 5 m window) and one that writes one sample per check from
-# the scraped topology — the number to hold the flow rules' rows against.
+# Row `floor` (first per N, skipped with --no-floor) is no flow rule set but a lower
+# bound for any that selects these metrics by name: one rule per metric the checks read
+# that reads all its series once (counters as a rate over the 5 m window) and one that
+# writes one sample per check from the scraped topology — the number to hold the flow
+# rules' rows against.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -229,11 +230,11 @@ PY
   srv_pid=$!
 }
 
-# The floor: what any rule set for these checks must at least do in one cycle — read
-# every series of every metric the checks read once (counters as a rate over the check
-# window, the rest as an instant vector; a selector by metric name reads the noise too)
-# and write one sample per check (the topology's check rows, reduced to the record's
-# labels). Its cost is the least the flow rules can cost on this Prometheus and data.
+# The floor: what any rule set for these checks that selects their metrics by name must
+# at least do in one cycle — read every series of every metric the checks read once
+# (counters as a rate over the check window, the rest as an instant vector; a selector
+# by metric name reads the noise too) and write one sample per check (the topology's
+# check rows, reduced to the record's labels).
 floor_rules() { # floor_rules DIR RULES: the metrics of DIR's data that RULES reads
   python3 - "$1" "$2" <<'PY'
 import glob, re, sys
