@@ -72,12 +72,25 @@ pub fn available(test: &str, binaries: &[&str], needs_root: bool) -> bool {
     false
 }
 
-/// A free TCP port on 127.0.0.1 (bound then released; race-tolerant enough for tests).
+/// A free TCP port on 127.0.0.1 (bound then released; race-tolerant enough for tests),
+/// never one this process was given before: the kernel may hand a released port out
+/// again, and two tests of one binary running in parallel would then start their
+/// servers on the same port and talk to each other's (seen once: a scrape reset when
+/// the other test stopped its exporter).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("no free port on 127.0.0.1")
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    for _ in 0..1000 {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("no free port on 127.0.0.1");
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
+    panic!("no port on 127.0.0.1 that this process was not given before");
 }
 
 /// A free UDP port on 127.0.0.1.
