@@ -5,7 +5,7 @@
 # scrape` + `rtmon-dashboards topology`), beside the former per-flow rules (`per-flow`),
 # on the same data, in one run.
 #
-#   scripts/bench-rules.sh                      # N = 100, 1000 (all three), 10000 (scraped)
+#   scripts/bench-rules.sh                      # N = 100, 1000 (all four rows), 10000 (floor, scraped)
 #   scripts/bench-rules.sh --flows "100 1000"   # other sizes (per-flow only up to --per-flow-max)
 #   scripts/bench-rules.sh --cycles 6           # evaluation cycles measured per run (default 4)
 #   scripts/bench-rules.sh --profile 8          # also list each run's 8 slowest rules
