@@ -45,7 +45,7 @@ pub struct AlertmanagerOptions {
     pub repeat_interval: String,
 }
 
-fn kinds(pred: impl Fn(CheckKind) -> bool) -> String {
+fn kinds(pred: &dyn Fn(CheckKind) -> bool) -> String {
     CheckKind::ALL
         .iter()
         .filter(|k| pred(**k))
@@ -56,7 +56,20 @@ fn kinds(pred: impl Fn(CheckKind) -> bool) -> String {
 
 /// Each inhibition: (source matchers, target matchers, equal labels).
 pub fn inhibitions() -> Vec<(Vec<String>, Vec<String>, Vec<&'static str>)> {
-    let alert = format!("alertname=\"{ALERT}\"");
+    // Every matcher list starts with the flow alert's name.
+    let alert = |ms: Vec<String>| {
+        let mut v = vec![format!("alertname=\"{ALERT}\"")];
+        v.extend(ms);
+        v
+    };
+    let check = |k: CheckKind| format!("check=\"{}\"", k.name());
+    let checks = |pred: &dyn Fn(CheckKind) -> bool| format!("check=~\"{}\"", kinds(pred));
+    let exporter = |op: &str, subject: &str| {
+        vec![
+            check(CheckKind::ExporterUp),
+            format!("subject{op}\"{subject}\""),
+        ]
+    };
     // Mtu, Speed, Errors, LossSegment read the hop's own source.
     let own = |k: CheckKind| {
         k.source() == Source::Other
@@ -66,14 +79,10 @@ pub fn inhibitions() -> Vec<(Vec<String>, Vec<String>, Vec<&'static str>)> {
             )
     };
     let mut out = vec![(
-        vec![alert.clone(), "check=\"snmp_up\"".into()],
-        vec![
-            alert.clone(),
-            format!(
-                "check=~\"{}\"",
-                kinds(|k| k.source() == Source::Snmp || own(k) || k == CheckKind::LldpLink)
-            ),
-        ],
+        alert(vec![check(CheckKind::SnmpUp)]),
+        alert(vec![checks(&|k| {
+            k.source() == Source::Snmp || own(k) || k == CheckKind::LldpLink
+        })]),
         vec!["flow", "hop"],
     )];
     // The ARP exporter also listens to LLDP on the host.
@@ -83,99 +92,58 @@ pub fn inhibitions() -> Vec<(Vec<String>, Vec<String>, Vec<&'static str>)> {
         ("ping", Source::Ping, false),
     ] {
         out.push((
-            vec![
-                alert.clone(),
-                "check=\"exporter_up\"".into(),
-                format!("subject=\"{subject}\""),
-            ],
-            vec![
-                alert.clone(),
-                format!(
-                    "check=~\"{}\"",
-                    kinds(|k| k.source() == source
-                        || (with_own && own(k))
-                        || (source == Source::Arp && k == CheckKind::LldpLink))
-                ),
-            ],
+            alert(exporter("=", subject)),
+            alert(vec![checks(&|k| {
+                k.source() == source
+                    || (with_own && own(k))
+                    || (source == Source::Arp && k == CheckKind::LldpLink)
+            })]),
             vec!["flow", "hop"],
         ));
     }
     // One host's exporters down together: one alert, the first of node, arp, ping.
     for (subject, below) in [("node", "arp|ping"), ("arp", "ping")] {
         out.push((
-            vec![
-                alert.clone(),
-                "check=\"exporter_up\"".into(),
-                format!("subject=\"{subject}\""),
-            ],
-            vec![
-                alert.clone(),
-                "check=\"exporter_up\"".into(),
-                format!("subject=~\"{below}\""),
-            ],
+            alert(exporter("=", subject)),
+            alert(exporter("=~", below)),
             vec!["flow", "hop"],
         ));
     }
     // A link down, a VLAN missing or a cable in the wrong port: ARP and ping fail with it.
     out.push((
-        vec![
-            alert.clone(),
-            format!(
-                "check=~\"{}\"",
-                kinds(|k| matches!(
-                    k,
-                    CheckKind::InterfaceUp
-                        | CheckKind::PortOperUp
-                        | CheckKind::VlanOnPort
-                        | CheckKind::LldpLink
-                ))
-            ),
-        ],
-        vec![
-            alert.clone(),
-            format!(
-                "check=~\"{}\"",
-                kinds(|k| matches!(k, CheckKind::ArpPeer | CheckKind::PingPeer))
-            ),
-        ],
+        alert(vec![checks(&|k| {
+            matches!(
+                k,
+                CheckKind::InterfaceUp
+                    | CheckKind::PortOperUp
+                    | CheckKind::VlanOnPort
+                    | CheckKind::LldpLink
+            )
+        })]),
+        alert(vec![checks(&|k| {
+            matches!(k, CheckKind::ArpPeer | CheckKind::PingPeer)
+        })]),
         vec!["flow"],
     ));
     // Both ends of a link go down together: the switch port is named.
     out.push((
-        vec![
-            alert.clone(),
-            format!("check=\"{}\"", CheckKind::PortOperUp.name()),
-        ],
-        vec![
-            alert.clone(),
-            format!("check=\"{}\"", CheckKind::InterfaceUp.name()),
-        ],
+        alert(vec![check(CheckKind::PortOperUp)]),
+        alert(vec![check(CheckKind::InterfaceUp)]),
         vec!["flow"],
     ));
     // Loss on a segment (or errors on a port) is the cause of the flow's ping loss.
     out.push((
-        vec![
-            alert.clone(),
-            format!(
-                "check=~\"{}\"",
-                kinds(|k| matches!(k, CheckKind::LossSegment | CheckKind::Errors))
-            ),
-        ],
-        vec![
-            alert.clone(),
-            format!(
-                "check=~\"{}\"",
-                kinds(|k| matches!(k, CheckKind::PingLoss | CheckKind::PingRtt))
-            ),
-        ],
+        alert(vec![checks(&|k| {
+            matches!(k, CheckKind::LossSegment | CheckKind::Errors)
+        })]),
+        alert(vec![checks(&|k| {
+            matches!(k, CheckKind::PingLoss | CheckKind::PingRtt)
+        })]),
         vec!["flow"],
     ));
     out.push((
-        vec![
-            alert.clone(),
-            format!("severity=\"{}\"", Severity::Critical.name()),
-        ],
-        vec![alert, format!("severity=\"{}\"", Severity::Warning.name())],
+        alert(vec![format!("severity=\"{}\"", Severity::Critical.name())]),
+        alert(vec![format!("severity=\"{}\"", Severity::Warning.name())]),
         vec!["flow"],
     ));
     out
