@@ -64,6 +64,19 @@ fn flows(dir: &std::path::Path, texts: &[&str]) -> Vec<rtmon::flow::Flow> {
         .collect()
 }
 
+/// A directory holding the constant rules of the flow files `texts` as `rules.yml`
+/// (what the promtool tests load), and the flows.
+fn with_rules(texts: &[&str]) -> (tempfile::TempDir, Vec<rtmon::flow::Flow>) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let fl = flows(dir.path(), texts);
+    std::fs::write(
+        dir.path().join("rules.yml"),
+        rules::render(&fl, &Options::default(), "1m", "1m"),
+    )
+    .expect("rules");
+    (dir, fl)
+}
+
 fn promtool(dir: &std::path::Path, t: &str) -> (bool, String) {
     std::fs::write(dir.join("test.yml"), t).expect("test file");
     let out = Command::new("promtool")
@@ -216,13 +229,7 @@ fn shared_ports_and_hosts_get_their_own_records_and_a_wrong_expectation_fails() 
     ) {
         return;
     }
-    let dir = tempfile::tempdir().expect("tmp");
-    let fl = flows(dir.path(), &[FLOWS, FLOW2, FLOW3]);
-    std::fs::write(
-        dir.path().join("rules.yml"),
-        rules::render(&fl, &Options::default(), "1m", "1m"),
-    )
-    .expect("rules");
+    let (dir, fl) = with_rules(&[FLOWS, FLOW2, FLOW3]);
     let (ok, out) = promtool(
         dir.path(),
         &test_yaml(&[
@@ -312,13 +319,7 @@ fn fdb_rows_with_and_without_a_vlan_or_a_mac_are_each_judged() {
     ) {
         return;
     }
-    let dir = tempfile::tempdir().expect("tmp");
-    let fl = flows(dir.path(), &[FLOWS, FLOW4]);
-    std::fs::write(
-        dir.path().join("rules.yml"),
-        rules::render(&fl, &Options::default(), "1m", "1m"),
-    )
-    .expect("rules");
+    let (dir, _) = with_rules(&[FLOWS, FLOW4]);
     // f1 has no VLAN and no MACs (both from node_network_info): a's learned on its port
     // in some VLAN (1), b's only on another port (0). f4: g's MAC (from the flow) learned
     // on its port in another VLAN (0), h's (from node_network_info) in VLAN 100 (1).
@@ -430,14 +431,8 @@ fn a_pinned_port_reads_its_interface_and_an_ambiguous_name_is_named() {
             "flow: {id}\npath:\n  - host: a\n    instance: 10.0.0.1\n    interface: eth0\n  - switch: sw\n    target: 192.0.2.9\n    in: {{port: \"Ethernet 0/29\"{pin}}}\n    out: {{port: \"Ethernet 0/30\"}}\n  - host: b\n    instance: 10.0.0.2\n    interface: eth0\n"
         )
     };
-    let dir = tempfile::tempdir().expect("tmp");
     let (fa, fb) = (flow("plain", ""), flow("pinned", ", ifIndex: 163"));
-    let fl = flows(dir.path(), &[&fa, &fb]);
-    std::fs::write(
-        dir.path().join("rules.yml"),
-        rules::render(&fl, &Options::default(), "1m", "1m"),
-    )
-    .expect("rules");
+    let (dir, _) = with_rules(&[&fa, &fb]);
     let mut t = String::from(
         "rule_files: [rules.yml]\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n    input_series:\n",
     );
